@@ -1,0 +1,50 @@
+/* Shared pieces of the command-line front end. Only the CLI prints and
+ * picks exit codes; the library reports through rp_diag. */
+#ifndef RP_CLI_CLI_H
+#define RP_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/error.h"
+
+/* sysexits-style exit codes (values from <sysexits.h>). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,       /* the job ran and at least one board failed */
+	CLI_EXIT_USAGE = 64,
+	CLI_EXIT_DATAERR = 65,     /* input data is wrong: image, config, .sig, key */
+	CLI_EXIT_NOINPUT = 66,     /* an input file is missing or unreadable */
+	CLI_EXIT_UNAVAILABLE = 69, /* USB not available, no board, external tool failed */
+	CLI_EXIT_SOFTWARE = 70,
+	CLI_EXIT_CANTCREAT = 73,   /* an output could not be created */
+	CLI_EXIT_IOERR = 74,
+	CLI_EXIT_TEMPFAIL = 75,    /* timed out */
+	CLI_EXIT_NOPERM = 77,
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv); /* argv[0] is the command name */
+};
+
+int cmd_eeprom(int argc, char **argv);
+int cmd_digest(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_flash(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_station(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* Map a library error to an exit code. */
+int cli_exit_code(int rp_err);
+/* Print "rpiprov: error: <message>" and return the mapped exit code. */
+int cli_fail(const struct rp_diag *d);
+/* Print "rpiprov <cmd>: <message>\nTry 'rpiprov <cmd> --help'." and return CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

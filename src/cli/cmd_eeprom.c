@@ -1,0 +1,10 @@
+/* Placeholder until the command lands; replaced by its owner. */
+#include "cli/cli.h"
+
+int cmd_eeprom(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	cli_warn("'eeprom' is not implemented yet");
+	return CLI_EXIT_SOFTWARE;
+}

@@ -1,0 +1,80 @@
+#include "cli/cli.h"
+
+#include <stdarg.h>
+
+int cli_exit_code(int err)
+{
+	switch (err) {
+	case RP_OK:
+		return CLI_EXIT_OK;
+	case RP_ERR_INVALID_ARG:
+		return CLI_EXIT_USAGE;
+	case RP_ERR_FORMAT:
+	case RP_ERR_TOO_LARGE:
+	case RP_ERR_VERIFY:
+	case RP_ERR_CRYPTO:
+	case RP_ERR_REFUSED:
+		return CLI_EXIT_DATAERR;
+	case RP_ERR_NOT_FOUND:
+		return CLI_EXIT_NOINPUT;
+	case RP_ERR_ACCESS:
+		return CLI_EXIT_NOPERM;
+	case RP_ERR_EXISTS:
+		return CLI_EXIT_CANTCREAT;
+	case RP_ERR_IO:
+		return CLI_EXIT_IOERR;
+	case RP_ERR_TIMEOUT:
+		return CLI_EXIT_TEMPFAIL;
+	case RP_ERR_NO_DEVICE:
+	case RP_ERR_USB:
+	case RP_ERR_CHILD:
+	case RP_ERR_UNSUPPORTED:
+	case RP_ERR_BUSY:
+		return CLI_EXIT_UNAVAILABLE;
+	case RP_ERR_BOARD:
+	case RP_ERR_PROTOCOL:
+	case RP_ERR_PIPE:
+	case RP_ERR_SHORT:
+	case RP_ERR_OVERFLOW:
+		return CLI_EXIT_FAILED;
+	default:
+		return CLI_EXIT_SOFTWARE;
+	}
+}
+
+int cli_fail(const struct rp_diag *d)
+{
+	fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(d));
+	return cli_exit_code(d ? d->code : RP_ERR_IO);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "rpiprov %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'rpiprov %s --help'.\n", cmd);
+	return CLI_EXIT_USAGE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("rpiprov: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_info(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("rpiprov: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

@@ -1,0 +1,54 @@
+/* rpiprov: provision Raspberry Pi bootloader EEPROMs over USB. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "rpiprov-config.h"
+
+static const struct cli_command commands[] = {
+	{ "eeprom", "inspect and edit pieeprom images (info, config, set, extract)", cmd_eeprom },
+	{ "digest", "write or verify a .sig file (sha256, timestamp, RSA-2048)", cmd_digest },
+	{ "prepare", "build a ready recovery directory for rpiboot-style flashing", cmd_prepare },
+	{ "flash", "provision boards over USB (or simulated boards)", cmd_flash },
+	{ "boot", "serve an rpiboot directory to boards, like rpiboot -d", cmd_boot },
+	{ "list", "list boards in USB boot mode", cmd_list },
+	{ "station", "run unattended: provision every board that appears", cmd_station },
+	{ "report", "summarise the manufacturing database", cmd_report },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: rpiprov COMMAND [OPTIONS]\n"
+		     "       rpiprov COMMAND --help\n\n"
+		     "Provision the bootloader EEPROM of Raspberry Pi boards over USB.\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nOptions:\n"
+		     "  -h, --help     show this help\n"
+		     "  -V, --version  show the version\n\n"
+		     "Exit status: 0 success; 1 a board failed; 64 usage; 65 bad input data;\n"
+		     "66 input missing; 69 USB or tool unavailable; 73 cannot create output;\n"
+		     "74 I/O error; 75 timed out; 77 permission denied.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("rpiprov %s\n", RPIPROV_VERSION);
+		return CLI_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "rpiprov: unknown command '%s'\nTry 'rpiprov --help'.\n", argv[1]);
+	return CLI_EXIT_USAGE;
+}

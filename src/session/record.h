@@ -1,0 +1,63 @@
+/* The outcome of one provisioning attempt on one board: what the CLI
+ * prints, the station writes to JSONL/SQLite, and `--metadata-dir` stores.
+ * Everything in it that came from the device was bounded and sanitised
+ * (printable ASCII) before being copied here. */
+#ifndef RP_SESSION_RECORD_H
+#define RP_SESSION_RECORD_H
+
+#include <stdint.h>
+
+#include "transport/transport.h"
+
+enum rp_board_result {
+	RP_RESULT_PENDING = 0,  /* still in progress */
+	RP_RESULT_OK,           /* written and confirmed (EEPROM_HASH matched, EEPROM_UPDATE success) */
+	RP_RESULT_SERVED,       /* files served and Done received, nothing to confirm (boot -d) */
+	RP_RESULT_FAILED,       /* protocol, verification or board-reported failure */
+	RP_RESULT_TIMEOUT,      /* the board stopped answering within the per-board timeout */
+	RP_RESULT_LEFT,         /* the board left the bus before finishing */
+};
+
+enum rp_phase {
+	RP_PHASE_STAGE1 = 0,    /* boot message + second stage + return code */
+	RP_PHASE_REENUM,        /* waiting for the second stage to come back on the same port */
+	RP_PHASE_SERVE,         /* answering file requests */
+	RP_PHASE_VERIFY,        /* checking what the board reported */
+	RP_PHASE_COUNT
+};
+
+#define RP_META_MAX 32
+#define RP_META_KEY_MAX 48
+#define RP_META_VALUE_MAX 256
+
+struct rp_metadata_entry {
+	char key[RP_META_KEY_MAX];
+	char value[RP_META_VALUE_MAX];
+};
+
+struct rp_board_record {
+	uint64_t attempt_id;
+	char port_path[RP_PORT_PATH_MAX];
+	char serial[RP_SERIAL_MAX];
+	char soc[8];                    /* "2711" */
+	uint16_t pid;
+	int64_t start_unix_ms, end_unix_ms;
+	uint32_t phase_ms[RP_PHASE_COUNT];
+	enum rp_board_result result;
+	int error_code;                 /* rp_error, RP_OK on success */
+	char error[512];                /* the reason, for FAILED/TIMEOUT/LEFT */
+	struct rp_metadata_entry meta[RP_META_MAX];
+	unsigned n_meta;
+	unsigned meta_dropped;          /* entries refused (too many, too long, not printable) */
+	char served_sha256[65];         /* sha256 hex of pieeprom.bin as served; "" if none */
+	char reported_hash[65];         /* EEPROM_HASH the board reported; "" if none */
+	uint64_t bytes_served;
+	unsigned files_served;
+};
+
+const char *rp_board_result_name(enum rp_board_result r); /* "OK", "FAILED", ... */
+const char *rp_phase_name(enum rp_phase p);               /* "stage1", ... */
+/* Value of a metadata key, NULL when the board did not report it. */
+const char *rp_board_record_meta(const struct rp_board_record *r, const char *key);
+
+#endif

@@ -1,0 +1,22 @@
+#ifndef RP_UTIL_CLOCK_H
+#define RP_UTIL_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Monotonic milliseconds: for timeouts and durations, never wall time. */
+static inline uint64_t rp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline uint64_t rp_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#endif

@@ -1,0 +1,31 @@
+/* Whole-file reads (with transparent gzip) and crash-safe writes. */
+#ifndef RP_UTIL_FILEIO_H
+#define RP_UTIL_FILEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Read all of `path` into a malloc'ed buffer (NUL-terminated one byte past
+ * *len for the convenience of text parsers). A name ending in ".gz" is
+ * inflated. Files larger than max_size (after inflation) are refused with
+ * RP_ERR_TOO_LARGE. */
+int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *len,
+		     struct rp_diag *d);
+
+/* Write data to `path` through a temporary file in the same directory,
+ * fsync and rename, so a reader sees the old file or the new one and never
+ * half of either. `mode` is the final permission (e.g. 0644). */
+int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct rp_diag *d);
+
+/* True when both paths name the same existing file (same device and inode). */
+bool rp_file_same(const char *a, const char *b);
+
+/* Create a directory and its parents (like mkdir -p). */
+int rp_mkdir_p(const char *path, mode_t mode, struct rp_diag *d);
+
+#endif
