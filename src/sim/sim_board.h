@@ -1,0 +1,130 @@
+/* Device model of one Raspberry Pi board in USB boot mode: the boot ROM
+ * (boot message, second stage, return code, then re-enumeration) and
+ * recovery.bin's behaviour (asks for config.txt, pieeprom.sig,
+ * pieeprom.bin; checks the digest; writes a virtual EEPROM; verifies it;
+ * reports metadata; Done). It is the device side of the same wire protocol
+ * the session speaks, and is driven by two hosts: the in-process transport
+ * (sim_source.c, `--simulate`) and the umockdev harness in tests/usb.
+ *
+ * The model never blocks and owns no thread: a transfer the board is not
+ * ready to answer returns RP_ERR_AGAIN with the milliseconds until it
+ * will be, so an in-process host can wait and an emulator can hold the URB.
+ * A board object is not thread-safe; its host serialises calls. */
+#ifndef RP_SIM_SIM_BOARD_H
+#define RP_SIM_SIM_BOARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/transport.h"
+
+/* Device-side delays. All zero by default; rp_sim_timing_realistic() gives
+ * figures in the range of a real CM4 (SPI erase/write/verify of 512 KiB). */
+struct rp_sim_timing {
+	unsigned stage1_ms;   /* ROM: from receiving the second stage to answering the return code */
+	unsigned reenum_ms;   /* off the bus until the second stage enumerates */
+	unsigned erase_ms;
+	unsigned write_ms;
+	unsigned verify_ms;
+};
+
+void rp_sim_timing_realistic(struct rp_sim_timing *t);
+
+/* Faults the model can inject. Step-based faults use rp_sim_step. */
+enum rp_sim_fault {
+	RP_SIM_FAULT_NONE = 0,
+	RP_SIM_FAULT_LEAVE,             /* leaves the bus at `fault_step` */
+	RP_SIM_FAULT_STALL,             /* stalls the endpoint at `fault_step` */
+	RP_SIM_FAULT_SHORT,             /* accepts fewer bulk bytes than sent at `fault_step` */
+	RP_SIM_FAULT_SILENT,            /* never answers from `fault_step` on (host must time out) */
+	RP_SIM_FAULT_ROM_ERROR,         /* stage 1 return code non-zero */
+	RP_SIM_FAULT_BAD_COMMAND,       /* sends a command number out of range */
+	RP_SIM_FAULT_UNTERMINATED_NAME, /* 256 name bytes without a NUL */
+	RP_SIM_FAULT_HOSTILE_NAME,      /* asks for "../../etc/passwd" and "/etc/shadow" */
+	RP_SIM_FAULT_WRONG_HASH,        /* reports an EEPROM_HASH that is not what it wrote */
+	RP_SIM_FAULT_WRITE_PROTECTED,   /* EEPROM write fails: EEPROM_UPDATE not success, empty hash */
+	RP_SIM_FAULT_GARBAGE_METADATA,  /* non-printable, oversize and malformed *KEY*VALUE messages */
+	RP_SIM_FAULT_COUNT
+};
+
+enum rp_sim_step {
+	RP_SIM_STEP_STAGE1 = 0,   /* during the second-stage download */
+	RP_SIM_STEP_REENUM,       /* instead of coming back after stage 1 */
+	RP_SIM_STEP_CONFIG,       /* while asking for config.txt */
+	RP_SIM_STEP_SIG,          /* while asking for pieeprom.sig */
+	RP_SIM_STEP_IMAGE,        /* during the pieeprom.bin read */
+	RP_SIM_STEP_METADATA,     /* while reporting metadata */
+	RP_SIM_STEP_COUNT
+};
+
+/* Names used by --sim-fault and test tables: "leave", "stall", ...;
+ * steps: "stage1", "reenum", "config", "sig", "image", "metadata".
+ * Return -1 when unknown. */
+const char *rp_sim_fault_name(enum rp_sim_fault f);
+int rp_sim_fault_from_name(const char *name);
+const char *rp_sim_step_name(enum rp_sim_step s);
+int rp_sim_step_from_name(const char *name);
+
+struct rp_sim_params {
+	uint16_t pid;                 /* 0x2711 by default */
+	char serial[RP_SERIAL_MAX];   /* e.g. "10000000abcdef01" */
+	uint8_t mac[6];
+	struct rp_sim_timing timing;
+	enum rp_sim_fault fault;
+	enum rp_sim_step fault_step;
+};
+
+/* Fill defaults for board number n (distinct serial and MAC per n). */
+void rp_sim_params_default(struct rp_sim_params *p, unsigned n);
+
+struct rp_sim_board;
+
+struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p);
+void rp_sim_board_free(struct rp_sim_board *b);
+
+/* The USB identity the board currently enumerates with. */
+enum rp_stage rp_sim_board_stage(const struct rp_sim_board *b);
+uint16_t rp_sim_board_pid(const struct rp_sim_board *b);
+uint8_t rp_sim_board_serial_index(const struct rp_sim_board *b); /* 0 in ROM, 5 in second stage */
+const char *rp_sim_board_serial(const struct rp_sim_board *b);
+
+/* Bus presence. After the stage-1 return code is read the board detaches;
+ * it attaches again as the second stage reenum_ms later (unless a fault
+ * keeps it away). rp_sim_board_bus_change() tells a host when the next
+ * change is due: returns true and sets *at_ms (monotonic, rp_now_ms clock)
+ * and *attach when one is scheduled or already due. */
+bool rp_sim_board_attached(const struct rp_sim_board *b);
+bool rp_sim_board_bus_change(const struct rp_sim_board *b, uint64_t *at_ms, bool *attach);
+/* The host applies a due change (it decides when to publish it). */
+void rp_sim_board_apply_bus_change(struct rp_sim_board *b);
+/* The board was unplugged by the test/host (pulled out). */
+void rp_sim_board_unplug(struct rp_sim_board *b);
+
+/* Device side of the transfers (host-to-device and device-to-host from
+ * the host's point of view). Return RP_OK, RP_ERR_AGAIN (with
+ * *ready_in_ms), RP_ERR_NO_DEVICE when detached, RP_ERR_PIPE for a stall,
+ * RP_ERR_SHORT with *accepted < len for a short bulk transfer. */
+int rp_sim_board_control_out(struct rp_sim_board *b, uint8_t request, uint16_t value,
+			     uint16_t index, const void *data, size_t len, unsigned *ready_in_ms);
+int rp_sim_board_control_in(struct rp_sim_board *b, uint8_t request, uint16_t value,
+			    uint16_t index, void *buf, size_t len, size_t *actual,
+			    unsigned *ready_in_ms);
+int rp_sim_board_bulk_out(struct rp_sim_board *b, const void *data, size_t len, size_t *accepted,
+			  unsigned *ready_in_ms);
+
+/* What the board ended with. */
+enum rp_sim_outcome {
+	RP_SIM_RUNNING = 0,
+	RP_SIM_UPDATED,        /* EEPROM written and verified */
+	RP_SIM_REFUSED,        /* digest mismatch or missing file: EEPROM untouched */
+	RP_SIM_WRITE_FAILED,   /* write-protected */
+	RP_SIM_GONE,           /* left the bus */
+};
+enum rp_sim_outcome rp_sim_board_outcome(const struct rp_sim_board *b);
+/* The virtual SPI EEPROM (512 KiB for 2711, 2 MiB for 2712; erased 0xff at start). */
+const uint8_t *rp_sim_board_eeprom(const struct rp_sim_board *b, size_t *len);
+/* The second stage the ROM received (to check recovery.bin arrived intact). */
+const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *len);
+
+#endif
