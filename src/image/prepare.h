@@ -1,0 +1,59 @@
+/* One step from "image + config + key" to the files recovery.bin asks for:
+ * pieeprom.bin (with the wanted boot.conf, optionally signed config and
+ * embedded public key), pieeprom.sig, config.txt and the second stage
+ * (recovery.bin served as bootcode4.bin / bootcode5.bin). Used by
+ * `rpiprov prepare` (writes a directory) and by `rpiprov flash` (serves
+ * the result from memory). */
+#ifndef RP_IMAGE_PREPARE_H
+#define RP_IMAGE_PREPARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define RP_PREPARE_MAX_SETS 64
+
+struct rp_prepare_opts {
+	const char *image_path;     /* NULL: newest pieeprom-*.bin from the firmware search path */
+	const char *config_path;    /* boot.conf to embed; NULL: keep the image's own (or profile) */
+	const char *profile;        /* profile name ("netboot") or NULL; exclusive with config_path */
+	const char *sets[RP_PREPARE_MAX_SETS];   /* "KEY=VALUE" edits */
+	unsigned n_sets;
+	const char *unsets[RP_PREPARE_MAX_SETS]; /* "KEY" removals */
+	unsigned n_unsets;
+	const char *private_key_path; /* sign bootconf.txt with this RSA-2048 key */
+	const char *hsm_wrapper;      /* or with this wrapper program ... */
+	const char *public_key_path;  /* ... whose public key is this PEM */
+	const char *recovery_path;    /* NULL: recovery.bin from the firmware search path */
+	const char *recovery_config_path; /* config.txt for recovery.bin; NULL: built-in default */
+	bool allow_otp;               /* permit config.txt options that write OTP (irreversible) */
+	bool strict;                  /* unknown boot.conf keys are errors, not warnings */
+	int64_t timestamp;            /* for .sig files; < 0: SOURCE_DATE_EPOCH or now */
+};
+
+struct rp_prepared {
+	uint8_t *image;             /* pieeprom.bin as it will be served */
+	size_t image_len;
+	char image_sha256[65];
+	char *image_sig;            /* pieeprom.sig text */
+	size_t image_sig_len;
+	uint8_t *recovery_config;   /* config.txt */
+	size_t recovery_config_len;
+	uint8_t *second_stage;      /* recovery.bin bytes */
+	size_t second_stage_len;
+	char soc[8];                /* "2711" or "2712", from the image */
+	char image_source[4096];    /* which file was used (for "using ..." messages) */
+	char recovery_source[4096];
+	char warnings[2048];        /* newline-separated warnings (unknown keys, ...) for the CLI */
+};
+
+int rp_prepare_build(const struct rp_prepare_opts *opts, struct rp_prepared *out,
+		     struct rp_diag *d);
+/* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig,
+ * config.txt into dir (created if needed), each through a temporary file. */
+int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d);
+void rp_prepared_free(struct rp_prepared *p);
+
+#endif
