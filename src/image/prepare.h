@@ -31,6 +31,9 @@ struct rp_prepare_opts {
 	bool allow_otp;               /* permit config.txt options that write OTP (irreversible) */
 	bool strict;                  /* unknown boot.conf keys are errors, not warnings */
 	int64_t timestamp;            /* for .sig files; < 0: SOURCE_DATE_EPOCH or now */
+	const char *soc;              /* "2711"/"2712" for the default image and recovery.bin
+					 lookups; NULL: 2711. An explicit image decides itself. */
+	unsigned hsm_timeout_ms;      /* 0: RP_HSM_TIMEOUT_MS */
 };
 
 struct rp_prepared {
@@ -49,6 +52,11 @@ struct rp_prepared {
 	char warnings[2048];        /* newline-separated warnings (unknown keys, ...) for the CLI */
 };
 
+/* Everything happens in memory (the HSM wrapper alone needs a temporary
+ * file, as its interface takes a path); no globals, so threads may build
+ * in parallel. On failure *out holds no data (safe to free) but keeps
+ * image_source, recovery_source and warnings for messages. Secure boot
+ * (a key or wrapper) refuses images with BUILD_TIMESTAMP < 1632136573. */
 int rp_prepare_build(const struct rp_prepare_opts *opts, struct rp_prepared *out,
 		     struct rp_diag *d);
 /* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig,

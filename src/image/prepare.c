@@ -1,0 +1,312 @@
+#include "image/prepare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image/bootconf.h"
+#include "image/eeprom_image.h"
+#include "image/firmware.h"
+#include "image/profiles.h"
+#include "image/pubkey.h"
+#include "image/recovery_config.h"
+#include "image/rsa.h"
+#include "image/sig.h"
+#include "util/fileio.h"
+
+#define MAX_SECOND_STAGE (8u << 20)
+
+/* Everything a build holds on to until it either hands over or fails. */
+struct build {
+	struct rp_eeprom img;
+	EVP_PKEY *priv, *pub;
+	uint8_t *conf;
+	size_t conf_len;
+	char conf_name[4200];
+};
+
+static void build_free(struct build *b)
+{
+	rp_eeprom_free(&b->img);
+	EVP_PKEY_free(b->priv);
+	EVP_PKEY_free(b->pub);
+	free(b->conf);
+}
+
+static void utc_date(int64_t ts, char *buf, size_t size)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d", &tm))
+		snprintf(buf, size, "?");
+}
+
+static int check_args(const struct rp_prepare_opts *o, struct rp_diag *d)
+{
+	if (o->config_path && o->profile)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "a config file and a profile exclude each other");
+	if (o->private_key_path && o->hsm_wrapper)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "sign with a private key or with an HSM wrapper, not both");
+	if (o->hsm_wrapper && !o->public_key_path)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "signing with an HSM wrapper needs the public key PEM too (it is embedded as pubkey.bin)");
+	if (o->n_sets > RP_PREPARE_MAX_SETS || o->n_unsets > RP_PREPARE_MAX_SETS)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "too many --set/--unset options (max %d)",
+				   RP_PREPARE_MAX_SETS);
+	if (o->soc && !rp_soc_by_name(o->soc))
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "unknown SoC '%s' (2711 or 2712)", o->soc);
+	return RP_OK;
+}
+
+static int load_image(const struct rp_prepare_opts *o, struct build *b, struct rp_prepared *out,
+		      struct rp_diag *d)
+{
+	int r;
+
+	if (o->image_path) {
+		snprintf(out->image_source, sizeof(out->image_source), "%s", o->image_path);
+	} else {
+		r = rp_firmware_find_image(o->soc, out->image_source, sizeof(out->image_source), d);
+		if (r < 0)
+			return r;
+	}
+	r = rp_eeprom_load(&b->img, out->image_source, d);
+	if (r < 0)
+		return r;
+	snprintf(out->soc, sizeof(out->soc), "%s", b->img.soc->soc);
+	return RP_OK;
+}
+
+static int load_keys(const struct rp_prepare_opts *o, struct build *b, struct rp_diag *d)
+{
+	int r = RP_OK;
+	if (o->private_key_path)
+		r = rp_rsa_load_private(o->private_key_path, &b->priv, d);
+	if (r == RP_OK && o->public_key_path)
+		r = rp_rsa_load_public(o->public_key_path, &b->pub, d);
+	return r;
+}
+
+static int secure_boot_checks(const struct build *b, struct rp_diag *d)
+{
+	int64_t built = rp_eeprom_build_timestamp(&b->img);
+	char date[32], min_date[32];
+
+	utc_date(RP_EEPROM_SECURE_BOOT_MIN_TS, min_date, sizeof(min_date));
+	if (built < 0)
+		return rp_diag_set(d, RP_ERR_REFUSED,
+				   "%s: no BUILD_TIMESTAMP found, so it cannot be shown to support secure boot (needs a bootloader from %s or newer)",
+				   b->img.label, min_date);
+	if (built < RP_EEPROM_SECURE_BOOT_MIN_TS) {
+		utc_date(built, date, sizeof(date));
+		return rp_diag_set(d, RP_ERR_REFUSED,
+				   "%s: bootloader built %s (BUILD_TIMESTAMP=%lld) is too old for secure boot; a signed config needs one from %s (%d) or newer",
+				   b->img.label, date, (long long)built, min_date,
+				   RP_EEPROM_SECURE_BOOT_MIN_TS);
+	}
+	if (!rp_eeprom_find_file(&b->img, "bootconf.sig") ||
+	    !rp_eeprom_find_file(&b->img, "pubkey.bin"))
+		return rp_diag_set(d, RP_ERR_REFUSED,
+				   "%s: the image has no %s section, so it cannot carry a signed config",
+				   b->img.label,
+				   rp_eeprom_find_file(&b->img, "bootconf.sig") ? "pubkey.bin" : "bootconf.sig");
+	return RP_OK;
+}
+
+/* The boot.conf to embed: file, profile or the image's own, then edits. */
+static int load_config(const struct rp_prepare_opts *o, struct build *b, struct rp_prepared *out,
+		       struct rp_diag *d)
+{
+	uint8_t *text = NULL, *edited = NULL;
+	size_t len = 0, elen = 0;
+	int r;
+
+	if (o->config_path) {
+		snprintf(b->conf_name, sizeof(b->conf_name), "%s", o->config_path);
+		r = rp_file_read_all(o->config_path, 1u << 20, &text, &len, d);
+	} else if (o->profile) {
+		r = rp_profile_load(o->profile, &text, &len, b->conf_name, sizeof(b->conf_name), d);
+	} else {
+		const uint8_t *cur;
+		snprintf(b->conf_name, sizeof(b->conf_name), "%s: bootconf.txt", b->img.label);
+		r = rp_eeprom_get_file(&b->img, "bootconf.txt", &cur, &len, d);
+		if (r == RP_OK) {
+			text = malloc(len + 1);
+			if (!text)
+				return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+			memcpy(text, cur, len);
+			text[len] = 0;
+		}
+	}
+	if (r < 0)
+		return r;
+	r = rp_bootconf_edit(text, len, o->sets, o->n_sets, o->unsets, o->n_unsets, &edited, &elen,
+			     out->warnings, sizeof(out->warnings), d);
+	free(text);
+	if (r < 0)
+		return r;
+	b->conf = edited;
+	b->conf_len = elen;
+	return rp_bootconf_validate(edited, elen, b->conf_name, o->strict, out->warnings,
+				    sizeof(out->warnings), d);
+}
+
+static int sign_config(const struct rp_prepare_opts *o, struct build *b, struct rp_diag *d)
+{
+	struct rp_sig_create_opts so = {
+		.timestamp = o->timestamp,
+		.private_key = b->priv,
+		.hsm_wrapper = o->hsm_wrapper,
+		.public_key = b->pub,
+		.hsm_timeout_ms = o->hsm_timeout_ms,
+	};
+	uint8_t pub[RP_PUBKEY_BIN_LEN];
+	char *sig;
+	size_t sig_len;
+	int r;
+
+	r = rp_pubkey_bin_from_key(b->pub ? b->pub : b->priv, pub, d);
+	if (r < 0)
+		return r;
+	r = rp_sig_create(b->conf, b->conf_len, &so, &sig, &sig_len, d);
+	if (r < 0)
+		return r;
+	r = rp_eeprom_replace_file(&b->img, "bootconf.sig", (const uint8_t *)sig, sig_len, d);
+	free(sig);
+	if (r == RP_OK)
+		r = rp_eeprom_replace_file(&b->img, "pubkey.bin", pub, sizeof(pub), d);
+	return r;
+}
+
+static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *out,
+			 struct rp_diag *d)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (o->recovery_path) {
+		snprintf(out->recovery_source, sizeof(out->recovery_source), "%s", o->recovery_path);
+	} else {
+		r = rp_firmware_find_recovery(out->soc, out->image_source, out->recovery_source,
+					      sizeof(out->recovery_source), d);
+		if (r < 0)
+			return r;
+	}
+	r = rp_file_read_all(out->recovery_source, MAX_SECOND_STAGE, &out->second_stage,
+			     &out->second_stage_len, d);
+	if (r < 0)
+		return r;
+	if (out->second_stage_len == 0)
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: empty file", out->recovery_source);
+
+	if (o->recovery_config_path) {
+		r = rp_file_read_all(o->recovery_config_path, RP_RECOVERY_CONFIG_MAX, &text, &len, d);
+		if (r < 0)
+			return r;
+	} else {
+		const char *def = rp_recovery_config_default(&len);
+		text = malloc(len + 1);
+		if (!text)
+			return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+		memcpy(text, def, len);
+		text[len] = 0;
+	}
+	out->recovery_config = text;
+	out->recovery_config_len = len;
+	return rp_recovery_config_check(text, len,
+					o->recovery_config_path ? o->recovery_config_path
+								: "built-in config.txt",
+					o->allow_otp, d);
+}
+
+int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
+		     struct rp_diag *d)
+{
+	struct build b;
+	bool signing = o->private_key_path || o->hsm_wrapper;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&b, 0, sizeof(b));
+	r = check_args(o, d);
+	if (r == RP_OK)
+		r = load_image(o, &b, out, d);
+	if (r == RP_OK)
+		r = load_keys(o, &b, d);
+	if (r == RP_OK && signing)
+		r = secure_boot_checks(&b, d);
+	if (r == RP_OK)
+		r = load_config(o, &b, out, d);
+	if (r == RP_OK)
+		r = rp_eeprom_replace_file(&b.img, "bootconf.txt", b.conf, b.conf_len, d);
+	if (r == RP_OK && signing)
+		r = sign_config(o, &b, d);
+	if (r == RP_OK) {
+		struct rp_sig_create_opts so = { .timestamp = o->timestamp };
+		rp_sha256_hex(b.img.data, b.img.size, out->image_sha256);
+		r = rp_sig_create(b.img.data, b.img.size, &so, &out->image_sig, &out->image_sig_len, d);
+	}
+	if (r == RP_OK)
+		r = load_recovery(o, out, d);
+	if (r == RP_OK) {
+		out->image = b.img.data;
+		out->image_len = b.img.size;
+		b.img.data = NULL;
+	}
+	build_free(&b);
+	if (r < 0) {
+		/* Keep what the CLI reports ("using image ...", warnings). */
+		struct rp_prepared keep;
+		memcpy(keep.image_source, out->image_source, sizeof(keep.image_source));
+		memcpy(keep.recovery_source, out->recovery_source, sizeof(keep.recovery_source));
+		memcpy(keep.warnings, out->warnings, sizeof(keep.warnings));
+		rp_prepared_free(out);
+		memcpy(out->image_source, keep.image_source, sizeof(keep.image_source));
+		memcpy(out->recovery_source, keep.recovery_source, sizeof(keep.recovery_source));
+		memcpy(out->warnings, keep.warnings, sizeof(keep.warnings));
+	}
+	return r;
+}
+
+int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d)
+{
+	const struct rp_soc_info *soc = rp_soc_by_name(p->soc);
+	struct {
+		const char *name;
+		const void *data;
+		size_t len;
+	} files[] = {
+		{ soc ? soc->second_stage : "bootcode4.bin", p->second_stage, p->second_stage_len },
+		{ "pieeprom.bin", p->image, p->image_len },
+		{ "pieeprom.sig", p->image_sig, p->image_sig_len },
+		{ "config.txt", p->recovery_config, p->recovery_config_len },
+	};
+	int r = rp_mkdir_p(dir, 0755, d);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[4096];
+		if (snprintf(path, sizeof(path), "%s/%s", dir, files[i].name) >= (int)sizeof(path))
+			return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: path too long", dir);
+		r = rp_file_write_atomic(path, files[i].data, files[i].len, 0644, d);
+		if (r < 0)
+			return r;
+	}
+	return RP_OK;
+}
+
+void rp_prepared_free(struct rp_prepared *p)
+{
+	if (!p)
+		return;
+	free(p->image);
+	free(p->image_sig);
+	free(p->recovery_config);
+	free(p->second_stage);
+	memset(p, 0, sizeof(*p));
+}

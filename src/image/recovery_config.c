@@ -1,0 +1,98 @@
+#include "image/recovery_config.h"
+
+#include <string.h>
+
+#include "image/embedded.h"
+
+struct otp_option {
+	const char *key;
+	const char *effect;
+};
+
+/* recovery.bin options that burn OTP bits. */
+static const struct otp_option otp_options[] = {
+	{ "program_pubkey", "writes the customer public key hash into OTP, enabling secure boot" },
+	{ "revoke_devkey", "revokes the Raspberry Pi development key in OTP" },
+	{ "program_jtag_lock", "locks JTAG in OTP" },
+	{ "program_rpiboot_gpio", "assigns the rpiboot GPIO in OTP" },
+};
+
+const char *rp_recovery_config_default(size_t *len)
+{
+	*len = rp_embedded_recovery_config_len;
+	return rp_embedded_recovery_config;
+}
+
+static bool blank(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* "0", "00", "0x0": zero leaves OTP alone. */
+static bool is_zero(const uint8_t *v, size_t n)
+{
+	size_t i = 0;
+	if (n >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		i = 2;
+	if (i == n)
+		return false;
+	for (; i < n; i++)
+		if (v[i] != '0')
+			return false;
+	return true;
+}
+
+int rp_recovery_config_check(const uint8_t *t, size_t len, const char *name, bool allow_otp,
+			     struct rp_diag *d)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	const uint8_t *nul;
+
+	if (!name)
+		name = "config.txt";
+	if (len > RP_RECOVERY_CONFIG_MAX)
+		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: %zu bytes, more than %u for a config.txt",
+				   name, len, RP_RECOVERY_CONFIG_MAX);
+	nul = memchr(t, 0, len);
+	if (nul)
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: NUL byte at offset %zu: config.txt must be plain text", name,
+				   (size_t)(nul - t));
+	while (pos < len) {
+		const uint8_t *l = t + pos, *nl = memchr(l, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - l) : len - pos, s = 0, e;
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		while (s < n && blank(l[s]))
+			s++;
+		const uint8_t *eq = memchr(l + s, '=', n - s);
+		if (s == n || l[s] == '#' || l[s] == '[' || !eq)
+			continue;
+		size_t ke = (size_t)(eq - l);
+		while (ke > s && blank(l[ke - 1]))
+			ke--;
+		size_t vs = (size_t)(eq - l) + 1;
+		e = n;
+		while (e > vs && blank(l[e - 1]))
+			e--;
+		while (vs < e && blank(l[vs]))
+			vs++;
+		for (size_t i = 0; i < sizeof(otp_options) / sizeof(otp_options[0]); i++) {
+			const struct otp_option *o = &otp_options[i];
+			char shown[33];
+			size_t k;
+			if (strlen(o->key) != ke - s || memcmp(o->key, l + s, ke - s))
+				continue;
+			if (allow_otp || is_zero(l + vs, e - vs))
+				continue;
+			for (k = 0; k < e - vs && k < sizeof(shown) - 1; k++)
+				shown[k] = (l[vs + k] >= 0x20 && l[vs + k] < 0x7f) ? (char)l[vs + k] : '?';
+			shown[k] = '\0';
+			return rp_diag_set(d, RP_ERR_REFUSED,
+					   "%s line %u: %s=%s %s: this is permanent and cannot be undone on the board; pass --allow-otp-permanent to allow it",
+					   name, lineno, o->key, shown, o->effect);
+		}
+	}
+	return RP_OK;
+}

@@ -1,0 +1,24 @@
+/* config.txt for recovery.bin (DESIGN.md section 3). Some options write
+ * the board's OTP memory, which can never be undone; they are refused
+ * unless the user says so explicitly. */
+#ifndef RP_IMAGE_RECOVERY_CONFIG_H
+#define RP_IMAGE_RECOVERY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define RP_RECOVERY_CONFIG_MAX 16384u
+
+/* The built-in default (recovery/config.txt). */
+const char *rp_recovery_config_default(size_t *len);
+
+/* Refuse NUL bytes, oversize text and, unless allow_otp, any OTP-writing
+ * option set to a non-zero value (RP_ERR_REFUSED; the message names the
+ * option, says it is permanent and names --allow-otp-permanent). */
+int rp_recovery_config_check(const uint8_t *text, size_t len, const char *name, bool allow_otp,
+			     struct rp_diag *d);
+
+#endif
