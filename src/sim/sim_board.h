@@ -48,6 +48,19 @@ enum rp_sim_fault {
 	RP_SIM_FAULT_COUNT
 };
 
+/* Where each fault fires (a combination not listed does nothing):
+ *  leave/stall/silent: stage1 = during the second-stage bulk data;
+ *    reenum = leave: never comes back; stall/silent: comes back but its
+ *    first request stalls / never comes; config, sig = at the step's
+ *    first request; image = during the pieeprom.bin bulk data;
+ *    metadata = at the first metadata report.
+ *  short: the bulk data of stage1 (second stage), config, sig, image.
+ *  rom_error: the stage-1 return code (any step).
+ *  bad_command, unterminated_name, hostile_name: the first request of
+ *    config, sig, image (its GetFileSize) or metadata.
+ *  wrong_hash, write_protected, garbage_metadata: whatever the step.
+ * "Leaving" takes effect for transfers at once (RP_ERR_NO_DEVICE) and on
+ * the bus when the host applies the change. */
 enum rp_sim_step {
 	RP_SIM_STEP_STAGE1 = 0,   /* during the second-stage download */
 	RP_SIM_STEP_REENUM,       /* instead of coming back after stage 1 */
@@ -126,5 +139,9 @@ enum rp_sim_outcome rp_sim_board_outcome(const struct rp_sim_board *b);
 const uint8_t *rp_sim_board_eeprom(const struct rp_sim_board *b, size_t *len);
 /* The second stage the ROM received (to check recovery.bin arrived intact). */
 const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *len);
+/* The first way the host broke the protocol (a reply out of turn, a
+ * header with a data stage, a size that does not match, serving a
+ * hostile name, ...), or NULL: the model is a test oracle of the host. */
+const char *rp_sim_board_host_error(const struct rp_sim_board *b);
 
 #endif

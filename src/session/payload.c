@@ -1,0 +1,537 @@
+#include "session/payload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "image/prepare.h"
+#include "transport/devices.h"
+
+#define DEFAULT_MAX_FILE (64u << 20)
+
+/* A file's bytes, either an in-memory entry (lives as long as the
+ * payload) or a directory file in the cache. Cache entries are reference
+ * counted: a board keeps its bytes even if the file is replaced on disk
+ * and the cache moves on to the new version. */
+struct entry {
+	struct entry *next;
+	char *key;         /* memory: the name; directory: the resolved path */
+	uint8_t *data;
+	size_t len;
+	char sha256[65];
+	bool memory;
+	bool cached;       /* still in the cache list */
+	unsigned refs;     /* boards holding it (directory entries) */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct rp_payload {
+	char *dir;         /* realpath of the served directory, or NULL */
+	size_t dir_len;
+	bool overlays;
+	size_t max_file;
+	struct entry *memory;
+	pthread_mutex_t lock; /* guards cache and refs */
+	struct entry *cache;
+};
+
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		out[0] = '\0';
+		return;
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->key);
+	free(e->data);
+	free(e);
+}
+
+void rp_payload_quote(const char *raw, size_t len, char *out, size_t out_size)
+{
+	size_t o = 0;
+	if (!out_size)
+		return;
+	for (size_t i = 0; i < len && raw[i]; i++) {
+		unsigned char c = (unsigned char)raw[i];
+		char tmp[5];
+		size_t n;
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+			tmp[0] = (char)c;
+			n = 1;
+		} else {
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+		}
+		if (o + n + 4 >= out_size) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+}
+
+int rp_payload_check_name(const char *raw, size_t raw_len, char out[RP_PAYLOAD_NAME_MAX],
+			  struct rp_diag *d)
+{
+	size_t limit = raw_len < RP_PAYLOAD_NAME_MAX ? raw_len : RP_PAYLOAD_NAME_MAX;
+	const char *nul = memchr(raw, '\0', limit);
+	char quoted[128];
+	size_t len;
+
+	out[0] = '\0';
+	if (!nul) {
+		rp_payload_quote(raw, limit, quoted, sizeof(quoted));
+		return rp_diag_set(d, RP_ERR_PROTOCOL,
+				   "file name is not NUL-terminated within %zu bytes (\"%s\")", limit,
+				   quoted);
+	}
+	len = (size_t)(nul - raw);
+	rp_payload_quote(raw, len, quoted, sizeof(quoted));
+	if (!len)
+		return rp_diag_set(d, RP_ERR_REFUSED, "empty file name");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)raw[i];
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			return rp_diag_set(d, RP_ERR_REFUSED,
+					   "unsafe file name \"%s\": non-printable or backslash",
+					   quoted);
+	}
+	if (raw[0] == '/')
+		return rp_diag_set(d, RP_ERR_REFUSED, "unsafe file name \"%s\": absolute path",
+				   quoted);
+	for (const char *c = raw; c < nul;) {
+		const char *slash = memchr(c, '/', (size_t)(nul - c));
+		size_t clen = slash ? (size_t)(slash - c) : (size_t)(nul - c);
+		if (clen == 0)
+			return rp_diag_set(d, RP_ERR_REFUSED,
+					   "unsafe file name \"%s\": empty path component", quoted);
+		if ((clen == 1 && c[0] == '.') || (clen == 2 && c[0] == '.' && c[1] == '.'))
+			return rp_diag_set(d, RP_ERR_REFUSED,
+					   "unsafe file name \"%s\": '.' or '..' component", quoted);
+		if (!slash)
+			break;
+		c = slash + 1;
+		if (c == nul)
+			return rp_diag_set(d, RP_ERR_REFUSED,
+					   "unsafe file name \"%s\": empty path component", quoted);
+	}
+	memcpy(out, raw, len + 1);
+	return RP_OK;
+}
+
+/* Port paths come from the USB source ("1-1.3.2"); checked anyway since
+ * they become a directory name. */
+static bool port_path_safe(const char *s)
+{
+	if (!s || !*s || strlen(s) >= 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+static bool soc_safe(const char *s)
+{
+	if (!s || !*s || strlen(s) > 8)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+int rp_payload_new(const struct rp_payload_opts *opts, struct rp_payload **out,
+		   struct rp_diag *d)
+{
+	struct rp_payload *p = calloc(1, sizeof(*p));
+	*out = NULL;
+	if (!p)
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	p->overlays = opts && opts->overlays;
+	p->max_file = opts && opts->max_file_size ? opts->max_file_size : DEFAULT_MAX_FILE;
+	if (opts && opts->dir) {
+		struct stat st;
+		p->dir = realpath(opts->dir, NULL);
+		if (!p->dir) {
+			int e = errno;
+			free(p);
+			return rp_diag_set(d, e == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO,
+					   "%s: %s", opts->dir, strerror(e));
+		}
+		if (stat(p->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: not a directory", opts->dir);
+			free(p->dir);
+			free(p);
+			return RP_ERR_INVALID_ARG;
+		}
+		p->dir_len = strlen(p->dir);
+		/* "/" as the served tree: every prefix check below compares
+		 * against "<dir>/", so strip the trailing slash once. */
+		if (p->dir_len == 1)
+			p->dir_len = 0;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return RP_OK;
+}
+
+void rp_payload_free(struct rp_payload *p)
+{
+	struct entry *e, *next;
+	if (!p)
+		return;
+	for (e = p->memory; e; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	for (e = p->cache; e; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p->dir);
+	free(p);
+}
+
+bool rp_payload_has_dir(const struct rp_payload *p)
+{
+	return p && p->dir;
+}
+
+int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
+		   struct rp_diag *d)
+{
+	char checked[RP_PAYLOAD_NAME_MAX];
+	struct entry *e;
+	int r;
+
+	if (!name || strlen(name) >= RP_PAYLOAD_NAME_MAX)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "payload entry name too long");
+	r = rp_payload_check_name(name, strlen(name) + 1, checked, d);
+	if (r != RP_OK)
+		return r;
+	if (len && !data)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "payload entry %s has no data", name);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	e->key = strdup(checked);
+	e->data = malloc(len ? len : 1);
+	if (!e->key || !e->data) {
+		entry_free(e);
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	}
+	if (len)
+		memcpy(e->data, data, len);
+	e->len = len;
+	e->memory = true;
+	sha256_hex(e->data, len, e->sha256);
+	/* A later entry of the same name wins: put it in front. */
+	e->next = p->memory;
+	p->memory = e;
+	return RP_OK;
+}
+
+int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep,
+			    struct rp_diag *d)
+{
+	size_t n_dev;
+	const struct rp_device_desc *table = rp_device_table(&n_dev);
+	const char *second = NULL;
+	int r;
+
+	for (size_t i = 0; i < n_dev; i++)
+		if (!strcmp(table[i].soc, prep->soc))
+			second = table[i].second_stage;
+	if (!second)
+		return rp_diag_set(d, RP_ERR_UNSUPPORTED,
+				   "prepared payload is for SoC \"%s\", which no known boot ROM uses",
+				   prep->soc);
+	if (!prep->image || !prep->second_stage)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "prepared payload lacks the image or the second stage");
+	r = rp_payload_add(p, second, prep->second_stage, prep->second_stage_len, d);
+	if (r == RP_OK)
+		r = rp_payload_add(p, "pieeprom.bin", prep->image, prep->image_len, d);
+	if (r == RP_OK && prep->image_sig)
+		r = rp_payload_add(p, "pieeprom.sig", prep->image_sig, prep->image_sig_len, d);
+	if (r == RP_OK && prep->recovery_config)
+		r = rp_payload_add(p, "config.txt", prep->recovery_config,
+				   prep->recovery_config_len, d);
+	return r;
+}
+
+static const struct entry *memory_find(const struct rp_payload *p, const char *name)
+{
+	for (const struct entry *e = p->memory; e; e = e->next)
+		if (!strcmp(e->key, name))
+			return e;
+	return NULL;
+}
+
+static bool inside_tree(const struct rp_payload *p, const char *path)
+{
+	return !strncmp(path, p->dir, p->dir_len) && path[p->dir_len] == '/';
+}
+
+static void fill_file(struct rp_payload_file *f, struct entry *e, const char *origin_prefix)
+{
+	f->data = e->data;
+	f->len = e->len;
+	memcpy(f->sha256, e->sha256, sizeof(f->sha256));
+	snprintf(f->origin, sizeof(f->origin), "%s%s", origin_prefix, e->key);
+	f->ref_ = e->memory ? NULL : e;
+}
+
+static bool same_version(const struct entry *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Take a reference on the cached version of `real` matching st, or NULL. */
+static struct entry *cache_get(struct rp_payload *p, const char *real, const struct stat *st)
+{
+	for (struct entry *e = p->cache; e; e = e->next)
+		if (!strcmp(e->key, real) && same_version(e, st)) {
+			e->refs++;
+			return e;
+		}
+	return NULL;
+}
+
+/* Insert a freshly read entry, retiring an older version of the same
+ * path (freed once its last board lets go). Returns the entry to use
+ * (another thread may have inserted the same version meanwhile). */
+static struct entry *cache_put(struct rp_payload *p, struct entry *fresh, const struct stat *st)
+{
+	struct entry **pp = &p->cache;
+	struct entry *hit = cache_get(p, fresh->key, st);
+	if (hit) {
+		entry_free(fresh);
+		return hit;
+	}
+	while (*pp) {
+		struct entry *e = *pp;
+		if (!strcmp(e->key, fresh->key)) {
+			*pp = e->next;
+			e->cached = false;
+			if (!e->refs)
+				entry_free(e);
+			continue;
+		}
+		pp = &e->next;
+	}
+	fresh->cached = true;
+	fresh->refs = 1;
+	fresh->next = p->cache;
+	p->cache = fresh;
+	return fresh;
+}
+
+static int read_fd(int fd, const struct stat *st, const char *real, size_t max,
+		   struct entry **out, struct rp_diag *d)
+{
+	struct entry *e;
+	size_t len = (size_t)st->st_size, got = 0;
+
+	if ((uint64_t)st->st_size > max)
+		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: %lld bytes, more than the %zu served",
+				   real, (long long)st->st_size, max);
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = strdup(real)) || !(e->data = malloc(len ? len : 1))) {
+		entry_free(e);
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory reading %s", real);
+	}
+	while (got < len) {
+		ssize_t n = read(fd, e->data + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : 0;
+			entry_free(e);
+			return rp_diag_set(d, RP_ERR_IO, "%s: %s", real,
+					   err ? strerror(err) : "file shrank while being read");
+		}
+		got += (size_t)n;
+	}
+	e->len = len;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime = st->st_mtim;
+	sha256_hex(e->data, len, e->sha256);
+	*out = e;
+	return RP_OK;
+}
+
+/* Try DIR/rel: RP_ERR_NOT_FOUND when it is not there. */
+static int dir_try(struct rp_payload *p, const char *rel, const char *shown,
+		   struct rp_payload_file *f, struct rp_diag *d)
+{
+	char path[PATH_MAX], fdlink[64], via_fd[PATH_MAX];
+	char *real;
+	struct stat st;
+	struct entry *e;
+	ssize_t n;
+	int fd, r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%.*s/%s", (int)p->dir_len, p->dir, rel) >=
+	    sizeof(path))
+		return rp_diag_set(d, RP_ERR_REFUSED, "file name \"%s\" too long", shown);
+	real = realpath(path, NULL);
+	if (!real) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return RP_ERR_NOT_FOUND;
+		return rp_diag_set(d, errno == EACCES ? RP_ERR_ACCESS : RP_ERR_IO, "%s: %s", path,
+				   strerror(errno));
+	}
+	if (!inside_tree(p, real)) {
+		r = rp_diag_set(d, RP_ERR_REFUSED,
+				"refusing \"%s\": %s resolves to %s, outside the served directory %s",
+				shown, path, real, p->dir);
+		free(real);
+		return r;
+	}
+	/* realpath has no symlinks left; O_NOFOLLOW and the fd check below
+	 * catch a component swapped for a symlink in between. O_NONBLOCK so
+	 * a FIFO planted in the tree cannot hang the open. */
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		r = rp_diag_set(d, errno == ELOOP ? RP_ERR_REFUSED : RP_ERR_IO, "%s: %s", real,
+				strerror(errno));
+		free(real);
+		return r;
+	}
+	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", fd);
+	n = readlink(fdlink, via_fd, sizeof(via_fd) - 1);
+	if (n > 0) {
+		via_fd[n] = '\0';
+		if (!inside_tree(p, via_fd)) {
+			r = rp_diag_set(d, RP_ERR_REFUSED,
+					"refusing \"%s\": opened %s, outside the served directory %s",
+					shown, via_fd, p->dir);
+			goto out;
+		}
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = rp_diag_set(d, RP_ERR_REFUSED, "refusing \"%s\": %s is not a regular file",
+				shown, real);
+		goto out;
+	}
+	pthread_mutex_lock(&p->lock);
+	e = cache_get(p, real, &st);
+	pthread_mutex_unlock(&p->lock);
+	if (!e) {
+		struct entry *fresh = NULL;
+		r = read_fd(fd, &st, real, p->max_file, &fresh, d);
+		if (r != RP_OK)
+			goto out;
+		pthread_mutex_lock(&p->lock);
+		e = cache_put(p, fresh, &st);
+		pthread_mutex_unlock(&p->lock);
+	}
+	fill_file(f, e, "");
+	r = RP_OK;
+out:
+	close(fd);
+	free(real);
+	return r;
+}
+
+int rp_payload_lookup(struct rp_payload *p, const char *soc, const char *port_path,
+		      const char *name, struct rp_payload_file *f, struct rp_diag *d)
+{
+	char checked[RP_PAYLOAD_NAME_MAX], rel[RP_PAYLOAD_NAME_MAX + 80];
+	const struct entry *m;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	r = rp_payload_check_name(name, strlen(name) + 1, checked, d);
+	if (r != RP_OK)
+		return r;
+	m = memory_find(p, checked);
+	if (m) {
+		fill_file(f, (struct entry *)m, "memory:");
+		return RP_OK;
+	}
+	if (!p->dir)
+		return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: not in the payload", checked);
+	if (p->overlays && port_path_safe(port_path)) {
+		snprintf(rel, sizeof(rel), "%s/%s", port_path, checked);
+		r = dir_try(p, rel, checked, f, d);
+		if (r != RP_ERR_NOT_FOUND)
+			return r;
+	}
+	if (soc_safe(soc)) {
+		snprintf(rel, sizeof(rel), "%s/%s", soc, checked);
+		r = dir_try(p, rel, checked, f, d);
+		if (r != RP_ERR_NOT_FOUND)
+			return r;
+	}
+	r = dir_try(p, checked, checked, f, d);
+	if (r == RP_ERR_NOT_FOUND)
+		return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: not found in %s", checked, p->dir);
+	return r;
+}
+
+void rp_payload_file_release(struct rp_payload *p, struct rp_payload_file *f)
+{
+	struct entry *e;
+	if (!f)
+		return;
+	e = f->ref_;
+	if (e) {
+		pthread_mutex_lock(&p->lock);
+		if (e->refs)
+			e->refs--;
+		if (!e->refs && !e->cached)
+			entry_free(e);
+		pthread_mutex_unlock(&p->lock);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+int rp_payload_second_stage(struct rp_payload *p, const struct rp_device_desc *dev,
+			    const char *port_path, struct rp_payload_file *f, struct rp_diag *d)
+{
+	int r;
+	if (!dev)
+		return rp_diag_set(d, RP_ERR_UNSUPPORTED, "unknown boot ROM: no second stage");
+	r = rp_payload_lookup(p, dev->soc, port_path, dev->second_stage, f, d);
+	if (r == RP_ERR_NOT_FOUND)
+		return rp_diag_set(d, RP_ERR_NOT_FOUND,
+				   "no %s (the second stage for %s boards) in the payload%s%s",
+				   dev->second_stage, dev->chip, p->dir ? " or in " : "",
+				   p->dir ? p->dir : "");
+	return r;
+}

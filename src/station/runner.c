@@ -1,0 +1,601 @@
+/* Threads: the caller of rp_runner_run is the event thread; each board
+ * gets its own worker thread that runs the whole session with blocking
+ * transfers. One thread per board (rather than one event loop driving
+ * asynchronous transfers) keeps the protocol code a straight line that
+ * reads like the wire format, and makes isolation automatic: a board
+ * that stalls or answers slowly only ever blocks its own thread, bounded
+ * by its transfer timeouts and deadline. The cost is a small stack per
+ * board in flight, which is nothing next to a tray of 64.
+ *
+ * A board re-enumerates after stage 1. Its worker keeps the board (the
+ * record and the deadline) and waits on a condition variable for the
+ * event thread to hand it the ARRIVED event of a second stage on the same
+ * port path; no polling, no sleeps. */
+#include "station/runner.h"
+
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "transport/devices.h"
+#include "util/clock.h"
+
+#define DEFAULT_BOARD_TIMEOUT_MS 120000u
+#define DEFAULT_REENUM_TIMEOUT_MS 10000u
+#define DEFAULT_STOP_GRACE_MS 30000u
+#define WORKER_STACK (512u << 10) /* the session keeps its buffers small; ASan needs headroom */
+
+enum board_state {
+	B_STAGE1,   /* talking to the boot ROM */
+	B_REENUM,   /* waiting for the second stage on the same port */
+	B_SERVE,    /* serving files */
+	B_DONE,     /* worker finished; to be joined */
+};
+
+struct board {
+	struct board *next;
+	struct rp_runner *r;
+	pthread_t thread;
+	bool thread_started;
+	pthread_cond_t cond;            /* hand-over of the second stage */
+
+	/* under r->lock */
+	enum board_state state;
+	struct rp_device_info first;    /* the arrival that started the board */
+	struct rp_device_info second;   /* handed over by the event thread */
+	bool have_second;
+	bool rom_returned;              /* a boot ROM arrived on our port instead */
+	bool first_left;                /* LEFT seen for the first enumeration */
+
+	/* the worker's own */
+	struct rp_board_record rec;
+	const struct rp_device_info *current;
+};
+
+struct rp_runner {
+	struct rp_runner_opts o;
+	pthread_mutex_t lock;           /* boards, counters */
+	pthread_mutex_t event_lock;     /* serialises the callback */
+	atomic_bool stop, abort;
+	struct board *boards;
+	unsigned started, in_flight;
+	uint64_t next_attempt;
+	uint64_t last_activity;
+	struct rp_runner_summary sum;
+	bool running;
+};
+
+static void emit(struct rp_runner *r, struct rp_runner_event *ev)
+{
+	if (!r->o.on_event)
+		return;
+	pthread_mutex_lock(&r->event_lock);
+	r->o.on_event(r->o.event_ctx, ev);
+	pthread_mutex_unlock(&r->event_lock);
+}
+
+static void cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+int rp_runner_new(const struct rp_runner_opts *opts, struct rp_runner **out, struct rp_diag *d)
+{
+	struct rp_runner *r;
+	*out = NULL;
+	if (!opts || !opts->source || !opts->payload)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "runner needs a device source and a payload");
+	if (opts->n_port_globs > RP_RUNNER_MAX_FILTERS || opts->n_serials > RP_RUNNER_MAX_FILTERS)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "at most %d port and %d serial filters",
+				   RP_RUNNER_MAX_FILTERS, RP_RUNNER_MAX_FILTERS);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	r->o = *opts;
+	if (!r->o.board_timeout_ms)
+		r->o.board_timeout_ms = DEFAULT_BOARD_TIMEOUT_MS;
+	if (!r->o.reenum_timeout_ms)
+		r->o.reenum_timeout_ms = DEFAULT_REENUM_TIMEOUT_MS;
+	if (!r->o.stop_grace_ms)
+		r->o.stop_grace_ms = DEFAULT_STOP_GRACE_MS;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->event_lock, NULL);
+	atomic_init(&r->stop, false);
+	atomic_init(&r->abort, false);
+	*out = r;
+	return RP_OK;
+}
+
+void rp_runner_stop(struct rp_runner *r)
+{
+	atomic_store(&r->stop, true);
+	r->o.source->ops->wakeup(r->o.source);
+}
+
+void rp_runner_abort(struct rp_runner *r)
+{
+	atomic_store(&r->stop, true);
+	atomic_store(&r->abort, true);
+	r->o.source->ops->wakeup(r->o.source);
+}
+
+void rp_runner_free(struct rp_runner *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->event_lock);
+	free(r);
+}
+
+/* ---- worker ---- */
+
+static void hook_phase(void *ctx, enum rp_phase phase)
+{
+	struct board *b = ctx;
+	struct rp_runner_event ev = { .type = RP_RUNNER_PHASE, .info = b->current,
+				      .record = &b->rec, .phase = phase };
+	emit(b->r, &ev);
+}
+
+static void hook_progress(void *ctx, const char *name, uint64_t done, uint64_t total)
+{
+	struct board *b = ctx;
+	struct rp_runner_event ev = { .type = RP_RUNNER_PROGRESS, .info = b->current,
+				      .record = &b->rec, .file = name, .done = done,
+				      .total = total };
+	emit(b->r, &ev);
+}
+
+static bool hook_cancelled(void *ctx)
+{
+	struct board *b = ctx;
+	return atomic_load(&b->r->abort);
+}
+
+static int open_device(struct board *b, const struct rp_device_info *info,
+		       struct rp_transport **t)
+{
+	struct rp_diag d;
+	int rc;
+	rp_diag_clear(&d);
+	rc = b->r->o.source->ops->open(b->r->o.source, info, t, &d);
+	if (rc == RP_OK)
+		return RP_OK;
+	if (rc == RP_ERR_NO_DEVICE)
+		return rp_session_fail(&b->rec, rc, "board on %s left the bus before it could be opened",
+				       info->port_path);
+	return rp_session_fail(&b->rec, rc, "cannot open the board on %s: %s", info->port_path,
+			       rp_diag_message(&d));
+}
+
+static void abs_time(uint64_t ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ms / 1000);
+	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+}
+
+/* After stage 1: wait for the event thread to hand over the second
+ * stage (or to report the ROM back, or an abort), up to the re-enumeration
+ * timeout and the board's deadline. */
+static int wait_second_stage(struct board *b, uint64_t deadline)
+{
+	struct rp_runner *r = b->r;
+	uint64_t t0 = rp_now_ms();
+	uint64_t until = t0 + r->o.reenum_timeout_ms;
+	struct timespec ts;
+	bool have, rom, left;
+	uint64_t ms;
+
+	if (until > deadline)
+		until = deadline;
+	abs_time(until, &ts);
+	pthread_mutex_lock(&r->lock);
+	b->state = B_REENUM;
+	while (!b->have_second && !b->rom_returned && !atomic_load(&r->abort) &&
+	       rp_now_ms() < until)
+		pthread_cond_timedwait(&b->cond, &r->lock, &ts);
+	have = b->have_second;
+	rom = b->rom_returned;
+	left = b->first_left;
+	if (have)
+		b->state = B_SERVE;
+	pthread_mutex_unlock(&r->lock);
+	ms = rp_now_ms() - t0;
+	b->rec.phase_ms[RP_PHASE_REENUM] += ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+
+	if (have)
+		return RP_OK;
+	if (rom)
+		return rp_session_fail(&b->rec, RP_ERR_BOARD,
+				       "board came back on %s as the boot ROM instead of the second "
+				       "stage (it reset or rejected the second stage)",
+				       b->first.port_path);
+	if (atomic_load(&r->abort))
+		return rp_session_fail(&b->rec, RP_ERR_INTERRUPTED,
+				       "aborted while waiting for the second stage on %s",
+				       b->first.port_path);
+	if (left)
+		return rp_session_fail(&b->rec, RP_ERR_NO_DEVICE,
+				       "board left the bus after stage 1 and did not come back as the "
+				       "second stage on %s within %llu ms",
+				       b->first.port_path, (unsigned long long)ms);
+	return rp_session_fail(&b->rec, RP_ERR_TIMEOUT,
+			       "board did not re-enumerate as the second stage on %s within %llu ms "
+			       "after stage 1",
+			       b->first.port_path, (unsigned long long)ms);
+}
+
+static void *worker(void *arg)
+{
+	struct board *b = arg;
+	struct rp_runner *r = b->r;
+	struct rp_session_opts so = {
+		.payload = r->o.payload,
+		.mode = r->o.mode,
+		.transfer_timeout_ms = r->o.transfer_timeout_ms,
+		.request_timeout_ms = r->o.request_timeout_ms,
+		.bulk_chunk = r->o.bulk_chunk,
+		.deadline_ms = rp_now_ms() + r->o.board_timeout_ms,
+		.hooks = { .ctx = b, .phase = hook_phase, .progress = hook_progress,
+			   .cancelled = hook_cancelled },
+	};
+	struct rp_runner_event ev = { .type = RP_RUNNER_BOARD_STARTED, .info = &b->first,
+				      .record = &b->rec };
+	struct rp_transport *t = NULL;
+	int rc = RP_OK;
+
+	b->current = &b->first;
+	emit(r, &ev);
+	if (b->first.stage == RP_STAGE_ROM) {
+		rc = open_device(b, &b->first, &t);
+		if (rc == RP_OK) {
+			rc = rp_session_stage1(t, &so, &b->rec);
+			rp_transport_close(t);
+			t = NULL;
+		}
+		if (rc == RP_OK) {
+			hook_phase(b, RP_PHASE_REENUM);
+			rc = wait_second_stage(b, so.deadline_ms);
+		}
+		if (rc == RP_OK) {
+			b->current = &b->second;
+			/* The ROM may not expose the serial; the second stage does. */
+			if (!b->rec.serial[0])
+				snprintf(b->rec.serial, sizeof(b->rec.serial), "%s", b->second.serial);
+		}
+	} else {
+		pthread_mutex_lock(&r->lock);
+		b->state = B_SERVE;
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (rc == RP_OK) {
+		rc = open_device(b, b->current, &t);
+		if (rc == RP_OK) {
+			rp_session_serve(t, &so, &b->rec);
+			rp_transport_close(t);
+		}
+	}
+	if (b->rec.result == RP_RESULT_PENDING)
+		rp_session_fail(&b->rec, RP_ERR_PROTOCOL, "session ended without a result");
+	rp_session_record_finish(&b->rec, b->rec.result);
+
+	pthread_mutex_lock(&r->lock);
+	r->sum.finished++;
+	switch (b->rec.result) {
+	case RP_RESULT_OK: r->sum.ok++; break;
+	case RP_RESULT_SERVED: r->sum.served++; break;
+	case RP_RESULT_TIMEOUT: r->sum.timeout++; break;
+	case RP_RESULT_LEFT: r->sum.left++; break;
+	default: r->sum.failed++; break;
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	ev.type = RP_RUNNER_BOARD_FINISHED;
+	ev.info = b->current;
+	emit(r, &ev);
+
+	pthread_mutex_lock(&r->lock);
+	b->state = B_DONE;
+	r->last_activity = rp_now_ms();
+	pthread_mutex_unlock(&r->lock);
+	/* The event thread joins finished workers and re-checks its stop
+	 * conditions; tell it there is something to look at. */
+	r->o.source->ops->wakeup(r->o.source);
+	return NULL;
+}
+
+/* ---- event thread ---- */
+
+static void ignore(struct rp_runner *r, const struct rp_device_info *info, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void ignore(struct rp_runner *r, const struct rp_device_info *info, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+	struct rp_runner_event ev = { .type = RP_RUNNER_DEVICE_IGNORED, .info = info,
+				      .reason = reason };
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&r->lock);
+	r->sum.ignored++;
+	pthread_mutex_unlock(&r->lock);
+	emit(r, &ev);
+}
+
+/* Why a device must not be touched, or NULL. */
+static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
+			 const struct rp_device_desc *dev)
+{
+	bool ok;
+	if (!dev) {
+		ignore(r, info, "%04x:%04x is not a Raspberry Pi boot device", info->vid, info->pid);
+		return true;
+	}
+	if (r->o.n_port_globs) {
+		ok = false;
+		for (unsigned i = 0; i < r->o.n_port_globs && !ok; i++)
+			ok = fnmatch(r->o.port_globs[i], info->port_path, 0) == 0;
+		if (!ok) {
+			ignore(r, info, "port %s does not match the --port filter", info->port_path);
+			return true;
+		}
+	}
+	if (r->o.n_serials) {
+		ok = false;
+		for (unsigned i = 0; i < r->o.n_serials && !ok; i++)
+			ok = info->serial[0] && !strcmp(r->o.serials[i], info->serial);
+		if (!ok) {
+			if (!info->serial[0])
+				ignore(r, info, "serial number unreadable, cannot match the --serial filter");
+			else
+				ignore(r, info, "serial %s does not match the --serial filter",
+				       info->serial);
+			return true;
+		}
+	}
+	if (r->o.soc && r->o.soc[0] && strcmp(r->o.soc, dev->soc) != 0) {
+		ignore(r, info, "%s board, but the payload is for BCM%s", dev->chip, r->o.soc);
+		return true;
+	}
+	if (r->o.mode == RP_SESSION_FLASH && !dev->has_eeprom) {
+		ignore(r, info, "%s boards have no bootloader EEPROM to flash", dev->chip);
+		return true;
+	}
+	return false;
+}
+
+static struct board *waiting_board(struct rp_runner *r, const char *port)
+{
+	for (struct board *b = r->boards; b; b = b->next)
+		if ((b->state == B_STAGE1 || b->state == B_REENUM) && !b->have_second &&
+		    !b->rom_returned && b->first.stage == RP_STAGE_ROM &&
+		    !strcmp(b->first.port_path, port))
+			return b;
+	return NULL;
+}
+
+static void start_board(struct rp_runner *r, const struct rp_device_info *info)
+{
+	pthread_attr_t attr;
+	struct board *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (!b) {
+		ignore(r, info, "out of memory: board not started");
+		return;
+	}
+	b->r = r;
+	b->first = *info;
+	b->state = info->stage == RP_STAGE_ROM ? B_STAGE1 : B_SERVE;
+	cond_init_monotonic(&b->cond);
+	pthread_mutex_lock(&r->lock);
+	rp_session_record_init(&b->rec, info, r->o.attempt_id_base + ++r->next_attempt);
+	b->next = r->boards;
+	r->boards = b;
+	r->started++;
+	r->in_flight++;
+	pthread_mutex_unlock(&r->lock);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	rc = pthread_create(&b->thread, &attr, worker, b);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		struct rp_runner_event ev = { .type = RP_RUNNER_BOARD_FINISHED, .info = info,
+					      .record = &b->rec };
+		rp_session_fail(&b->rec, RP_ERR_NOMEM, "cannot start a thread for the board");
+		rp_session_record_finish(&b->rec, RP_RESULT_FAILED);
+		pthread_mutex_lock(&r->lock);
+		b->state = B_DONE;
+		r->sum.finished++;
+		r->sum.failed++;
+		pthread_mutex_unlock(&r->lock);
+		emit(r, &ev);
+		return;
+	}
+	b->thread_started = true;
+}
+
+static bool accepting(struct rp_runner *r)
+{
+	return !atomic_load(&r->stop) && (!r->o.count || r->started < r->o.count);
+}
+
+static void on_arrived(struct rp_runner *r, const struct rp_device_info *info)
+{
+	const struct rp_device_desc *dev = rp_device_lookup(info->vid, info->pid);
+	struct board *b;
+
+	if (filtered_out(r, info, dev))
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->last_activity = rp_now_ms();
+	b = waiting_board(r, info->port_path);
+	if (b && info->stage == RP_STAGE_SECOND) {
+		b->second = *info;
+		b->have_second = true;
+		pthread_cond_signal(&b->cond);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (b && b->state == B_REENUM) {
+		/* Back in the ROM: the attempt failed; the arrival below may
+		 * start a fresh one. */
+		b->rom_returned = true;
+		pthread_cond_signal(&b->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!accepting(r)) {
+		ignore(r, info, "%s", atomic_load(&r->stop) ? "the run is stopping"
+							   : "the requested number of boards was reached");
+		return;
+	}
+	start_board(r, info);
+}
+
+static void on_left(struct rp_runner *r, const struct rp_device_info *info)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct board *b = r->boards; b; b = b->next)
+		if (b->first.id == info->id)
+			b->first_left = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Join finished workers. */
+static void reap(struct rp_runner *r, bool all)
+{
+	for (;;) {
+		struct board **pp, *done = NULL;
+		pthread_mutex_lock(&r->lock);
+		for (pp = &r->boards; *pp; pp = &(*pp)->next)
+			if ((*pp)->state == B_DONE || (all && !(*pp)->thread_started)) {
+				done = *pp;
+				*pp = done->next;
+				r->in_flight--;
+				break;
+			}
+		pthread_mutex_unlock(&r->lock);
+		if (!done)
+			return;
+		if (done->thread_started)
+			pthread_join(done->thread, NULL);
+		pthread_cond_destroy(&done->cond);
+		free(done);
+	}
+}
+
+static void wake_waiters(struct rp_runner *r)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct board *b = r->boards; b; b = b->next)
+		pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static unsigned remaining_ms(uint64_t until, uint64_t now)
+{
+	return until > now ? (until - now > INT32_MAX ? INT32_MAX : (unsigned)(until - now)) : 0;
+}
+
+int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct rp_diag *d)
+{
+	struct rp_source *src = r->o.source;
+	uint64_t stop_deadline = 0;
+	bool aborted_seen = false;
+	int result = RP_OK;
+
+	r->running = true;
+	r->last_activity = rp_now_ms();
+	for (;;) {
+		struct rp_source_event ev;
+		uint64_t now, wait_until = UINT64_MAX;
+		unsigned in_flight;
+		int timeout, rc;
+
+		reap(r, false);
+		now = rp_now_ms();
+		pthread_mutex_lock(&r->lock);
+		in_flight = r->in_flight;
+		pthread_mutex_unlock(&r->lock);
+
+		if (atomic_load(&r->stop) && !stop_deadline)
+			stop_deadline = now + r->o.stop_grace_ms;
+		if (stop_deadline && now >= stop_deadline)
+			atomic_store(&r->abort, true);
+		if (atomic_load(&r->abort) && !aborted_seen) {
+			aborted_seen = true;
+			wake_waiters(r);
+		}
+		if (!in_flight) {
+			if (atomic_load(&r->stop))
+				break;
+			if (r->o.count && r->started >= r->o.count)
+				break;
+			if (r->o.idle_timeout_ms) {
+				uint64_t idle_end;
+				pthread_mutex_lock(&r->lock);
+				idle_end = r->last_activity + r->o.idle_timeout_ms;
+				pthread_mutex_unlock(&r->lock);
+				if (now >= idle_end) {
+					struct rp_runner_event iev = { .type = RP_RUNNER_IDLE_TIMEOUT };
+					r->sum.idle_timed_out = true;
+					emit(r, &iev);
+					break;
+				}
+				wait_until = idle_end;
+			}
+		}
+		if (stop_deadline && !aborted_seen && stop_deadline < wait_until)
+			wait_until = stop_deadline;
+		timeout = wait_until == UINT64_MAX ? -1 : (int)remaining_ms(wait_until, now);
+		rc = src->ops->next_event(src, &ev, timeout);
+		if (rc == RP_ERR_TIMEOUT || rc == RP_ERR_INTERRUPTED)
+			continue;
+		if (rc != RP_OK) {
+			result = rp_diag_set(d, rc, "device source \"%s\" failed: %s", src->name,
+					     rp_strerror(rc));
+			atomic_store(&r->stop, true);
+			atomic_store(&r->abort, true);
+			wake_waiters(r);
+			break;
+		}
+		if (ev.type == RP_SOURCE_ARRIVED)
+			on_arrived(r, &ev.info);
+		else if (ev.type == RP_SOURCE_LEFT)
+			on_left(r, &ev.info);
+	}
+	/* Only reached with nothing in flight, or after an abort: workers end
+	 * at their next transfer or timeout. */
+	reap(r, false);
+	pthread_mutex_lock(&r->lock);
+	while (r->boards) {
+		struct board *b = r->boards;
+		r->boards = b->next;
+		r->in_flight--;
+		pthread_mutex_unlock(&r->lock);
+		if (b->thread_started)
+			pthread_join(b->thread, NULL);
+		pthread_cond_destroy(&b->cond);
+		free(b);
+		pthread_mutex_lock(&r->lock);
+	}
+	r->sum.stopped = atomic_load(&r->stop);
+	r->sum.aborted = atomic_load(&r->abort);
+	if (summary)
+		*summary = r->sum;
+	pthread_mutex_unlock(&r->lock);
+	r->running = false;
+	return result;
+}

@@ -1,0 +1,286 @@
+/* `rpiprov flash` and `rpiprov boot` end to end against --simulate: exit
+ * status, the per-board lines, and which file reached which port. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "testlib.h"
+
+static char tmp[256];
+static char out_path[300];
+static char output[65536];
+
+/* Run rpiprov with the arguments (NULL-terminated); stdout+stderr go to
+ * `output`. Returns the exit status, -1 if it did not exit normally. */
+static int run(const char *first, ...)
+{
+	const char *bin = getenv("RPIPROV_BIN");
+	const char *argv[64];
+	int n = 0, status = 0, fd;
+	va_list ap;
+	pid_t pid;
+	ssize_t got;
+
+	argv[n++] = bin;
+	va_start(ap, first);
+	for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	fd = open(out_path, O_RDONLY);
+	got = fd >= 0 ? read(fd, output, sizeof(output) - 1) : 0;
+	output[got > 0 ? got : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void write_file(const char *rel, const void *data, size_t len)
+{
+	char path[512];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(fwrite(data, 1, len, f) == len);
+	fclose(f);
+}
+
+static void mkd(const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	CHECK(mkdir(path, 0755) == 0);
+}
+
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* An image and its .sig (the model only checks the digest). */
+static void write_image(const char *dir, uint8_t seed, char sha[65])
+{
+	static uint8_t img[512 * 1024];
+	char rel[256], sig[128];
+	for (size_t i = 0; i < sizeof(img); i++)
+		img[i] = (uint8_t)(i * 31 + seed * 17 + (i >> 9));
+	sha256_hex(img, sizeof(img), sha);
+	snprintf(rel, sizeof(rel), "%s%spieeprom.bin", dir, *dir ? "/" : "");
+	write_file(rel, img, sizeof(img));
+	snprintf(sig, sizeof(sig), "%s\nts: 1700000000\n", sha);
+	snprintf(rel, sizeof(rel), "%s%spieeprom.sig", dir, *dir ? "/" : "");
+	write_file(rel, sig, strlen(sig));
+}
+
+static const char *serial_of(unsigned n, char buf[32])
+{
+	snprintf(buf, 32, "10000000%08x", 0x5eed0000u + n);
+	return buf;
+}
+
+/* Value of a key in META/<serial>.json, into out. */
+static void meta_value(const char *meta, unsigned board, const char *key, char *out, size_t size)
+{
+	char path[512], serial[32];
+	json_object *o, *v;
+	snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(board, serial));
+	out[0] = '\0';
+	o = json_object_from_file(path);
+	CHECK(o != NULL);
+	if (!o) {
+		fprintf(stderr, "no metadata file %s\n", path);
+		return;
+	}
+	if (json_object_object_get_ex(o, key, &v))
+		snprintf(out, size, "%s", json_object_get_string(v));
+	json_object_put(o);
+}
+
+static void test_flash(void)
+{
+	char path[512];
+
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", NULL), 0);
+	CHECK_CONTAINS(output, "3 boards: 3 OK, 0 failed");
+	CHECK_CONTAINS(output, "100000005eed0002 1-1.2        OK");
+
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--sim-fault",
+			 "leave@image:3", NULL), 1);
+	CHECK_CONTAINS(output, "1-1.3        LEFT");
+	CHECK_CONTAINS(output, "left the bus while sending pieeprom.bin");
+	CHECK_CONTAINS(output, "3 boards: 2 OK, 0 failed, 0 timed out, 1 left the bus");
+
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--sim-fault",
+			 "wrong_hash", NULL), 1);
+	CHECK_CONTAINS(output, "does not match served image");
+	CHECK_CONTAINS(output, "2 boards: 0 OK, 2 failed");
+
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--sim-fault",
+			 "write_protected", NULL), 1);
+	CHECK_CONTAINS(output, "EEPROM_UPDATE=failed");
+
+	/* --count with simulated boards and a fault on a board never reached. */
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--count", "1", "--port", "1-1.1", "--profile",
+			 "netboot", "--sim-fault", "rom_error:2", NULL), 0);
+	CHECK_CONTAINS(output, "1 board: 1 OK");
+
+	/* Usage errors. */
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--sim-fault", "bogus", NULL), 64);
+	CHECK_CONTAINS(output, "unknown fault");
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--sim-fault", "leave@image:3", NULL), 64);
+	CHECK_EQ_INT(run("flash", "--sim-fault", "leave", NULL), 64);
+	CHECK_EQ_INT(run("flash", "--count", "2", "--forever", NULL), 64);
+	CHECK_EQ_INT(run("flash", "--help", NULL), 0);
+	CHECK_CONTAINS(output, "leave@image:3");
+
+	/* OTP-writing config.txt: refused unless explicitly allowed. */
+	snprintf(path, sizeof(path), "%s/otp-config.txt", tmp);
+	write_file("otp-config.txt", "program_pubkey=1\n", 17);
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--recovery-config", path,
+			 NULL), 65);
+	CHECK_CONTAINS(output, "--allow-otp-permanent");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--recovery-config", path,
+			 "--allow-otp-permanent", NULL), 0);
+
+	/* The same check for a prepared directory. */
+	mkd("prepared");
+	snprintf(path, sizeof(path), "%s/prepared", tmp);
+	CHECK_EQ_INT(run("prepare", "-o", path, "--profile", "netboot", NULL), 0);
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "-d", path, NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK");
+	write_file("prepared/config.txt", "revoke_devkey=1\n", 16);
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "-d", path, NULL), 65);
+	CHECK_CONTAINS(output, "revoke_devkey");
+
+	/* Waiting for boards that never come: exit 75. */
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--count", "1", "--profile", "netboot", "--port",
+			 "9-9", "--timeout", "1", NULL), 75);
+	CHECK_CONTAINS(output, "timed out");
+}
+
+static void test_boot_dir(void)
+{
+	char dir[300], meta[300], sha_soc[65], sha_top[65], sha_port3[65], v[128];
+	static uint8_t second[8192];
+
+	/* DIR/bootcode4.bin, DIR/config.txt, DIR/pieeprom.* (must never be
+	 * served to a 2711: DIR/2711 wins), DIR/2711/pieeprom.*, and
+	 * overlays DIR/1-1.2/config.txt and DIR/1-1.3/pieeprom.*. */
+	mkd("boot");
+	mkd("boot/2711");
+	mkd("boot/1-1.2");
+	mkd("boot/1-1.3");
+	for (size_t i = 0; i < sizeof(second); i++)
+		second[i] = (uint8_t)i;
+	write_file("boot/bootcode4.bin", second, sizeof(second));
+	write_file("boot/config.txt", "erase_eeprom=0\n", 15);
+	write_file("boot/1-1.2/config.txt", "erase_eeprom=1\n", 15);
+	write_image("boot", 1, sha_top);
+	write_image("boot/2711", 2, sha_soc);
+	write_image("boot/1-1.3", 3, sha_port3);
+	snprintf(dir, sizeof(dir), "%s/boot", tmp);
+	snprintf(meta, sizeof(meta), "%s/meta", tmp);
+
+	CHECK_EQ_INT(run("boot", "-d", dir, "-o", "-j", meta, "--simulate", "3", NULL), 0);
+	CHECK_CONTAINS(output, "3 boards: 0 served, 3 verified OK");
+	meta_value(meta, 1, "EEPROM_HASH", v, sizeof(v));
+	CHECK_STR_EQ(v, sha_soc);
+	meta_value(meta, 1, "EEPROM_ERASE", v, sizeof(v));
+	CHECK_STR_EQ(v, "0");
+	meta_value(meta, 2, "EEPROM_HASH", v, sizeof(v));
+	CHECK_STR_EQ(v, sha_soc);
+	meta_value(meta, 2, "EEPROM_ERASE", v, sizeof(v));
+	CHECK_STR_EQ(v, "1");
+	meta_value(meta, 3, "EEPROM_HASH", v, sizeof(v));
+	CHECK_STR_EQ(v, sha_port3);
+	meta_value(meta, 3, "EEPROM_ERASE", v, sizeof(v));
+	CHECK_STR_EQ(v, "0");
+
+	/* Without -o the port folders are not looked at. */
+	snprintf(meta, sizeof(meta), "%s/meta2", tmp);
+	CHECK_EQ_INT(run("boot", "-d", dir, "-j", meta, "--simulate", "3", NULL), 0);
+	meta_value(meta, 3, "EEPROM_HASH", v, sizeof(v));
+	CHECK_STR_EQ(v, sha_soc);
+	meta_value(meta, 2, "EEPROM_ERASE", v, sizeof(v));
+	CHECK_STR_EQ(v, "0");
+
+	/* rpiboot's -N (port number on the hub) and -p (port path). */
+	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "-m", "500", "--simulate", "3", NULL), 0);
+	CHECK_CONTAINS(output, "1 board: 0 served, 1 verified OK");
+	CHECK_CONTAINS(output, "1-1.2        OK");
+	CHECK_EQ_INT(run("boot", "-d", dir, "-p", "1-1.1", "-v", "--simulate", "2", NULL), 0);
+	CHECK_CONTAINS(output, "1-1.1: sent pieeprom.bin");
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
+
+	/* A symlink out of the tree is refused and the board fails. */
+	{
+		char link[512];
+		snprintf(link, sizeof(link), "%s/boot/2711/config.txt", tmp);
+		CHECK(symlink("/etc/passwd", link) == 0);
+	}
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 1);
+	CHECK_CONTAINS(output, "outside the served directory");
+
+	/* Usage. */
+	CHECK_EQ_INT(run("boot", "--simulate", "1", NULL), 64);
+	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "-p", "1-1.2", NULL), 64);
+}
+
+int main(void)
+{
+	const char *fw = test_firmware_dir();
+	const char *t = getenv("TMPDIR");
+	int rc;
+
+	if (!getenv("RPIPROV_BIN")) {
+		fprintf(stderr, "RPIPROV_BIN not set\n");
+		return 1;
+	}
+	if (!fw) {
+		fprintf(stderr, "RPIPROV_TEST_FIRMWARE not set: the CLI tests need real firmware\n");
+		return TEST_SKIP;
+	}
+	setenv("RPIPROV_FIRMWARE_DIR", fw, 1);
+	snprintf(tmp, sizeof(tmp), "%s/rpiprov-cli-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(tmp))
+		return 1;
+	snprintf(out_path, sizeof(out_path), "%s/output.txt", tmp);
+	test_flash();
+	test_boot_dir();
+	rc = test_result();
+	if (rc)
+		fprintf(stderr, "last output:\n%s\n", output);
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmp);
+	}
+	return rc;
+}

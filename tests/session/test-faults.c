@@ -1,0 +1,201 @@
+/* Fault matrix: every fault of the device model at every step where it
+ * means something, injected into the middle board of three. The faulty
+ * board must end FAILED/TIMEOUT/LEFT with a reason that says what went
+ * wrong; its neighbours in the same run must be flashed as if nothing
+ * happened; nothing may hang past the short timeouts used here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "session/session.h"
+#include "testlib.h"
+#include "util/clock.h"
+
+#include "session_helpers.h"
+
+#define TRANSFER_MS 300
+#define BOARD_MS 3000
+
+struct expect {
+	const char *fault;
+	const char *step;
+	enum rp_board_result result;
+	const char *reason;   /* substring of record.error */
+	const char *reason2;  /* second substring, or NULL */
+};
+
+static const struct expect matrix[] = {
+	{ "leave", "stage1", RP_RESULT_LEFT, "left the bus while sending bootcode4.bin", NULL },
+	{ "leave", "reenum", RP_RESULT_LEFT, "did not come back as the second stage on 1-1.", "within 500 ms" },
+	{ "leave", "config", RP_RESULT_LEFT, "left the bus while waiting for the next request",
+	  "after the second stage started" },
+	{ "leave", "sig", RP_RESULT_LEFT, "left the bus while waiting for the next request",
+	  "after the size of pieeprom.bin" },
+	{ "leave", "image", RP_RESULT_LEFT, "left the bus while sending pieeprom.bin", NULL },
+	{ "leave", "metadata", RP_RESULT_LEFT, "left the bus while waiting for the next request",
+	  "after pieeprom.bin" },
+	{ "stall", "stage1", RP_RESULT_FAILED, "endpoint stalled while sending bootcode4.bin", NULL },
+	{ "stall", "reenum", RP_RESULT_FAILED, "endpoint stalled while waiting for the next request",
+	  "after the second stage started" },
+	{ "stall", "config", RP_RESULT_FAILED, "endpoint stalled while waiting for the next request",
+	  "after the second stage started" },
+	{ "stall", "sig", RP_RESULT_FAILED, "endpoint stalled", "after the size of pieeprom.bin" },
+	{ "stall", "image", RP_RESULT_FAILED, "endpoint stalled while sending pieeprom.bin", NULL },
+	{ "stall", "metadata", RP_RESULT_FAILED, "endpoint stalled", "after pieeprom.bin" },
+	{ "short", "stage1", RP_RESULT_FAILED, "short transfer while sending bootcode4.bin",
+	  "board accepted 50070 of 100140 bytes" },
+	{ "short", "config", RP_RESULT_FAILED, "short transfer while sending config.txt", NULL },
+	{ "short", "sig", RP_RESULT_FAILED, "short transfer while sending pieeprom.sig", NULL },
+	{ "short", "image", RP_RESULT_FAILED, "short transfer while sending pieeprom.bin",
+	  "board accepted 262144 of 524288 bytes" },
+	{ "silent", "stage1", RP_RESULT_TIMEOUT, "did not answer within 300 ms while sending bootcode4.bin",
+	  NULL },
+	{ "silent", "reenum", RP_RESULT_TIMEOUT, "did not answer within 300 ms while waiting for the next request",
+	  "after the second stage started" },
+	{ "silent", "config", RP_RESULT_TIMEOUT, "did not answer within 300 ms", "next request" },
+	{ "silent", "sig", RP_RESULT_TIMEOUT, "did not answer within 300 ms",
+	  "after the size of pieeprom.bin" },
+	{ "silent", "image", RP_RESULT_TIMEOUT, "did not answer within 300 ms while sending pieeprom.bin",
+	  NULL },
+	{ "silent", "metadata", RP_RESULT_TIMEOUT, "did not answer within 300 ms", "after pieeprom.bin" },
+	{ "rom_error", "stage1", RP_RESULT_FAILED, "boot ROM returned error code", "bootcode4.bin" },
+	{ "bad_command", "config", RP_RESULT_FAILED, "unknown command 7", "expected 0 GetFileSize" },
+	{ "bad_command", "sig", RP_RESULT_FAILED, "unknown command 7", "after the size of pieeprom.bin" },
+	{ "bad_command", "image", RP_RESULT_FAILED, "unknown command 7", "after config.txt" },
+	{ "bad_command", "metadata", RP_RESULT_FAILED, "unknown command 7", "after pieeprom.bin" },
+	{ "unterminated_name", "config", RP_RESULT_FAILED, "not NUL-terminated within 256 bytes",
+	  "AAAA" },
+	{ "unterminated_name", "sig", RP_RESULT_FAILED, "not NUL-terminated", NULL },
+	{ "unterminated_name", "image", RP_RESULT_FAILED, "not NUL-terminated", NULL },
+	{ "unterminated_name", "metadata", RP_RESULT_FAILED, "not NUL-terminated", NULL },
+	{ "hostile_name", "config", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
+	{ "hostile_name", "sig", RP_RESULT_FAILED, "refuses to serve", "'..' component" },
+	{ "hostile_name", "image", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
+	{ "hostile_name", "metadata", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
+	{ "wrong_hash", "metadata", RP_RESULT_FAILED, "does not match served image", "EEPROM_HASH " },
+	{ "write_protected", "image", RP_RESULT_FAILED, "EEPROM_UPDATE=failed", NULL },
+	{ "garbage_metadata", "metadata", RP_RESULT_OK, NULL, NULL },
+};
+
+static void run_case(const struct expect *e, struct th_payload *tp)
+{
+	struct rp_sim_fault_spec spec;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 3, .faults = &spec, .n_faults = 1 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = TRANSFER_MS,
+				     .request_timeout_ms = TRANSFER_MS, .reenum_timeout_ms = 500,
+				     .board_timeout_ms = BOARD_MS };
+	struct rp_runner_summary sum;
+	char text[64];
+	uint64_t t0 = rp_now_ms(), took;
+	const struct rp_board_record *bad;
+	struct rp_diag d;
+
+	snprintf(text, sizeof(text), "%s@%s:2", e->fault, e->step);
+	if (rp_sim_fault_spec_parse(text, &spec, &d) != RP_OK) {
+		fprintf(stderr, "%s: %s\n", text, rp_diag_message(&d));
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(th_run_boards(&run, tp->p, &so, &ro, &sum), RP_OK);
+	took = rp_now_ms() - t0;
+	bad = &run.recs[1];
+	if (bad->result != e->result || (e->reason && !strstr(bad->error, e->reason)) ||
+	    (e->reason2 && !strstr(bad->error, e->reason2)))
+		fprintf(stderr, "case %s: got %s \"%s\"\n", text, rp_board_result_name(bad->result),
+			bad->error);
+	CHECK_EQ_INT(bad->result, e->result);
+	if (e->reason)
+		CHECK_CONTAINS(bad->error, e->reason);
+	if (e->reason2)
+		CHECK_CONTAINS(bad->error, e->reason2);
+	if (e->result != RP_RESULT_OK)
+		CHECK(bad->error_code != RP_OK);
+	/* The port is named in every reason that concerns the bus. */
+	CHECK_STR_EQ(bad->port_path, "1-1.2");
+	for (unsigned i = 0; i < 3; i += 2) {
+		const uint8_t *ee;
+		size_t len;
+		struct rp_sim_board *b = rp_sim_source_board(run.src, i);
+		if (run.recs[i].result != RP_RESULT_OK)
+			fprintf(stderr, "case %s: neighbour %u: %s\n", text, i + 1, run.recs[i].error);
+		CHECK_EQ_INT(run.recs[i].result, RP_RESULT_OK);
+		CHECK_EQ_INT(rp_sim_board_outcome(b), RP_SIM_UPDATED);
+		ee = rp_sim_board_eeprom(b, &len);
+		CHECK(ee && len == TH_IMAGE_SIZE && !memcmp(ee, tp->image, len));
+	}
+	/* The model checked every host message of every board. */
+	for (unsigned i = 0; i < 3; i++) {
+		const char *he = rp_sim_board_host_error(rp_sim_source_board(run.src, i));
+		if (he)
+			fprintf(stderr, "case %s: board %u saw a host error: %s\n", text, i + 1, he);
+		CHECK(he == NULL);
+	}
+	CHECK_EQ_INT(sum.finished, 3);
+	/* Bounded by the timeouts: a transfer timeout, a re-enumeration wait
+	 * or the board deadline, never more. */
+	CHECK(took < BOARD_MS + 1000);
+	th_run_free(&run);
+}
+
+/* Garbage metadata is dropped and counted, the rest still verified. */
+static void check_garbage(struct th_payload *tp)
+{
+	struct rp_sim_fault_spec spec = { RP_SIM_FAULT_GARBAGE_METADATA, RP_SIM_STEP_METADATA, 1 };
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 1, .faults = &spec, .n_faults = 1 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = TRANSFER_MS,
+				     .request_timeout_ms = TRANSFER_MS, .board_timeout_ms = BOARD_MS };
+	struct rp_runner_summary sum;
+
+	CHECK_EQ_INT(th_run_boards(&run, tp->p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_OK);
+	CHECK_EQ_INT(run.recs[0].meta_dropped, 6);
+	CHECK_EQ_INT(run.recs[0].n_meta, 12);
+	for (unsigned i = 0; i < run.recs[0].n_meta; i++)
+		for (const char *c = run.recs[0].meta[i].value; *c; c++)
+			CHECK(*c >= 0x20 && *c < 0x7f);
+	th_run_free(&run);
+}
+
+/* Every fault on every board at once, plus healthy boards: the run still
+ * ends, every board with its own result. */
+static void check_all_at_once(struct th_payload *tp)
+{
+	size_t n = sizeof(matrix) / sizeof(matrix[0]);
+	struct rp_sim_fault_spec specs[sizeof(matrix) / sizeof(matrix[0])];
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = (unsigned)(2 * n), .faults = specs,
+					 .n_faults = (unsigned)n };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = TRANSFER_MS,
+				     .request_timeout_ms = TRANSFER_MS, .reenum_timeout_ms = 500,
+				     .board_timeout_ms = BOARD_MS };
+	struct rp_runner_summary sum;
+
+	for (size_t i = 0; i < n; i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "%s@%s:%zu", matrix[i].fault, matrix[i].step, 2 * i + 1);
+		CHECK_EQ_INT(rp_sim_fault_spec_parse(text, &specs[i], NULL), RP_OK);
+	}
+	CHECK_EQ_INT(th_run_boards(&run, tp->p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.finished, 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ_INT(run.recs[2 * i].result, matrix[i].result);
+		if (matrix[i].reason)
+			CHECK_CONTAINS(run.recs[2 * i].error, matrix[i].reason);
+		CHECK_EQ_INT(run.recs[2 * i + 1].result, RP_RESULT_OK);
+	}
+	th_run_free(&run);
+}
+
+int main(void)
+{
+	struct th_payload tp;
+	if (th_payload_init(&tp, "recovery_metadata=1\n") != 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++)
+		run_case(&matrix[i], &tp);
+	check_garbage(&tp);
+	check_all_at_once(&tp);
+	th_payload_free(&tp);
+	return test_result();
+}

@@ -1,0 +1,480 @@
+/* End to end through the in-process transport: the session and runner
+ * against the device model, which also checks every host message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/bootconf.h"
+#include "image/eeprom_image.h"
+#include "image/prepare.h"
+#include "session/session.h"
+#include "testlib.h"
+#include "util/clock.h"
+
+#include "session_helpers.h"
+
+static void check_board_ok(struct th_run *run, unsigned i, const uint8_t *image, size_t image_len,
+			   const uint8_t *second, size_t second_len, const char *sha)
+{
+	struct rp_sim_board *b = rp_sim_source_board(run->src, i);
+	const struct rp_board_record *rec = &run->recs[i];
+	const uint8_t *ee, *ss;
+	size_t ee_len, ss_len;
+
+	if (rec->result != RP_RESULT_OK)
+		fprintf(stderr, "board %u: %s: %s\n", i + 1, rp_board_result_name(rec->result),
+			rec->error);
+	CHECK_EQ_INT(rec->result, RP_RESULT_OK);
+	CHECK_EQ_INT(rec->error_code, RP_OK);
+	CHECK_STR_EQ(rec->served_sha256, sha);
+	CHECK_STR_EQ(rec->reported_hash, sha);
+	CHECK_STR_EQ(rp_board_record_meta(rec, "EEPROM_UPDATE"), "success");
+	CHECK_STR_EQ(rp_board_record_meta(rec, "USER_SERIAL_NUM"), rp_sim_board_serial(b));
+	CHECK_STR_EQ(rec->serial, rp_sim_board_serial(b));
+	CHECK(rp_board_record_meta(rec, "MAC_ADDR") != NULL);
+	CHECK(rp_board_record_meta(rec, "SECURE_BOOT_PROVISION") != NULL);
+	CHECK_EQ_INT(rec->n_meta, 12);
+	CHECK_EQ_INT(rec->meta_dropped, 0);
+	CHECK_STR_EQ(rec->soc, "2711");
+	CHECK(rec->end_unix_ms >= rec->start_unix_ms);
+	CHECK_EQ_INT(rp_sim_board_outcome(b), RP_SIM_UPDATED);
+	CHECK(rp_sim_board_host_error(b) == NULL);
+	if (rp_sim_board_host_error(b))
+		fprintf(stderr, "host error: %s\n", rp_sim_board_host_error(b));
+	ee = rp_sim_board_eeprom(b, &ee_len);
+	CHECK_EQ_INT(ee_len, 512 * 1024);
+	CHECK(ee_len >= image_len && memcmp(ee, image, image_len) == 0);
+	ss = rp_sim_board_second_stage(b, &ss_len);
+	CHECK_EQ_INT(ss_len, second_len);
+	CHECK(ss && memcmp(ss, second, second_len) == 0);
+}
+
+static void test_one_board(void)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 1 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
+	struct rp_runner_summary sum;
+
+	CHECK(th_payload_init(&tp, "recovery_metadata=1\n") == 0);
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.finished, 1);
+	CHECK_EQ_INT(sum.ok, 1);
+	check_board_ok(&run, 0, tp.image, TH_IMAGE_SIZE, tp.second, TH_SECOND_STAGE_SIZE, tp.sha);
+	CHECK_EQ_INT(run.phases[RP_PHASE_STAGE1], 1);
+	CHECK_EQ_INT(run.phases[RP_PHASE_REENUM], 1);
+	CHECK_EQ_INT(run.phases[RP_PHASE_SERVE], 1);
+	CHECK_EQ_INT(run.phases[RP_PHASE_VERIFY], 1);
+	/* bootcode4.bin, config.txt, pieeprom.sig, pieeprom.bin */
+	CHECK_EQ_INT(run.recs[0].files_served, 4);
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+static void test_many_boards(unsigned n)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = n };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 2000,
+				     .request_timeout_ms = 2000, .board_timeout_ms = 20000 };
+	struct rp_runner_summary sum;
+
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.finished, n);
+	CHECK_EQ_INT(sum.ok, n);
+	CHECK_EQ_INT(run.finished, n);
+	for (unsigned i = 0; i < n; i++)
+		check_board_ok(&run, i, tp.image, TH_IMAGE_SIZE, tp.second, TH_SECOND_STAGE_SIZE,
+			       tp.sha);
+	/* Distinct attempt ids. */
+	for (unsigned i = 1; i < n; i++)
+		CHECK(run.recs[i].attempt_id != run.recs[0].attempt_id);
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+/* The netboot profile through rp_prepare_build, the virtual EEPROM
+ * compared with the prepared image and its boot.conf parsed back. */
+static void test_netboot_profile(void)
+{
+	const char *fw = test_firmware_dir();
+	char image[4096], recovery[4096];
+	struct rp_prepare_opts po = { 0 };
+	struct rp_prepared prep;
+	struct rp_payload *p = NULL;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 2 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000,
+				     .soc = "2711" };
+	struct rp_runner_summary sum;
+	struct rp_diag d;
+	struct rp_eeprom img;
+	const uint8_t *conf, *ee;
+	size_t conf_len, ee_len, vlen;
+	const char *v;
+
+	if (!fw)
+		return;
+	snprintf(image, sizeof(image), "%s/2711/pieeprom-2026-08-04.bin", fw);
+	snprintf(recovery, sizeof(recovery), "%s/2711/recovery.bin", fw);
+	po.image_path = image;
+	po.recovery_path = recovery;
+	po.profile = "netboot";
+	po.timestamp = 1700000000;
+	rp_diag_clear(&d);
+	if (rp_prepare_build(&po, &prep, &d) != RP_OK) {
+		fprintf(stderr, "prepare: %s\n", rp_diag_message(&d));
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(rp_payload_new(NULL, &p, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add_prepared(p, &prep, &d), RP_OK);
+	CHECK_EQ_INT(th_run_boards(&run, p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.ok, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		check_board_ok(&run, i, prep.image, prep.image_len, prep.second_stage,
+			       prep.second_stage_len, prep.image_sha256);
+		ee = rp_sim_board_eeprom(rp_sim_source_board(run.src, i), &ee_len);
+		CHECK_EQ_INT(ee_len, prep.image_len);
+		CHECK(memcmp(ee, prep.image, ee_len) == 0);
+		memset(&img, 0, sizeof(img));
+		CHECK_EQ_INT(rp_eeprom_parse(&img, ee, ee_len, "virtual EEPROM", &d), RP_OK);
+		CHECK_EQ_INT(rp_eeprom_get_file(&img, "bootconf.txt", &conf, &conf_len, &d), RP_OK);
+		v = rp_bootconf_get(conf, conf_len, "BOOT_ORDER", &vlen);
+		CHECK(v && vlen == 5 && !memcmp(v, "0xf21", 5));
+		rp_eeprom_free(&img);
+	}
+	th_run_free(&run);
+	rp_payload_free(p);
+	rp_prepared_free(&prep);
+}
+
+/* boot -d mode: no image in the payload, the board is SERVED (nothing to
+ * verify) and the model refuses to update. */
+static void test_serve_without_image(void)
+{
+	struct rp_payload *p = NULL;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 1 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_SERVE, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
+	struct rp_runner_summary sum;
+	static const uint8_t second[4096] = { 1, 2, 3 };
+
+	CHECK_EQ_INT(rp_payload_new(NULL, &p, NULL), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(p, "bootcode4.bin", second, sizeof(second), NULL), RP_OK);
+	CHECK_EQ_INT(th_run_boards(&run, p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.served, 1);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_SERVED);
+	CHECK_STR_EQ(rp_board_record_meta(&run.recs[0], "EEPROM_UPDATE"), "missing-image");
+	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, 0)), RP_SIM_REFUSED);
+	CHECK(rp_sim_board_host_error(rp_sim_source_board(run.src, 0)) == NULL);
+	th_run_free(&run);
+
+	/* Flash mode with the same payload: the board never read an image. */
+	memset(&run, 0, sizeof(run));
+	ro.mode = RP_SESSION_FLASH;
+	ro.count = 0;
+	CHECK_EQ_INT(th_run_boards(&run, p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_FAILED);
+	CHECK_CONTAINS(run.recs[0].error, "without reading pieeprom.bin");
+	th_run_free(&run);
+	rp_payload_free(p);
+}
+
+/* recovery_metadata=0: nothing reported, so flash cannot confirm. */
+static void test_no_metadata(void)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 1 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
+	struct rp_runner_summary sum;
+
+	CHECK(th_payload_init(&tp, "recovery_metadata=0\n") == 0);
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_FAILED);
+	CHECK_CONTAINS(run.recs[0].error, "board did not report EEPROM_HASH");
+	CHECK_CONTAINS(run.recs[0].error, "recovery_metadata=0");
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+/* Filters: devices outside the port glob or serial list are never opened. */
+static void test_filters(void)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 4 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000,
+				     .count = 2, .idle_timeout_ms = 2000 };
+	struct rp_runner_summary sum;
+	size_t len;
+
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	ro.port_globs[0] = "1-1.[13]";
+	ro.n_port_globs = 1;
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.ok, 2);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_OK);
+	CHECK_EQ_INT(run.recs[2].result, RP_RESULT_OK);
+	CHECK_EQ_INT(run.recs[1].result, RP_RESULT_PENDING);
+	CHECK(sum.ignored >= 2);
+	CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, 1), &len) == NULL);
+	CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, 3), &len) == NULL);
+	CHECK_CONTAINS(run.last_ignored, "--port");
+	th_run_free(&run);
+
+	/* Serial filter: board 2 only. */
+	memset(&run, 0, sizeof(run));
+	ro.n_port_globs = 0;
+	ro.count = 1;
+	{
+		struct rp_sim_params p;
+		rp_sim_params_default(&p, 2);
+		ro.serials[0] = p.serial;
+		ro.n_serials = 1;
+		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	}
+	CHECK_EQ_INT(sum.ok, 1);
+	CHECK_EQ_INT(run.recs[1].result, RP_RESULT_OK);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_PENDING);
+	CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, 0), &len) == NULL);
+	CHECK_CONTAINS(run.last_ignored, "--serial");
+	th_run_free(&run);
+
+	/* A 2712 board when the payload is for 2711: ignored, never opened. */
+	memset(&run, 0, sizeof(run));
+	ro.n_serials = 0;
+	ro.soc = "2711";
+	ro.count = 1;
+	ro.idle_timeout_ms = 200;
+	{
+		struct rp_sim_params p;
+		rp_sim_params_default(&p, 1);
+		p.pid = 0x2712;
+		so.params = &p;
+		so.n_boards = 1;
+		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+		so.params = NULL;
+	}
+	CHECK_EQ_INT(sum.finished, 0);
+	CHECK(sum.idle_timed_out);
+	CHECK_CONTAINS(run.last_ignored, "BCM2712");
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+/* Boards arriving over time, and a run without count ended by idle time. */
+static void test_arrivals_and_idle(void)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	static const uint64_t arrivals[3] = { 0, 40, 120 };
+	struct rp_sim_source_opts so = { .n_boards = 3, .arrival_ms = arrivals };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000,
+				     .count = 0, .idle_timeout_ms = 300 };
+	struct rp_runner_summary sum;
+	uint64_t t0;
+
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	/* th_run_boards turns count 0 into n: use the runner directly for "forever". */
+	run.n = 3;
+	run.recs = calloc(3, sizeof(*run.recs));
+	pthread_mutex_init(&run.lock, NULL);
+	CHECK_EQ_INT(rp_sim_source_new(&so, &run.src, NULL), RP_OK);
+	ro.source = run.src;
+	ro.payload = tp.p;
+	ro.on_event = th_on_event;
+	ro.event_ctx = &run;
+	{
+		struct rp_runner *r = NULL;
+		CHECK_EQ_INT(rp_runner_new(&ro, &r, NULL), RP_OK);
+		t0 = rp_now_ms();
+		CHECK_EQ_INT(rp_runner_run(r, &sum, NULL), RP_OK);
+		rp_runner_free(r);
+	}
+	CHECK_EQ_INT(sum.ok, 3);
+	CHECK(sum.idle_timed_out);
+	/* Idle counted from the last board's end, not from the start. */
+	CHECK(rp_now_ms() - t0 >= 120 + 300);
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+/* rp_runner_stop from the event callback: the run ends once the board in
+ * flight is done. */
+struct stop_ctx {
+	struct th_run run;
+	struct rp_runner *r;
+};
+
+static void stop_on_first(void *ctx, const struct rp_runner_event *ev)
+{
+	struct stop_ctx *sc = ctx;
+	th_on_event(&sc->run, ev);
+	if (ev->type == RP_RUNNER_BOARD_FINISHED)
+		rp_runner_stop(sc->r);
+}
+
+static void test_stop(void)
+{
+	struct th_payload tp;
+	struct stop_ctx sc = { 0 };
+	static const uint64_t arrivals[2] = { 0, 100000 };
+	struct rp_sim_source_opts so = { .n_boards = 2, .arrival_ms = arrivals };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
+	struct rp_runner_summary sum;
+
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	sc.run.n = 2;
+	sc.run.recs = calloc(2, sizeof(*sc.run.recs));
+	pthread_mutex_init(&sc.run.lock, NULL);
+	CHECK_EQ_INT(rp_sim_source_new(&so, &sc.run.src, NULL), RP_OK);
+	ro.source = sc.run.src;
+	ro.payload = tp.p;
+	ro.on_event = stop_on_first;
+	ro.event_ctx = &sc;
+	CHECK_EQ_INT(rp_runner_new(&ro, &sc.r, NULL), RP_OK);
+	CHECK_EQ_INT(rp_runner_run(sc.r, &sum, NULL), RP_OK);
+	rp_runner_free(sc.r);
+	CHECK(sum.stopped);
+	CHECK(!sum.aborted);
+	CHECK_EQ_INT(sum.ok, 1);
+	CHECK_EQ_INT(sum.finished, 1);
+	th_run_free(&sc.run);
+	th_payload_free(&tp);
+}
+
+/* A board pulled out while its files are being served. */
+static void test_unplug(void)
+{
+	struct th_payload tp;
+	struct th_run run = { 0 };
+	struct rp_sim_source_opts so = { .n_boards = 3 };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
+	struct rp_runner_summary sum;
+	struct rp_sim_params p;
+
+	/* Board 2 is slow to write, so the unplug lands mid-session. */
+	rp_sim_params_default(&p, 1);
+	p.timing.erase_ms = 200;
+	so.params = &p;
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	run.unplug_board = 2;
+	run.unplug_phase = RP_PHASE_SERVE;
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.ok, 2);
+	CHECK_EQ_INT(sum.left, 1);
+	CHECK_EQ_INT(run.recs[1].result, RP_RESULT_LEFT);
+	CHECK_CONTAINS(run.recs[1].error, "left the bus");
+	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, 1)), RP_SIM_GONE);
+	th_run_free(&run);
+	th_payload_free(&tp);
+}
+
+/* Abort while a board waits for its second stage: the waiter is woken at
+ * once. A later runner on the same source then gets the second stage with
+ * no stage 1 of its own and serves it directly. */
+struct abort_ctx {
+	struct th_run run;
+	struct rp_runner *r;
+	bool stop_only;
+};
+
+static void abort_on_reenum(void *ctx, const struct rp_runner_event *ev)
+{
+	struct abort_ctx *ac = ctx;
+	th_on_event(&ac->run, ev);
+	if (ev->type == RP_RUNNER_PHASE && ev->phase == RP_PHASE_REENUM) {
+		if (ac->stop_only)
+			rp_runner_stop(ac->r);
+		else
+			rp_runner_abort(ac->r);
+	}
+}
+
+static void test_abort_and_direct_second_stage(bool stop_only)
+{
+	struct th_payload tp;
+	struct abort_ctx ac = { .stop_only = stop_only };
+	struct rp_sim_params p;
+	struct rp_sim_source_opts so = { .n_boards = 1, .params = &p };
+	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000, .board_timeout_ms = 20000,
+				     .reenum_timeout_ms = 10000, .stop_grace_ms = 100 };
+	struct rp_runner_summary sum;
+	uint64_t t0;
+
+	rp_sim_params_default(&p, 1);
+	p.timing.reenum_ms = 400;
+	CHECK(th_payload_init(&tp, NULL) == 0);
+	ac.run.n = 1;
+	ac.run.recs = calloc(1, sizeof(*ac.run.recs));
+	pthread_mutex_init(&ac.run.lock, NULL);
+	CHECK_EQ_INT(rp_sim_source_new(&so, &ac.run.src, NULL), RP_OK);
+	ro.source = ac.run.src;
+	ro.payload = tp.p;
+	ro.on_event = abort_on_reenum;
+	ro.event_ctx = &ac;
+	ro.count = 1;
+	CHECK_EQ_INT(rp_runner_new(&ro, &ac.r, NULL), RP_OK);
+	t0 = rp_now_ms();
+	CHECK_EQ_INT(rp_runner_run(ac.r, &sum, NULL), RP_OK);
+	rp_runner_free(ac.r);
+	/* stop: bounded by the 100 ms grace, then aborted; abort: at once. */
+	CHECK(rp_now_ms() - t0 < 380);
+	CHECK(sum.aborted);
+	CHECK_EQ_INT(sum.failed, 1);
+	CHECK_EQ_INT(ac.run.recs[0].result, RP_RESULT_FAILED);
+	CHECK_CONTAINS(ac.run.recs[0].error, "aborted while waiting for the second stage on 1-1.1");
+
+	/* The board comes back as the second stage: a new runner serves it. */
+	memset(ac.run.recs, 0, sizeof(*ac.run.recs));
+	ro.on_event = th_on_event;
+	ro.event_ctx = &ac.run;
+	CHECK_EQ_INT(rp_runner_new(&ro, &ac.r, NULL), RP_OK);
+	CHECK_EQ_INT(rp_runner_run(ac.r, &sum, NULL), RP_OK);
+	rp_runner_free(ac.r);
+	CHECK_EQ_INT(sum.ok, 1);
+	CHECK_EQ_INT(ac.run.recs[0].result, RP_RESULT_OK);
+	/* Served without a stage 1 of its own. */
+	CHECK_EQ_INT(ac.run.recs[0].files_served, 2); /* pieeprom.sig, pieeprom.bin */
+	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(ac.run.src, 0)), RP_SIM_UPDATED);
+	th_run_free(&ac.run);
+	th_payload_free(&tp);
+}
+
+int main(int argc, char **argv)
+{
+	/* "netboot": only the part that needs the real firmware fixtures. */
+	if (argc > 1 && !strcmp(argv[1], "netboot")) {
+		if (!test_firmware_dir()) {
+			fprintf(stderr, "RPIPROV_TEST_FIRMWARE not set: netboot profile test skipped\n");
+			return TEST_SKIP;
+		}
+		test_netboot_profile();
+		return test_result();
+	}
+	test_one_board();
+	test_many_boards(64);
+	test_serve_without_image();
+	test_no_metadata();
+	test_filters();
+	test_arrivals_and_idle();
+	test_stop();
+	test_unplug();
+	test_abort_and_direct_second_stage(false);
+	test_abort_and_direct_second_stage(true);
+	return test_result();
+}
