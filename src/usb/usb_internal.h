@@ -1,0 +1,36 @@
+/* Private to src/usb: the pieces of the libusb backend share these. This
+ * header and the .c files beside it are the only places that see
+ * libusb.h; the rest of rpiprov talks to struct rp_source and struct
+ * rp_transport. */
+#ifndef RP_USB_USB_INTERNAL_H
+#define RP_USB_USB_INTERNAL_H
+
+#include <libusb.h>
+
+#include "usb/usb_source.h"
+
+/* Reads of the serial string descriptor at arrival. A second stage
+ * answers standard requests at once (the USB controller does, not the
+ * firmware), so a board that takes longer is treated as having no
+ * serial rather than holding up every other arrival. */
+#define RP_USB_SERIAL_TIMEOUT_MS 500u
+
+/* Map a libusb error code to the rpiprov error space. The only such
+ * mapping in the code base. */
+int rp_usb_error(int libusb_err);
+
+/* Fill d with "<what> <board>: <reason>[: <fix>]" for a libusb failure
+ * and return the mapped code. info may be NULL (context-wide failures). */
+int rp_usb_diag(struct rp_diag *d, int libusb_err, const struct rp_device_info *info,
+		const char *what);
+
+/* "board on USB port 1-1.3 (bus 1, address 7, 0a5c:2711)" */
+void rp_usb_describe(const struct rp_device_info *info, char *buf, size_t len);
+
+/* Open an enumerated device as a transport: claim the interface the
+ * device table picks for its interface count (detaching a kernel driver
+ * if one is bound) and check it has the bulk OUT endpoint. */
+int rp_usb_transport_open(libusb_device *dev, const struct rp_device_info *info,
+			  size_t bulk_chunk, struct rp_transport **out, struct rp_diag *d);
+
+#endif

@@ -1,0 +1,611 @@
+/* The libusb device source. One libusb context per source (no globals):
+ * an event thread runs libusb's event handling, so hotplug callbacks and
+ * the completions of every worker's transfers are processed even when no
+ * worker is waiting on the bus. Hotplug callbacks only queue a note
+ * (libusb forbids I/O inside them); the event thread then describes the
+ * device (descriptor, port path, interface count, serial string) and
+ * publishes ARRIVED/LEFT to next_event. Where libusb has no hotplug the
+ * event thread diffs the device list every poll interval instead. */
+#include "usb/usb_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "transport/devices.h"
+#include "util/clock.h"
+#include "util/endian.h"
+
+#define DEFAULT_POLL_MS 100u
+/* Upper bound between two looks at the stop flag when nothing happens;
+ * stopping does not wait for it (libusb_interrupt_event_handler). */
+#define HOTPLUG_IDLE_MS 1000u
+/* USB allows 7 tiers below the root hub. */
+#define MAX_PORT_DEPTH 7
+
+struct known_dev {
+	libusb_device *dev; /* one reference held */
+	struct rp_device_info info;
+	bool reported;      /* an ARRIVED was published (a LEFT will be) */
+};
+
+struct note {
+	libusb_device *dev; /* one reference held */
+	bool arrived;
+};
+
+struct usb_source {
+	struct rp_source base;
+	libusb_context *ctx;
+	bool hotplug;
+	bool cb_registered;
+	libusb_hotplug_callback_handle cb;
+	unsigned poll_ms;
+	size_t bulk_chunk;
+	uint64_t next_poll_ms; /* event thread only */
+
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stop;
+	atomic_bool interrupted;
+	atomic_int fatal; /* rp_error that ended the event thread; 0 while it runs */
+	int efd;          /* readable when an event was queued or wakeup() was called */
+
+	pthread_mutex_t lock; /* notes, events, known, next_id */
+	struct note *notes;
+	size_t n_notes, cap_notes;
+	struct rp_source_event *events;
+	size_t n_events, cap_events;
+	struct known_dev *known;
+	size_t n_known, cap_known;
+	uint64_t next_id;
+};
+
+static struct usb_source *to_usb_source(struct rp_source *s)
+{
+	return (struct usb_source *)s;
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+static void signal_consumer(struct usb_source *s)
+{
+	uint64_t one = 1;
+	/* Only fails when the counter is full, and a full eventfd is readable anyway. */
+	ssize_t w = write(s->efd, &one, sizeof(one));
+	(void)w;
+}
+
+static void set_fatal(struct usb_source *s, int code)
+{
+	int expected = 0;
+	atomic_compare_exchange_strong(&s->fatal, &expected, code);
+	signal_consumer(s);
+}
+
+/* --- describing a device ------------------------------------------------ */
+
+/* Serials end up in file names (metadata, reports): keep [A-Za-z0-9._-],
+ * replace anything else, and never start with a dot. */
+static char serial_char(uint16_t c, bool first)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    c == '-' || c == '_')
+		return (char)c;
+	if (c == '.' && !first)
+		return '.';
+	return '_';
+}
+
+/* A string descriptor is device data: check type and length, decode
+ * UTF-16LE code units one by one. */
+static void decode_string_descriptor(const uint8_t *buf, int got, char *out, size_t outlen)
+{
+	size_t len, j = 0;
+
+	out[0] = '\0';
+	if (got < 2 || buf[1] != LIBUSB_DT_STRING)
+		return;
+	len = buf[0] < (size_t)got ? buf[0] : (size_t)got;
+	for (size_t i = 2; i + 1 < len && j + 1 < outlen; i += 2) {
+		out[j] = serial_char(rp_get_le16(buf + i), j == 0);
+		j++;
+	}
+	out[j] = '\0';
+}
+
+static void read_serial(libusb_device *dev, uint8_t index, char *out, size_t outlen)
+{
+	uint8_t buf[255];
+	uint16_t langid = 0x0409; /* en-US, what every Raspberry Pi ROM/second stage reports */
+	libusb_device_handle *h;
+	int r;
+
+	out[0] = '\0';
+	if (libusb_open(dev, &h) < 0)
+		return;
+	/* libusb_get_string_descriptor_ascii has a fixed 1 s timeout: do it by hand. */
+	r = libusb_control_transfer(h, LIBUSB_ENDPOINT_IN, LIBUSB_REQUEST_GET_DESCRIPTOR,
+				    LIBUSB_DT_STRING << 8, 0, buf, sizeof(buf), RP_USB_SERIAL_TIMEOUT_MS);
+	if (r >= 4 && buf[1] == LIBUSB_DT_STRING && buf[0] >= 4)
+		langid = rp_get_le16(buf + 2);
+	r = libusb_control_transfer(h, LIBUSB_ENDPOINT_IN, LIBUSB_REQUEST_GET_DESCRIPTOR,
+				    (uint16_t)((LIBUSB_DT_STRING << 8) | index), langid, buf,
+				    sizeof(buf), RP_USB_SERIAL_TIMEOUT_MS);
+	if (r > 0)
+		decode_string_descriptor(buf, r, out, outlen);
+	libusb_close(h);
+}
+
+static int format_port_path(uint8_t bus, const uint8_t *ports, int n, char *out, size_t outlen)
+{
+	size_t used;
+	int w = snprintf(out, outlen, "%u", bus);
+
+	if (w < 0 || (size_t)w >= outlen)
+		return -1;
+	used = (size_t)w;
+	for (int i = 0; i < n; i++) {
+		w = snprintf(out + used, outlen - used, "%c%u", i == 0 ? '-' : '.', ports[i]);
+		if (w < 0 || (size_t)w >= outlen - used)
+			return -1;
+		used += (size_t)w;
+	}
+	return 0;
+}
+
+/* false: not one of ours (not in the device table, a root hub, unreadable). */
+static bool describe_device(libusb_device *dev, struct rp_device_info *info)
+{
+	struct libusb_device_descriptor dd;
+	struct libusb_config_descriptor *cfg = NULL;
+	uint8_t ports[MAX_PORT_DEPTH];
+	int n;
+
+	memset(info, 0, sizeof(*info));
+	if (libusb_get_device_descriptor(dev, &dd) < 0 || !rp_device_lookup(dd.idVendor, dd.idProduct))
+		return false;
+	n = libusb_get_port_numbers(dev, ports, sizeof(ports));
+	if (n <= 0)
+		return false;
+	info->vid = dd.idVendor;
+	info->pid = dd.idProduct;
+	info->bus = libusb_get_bus_number(dev);
+	info->address = libusb_get_device_address(dev);
+	info->serial_index = dd.iSerialNumber;
+	info->stage = rp_device_serial_index_is_rom(dd.iSerialNumber) ? RP_STAGE_ROM : RP_STAGE_SECOND;
+	if (format_port_path(info->bus, ports, n, info->port_path, sizeof(info->port_path)) < 0)
+		return false;
+	if (libusb_get_active_config_descriptor(dev, &cfg) < 0)
+		libusb_get_config_descriptor(dev, 0, &cfg);
+	if (cfg) {
+		info->num_interfaces = cfg->bNumInterfaces;
+		libusb_free_config_descriptor(cfg);
+	}
+	/* A ROM has no serial string (index 0 on 2711); index 3 on the older
+	 * ROMs is not the board serial. Only a second stage is asked. */
+	if (info->stage == RP_STAGE_SECOND && dd.iSerialNumber != 0)
+		read_serial(dev, dd.iSerialNumber, info->serial, sizeof(info->serial));
+	return true;
+}
+
+/* --- the event queue ------------------------------------------------------ */
+
+/* Called with s->lock held. */
+static void push_event_locked(struct usb_source *s, enum rp_source_event_type type,
+			      const struct rp_device_info *info)
+{
+	if (!grow((void **)&s->events, &s->cap_events, s->n_events + 1, sizeof(*s->events))) {
+		set_fatal(s, RP_ERR_NOMEM);
+		return;
+	}
+	s->events[s->n_events].type = type;
+	s->events[s->n_events].info = *info;
+	s->n_events++;
+	signal_consumer(s);
+}
+
+static ssize_t find_known_locked(struct usb_source *s, libusb_device *dev)
+{
+	for (size_t i = 0; i < s->n_known; i++)
+		if (s->known[i].dev == dev)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void handle_arrival(struct usb_source *s, libusb_device *dev, bool report)
+{
+	struct rp_device_info info;
+	bool known;
+
+	pthread_mutex_lock(&s->lock);
+	known = find_known_locked(s, dev) >= 0;
+	pthread_mutex_unlock(&s->lock);
+	/* Enumeration and a hotplug message can both name the same device. */
+	if (known || !describe_device(dev, &info))
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!grow((void **)&s->known, &s->cap_known, s->n_known + 1, sizeof(*s->known))) {
+		pthread_mutex_unlock(&s->lock);
+		set_fatal(s, RP_ERR_NOMEM);
+		return;
+	}
+	info.id = ++s->next_id;
+	s->known[s->n_known].dev = libusb_ref_device(dev);
+	s->known[s->n_known].info = info;
+	s->known[s->n_known].reported = report;
+	s->n_known++;
+	if (report)
+		push_event_locked(s, RP_SOURCE_ARRIVED, &info);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void handle_departure(struct usb_source *s, libusb_device *dev)
+{
+	libusb_device *gone = NULL;
+	ssize_t i;
+
+	pthread_mutex_lock(&s->lock);
+	i = find_known_locked(s, dev);
+	if (i >= 0) {
+		struct known_dev k = s->known[i];
+		gone = k.dev;
+		s->known[i] = s->known[s->n_known - 1];
+		s->n_known--;
+		if (k.reported)
+			push_event_locked(s, RP_SOURCE_LEFT, &k.info);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (gone)
+		libusb_unref_device(gone);
+}
+
+/* --- hotplug -------------------------------------------------------------- */
+
+/* Runs in whichever thread is handling libusb events (ours or a worker
+ * inside a synchronous transfer), or in rp_usb_source_new for
+ * LIBUSB_HOTPLUG_ENUMERATE: note the device, nothing more. */
+static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
+				  libusb_hotplug_event event, void *user)
+{
+	struct usb_source *s = user;
+	struct libusb_device_descriptor dd;
+	bool arrived = event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED;
+
+	(void)ctx;
+	if (arrived && (libusb_get_device_descriptor(dev, &dd) < 0 ||
+			!rp_device_lookup(dd.idVendor, dd.idProduct)))
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (grow((void **)&s->notes, &s->cap_notes, s->n_notes + 1, sizeof(*s->notes))) {
+		s->notes[s->n_notes].dev = libusb_ref_device(dev);
+		s->notes[s->n_notes].arrived = arrived;
+		s->n_notes++;
+	} else {
+		set_fatal(s, RP_ERR_NOMEM);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Describing a device does I/O, during which libusb may call hotplug_cb
+ * again: take the notes out of the shared list first, work unlocked. */
+static void process_notes(struct usb_source *s)
+{
+	for (;;) {
+		struct note *notes;
+		size_t n;
+
+		pthread_mutex_lock(&s->lock);
+		notes = s->notes;
+		n = s->n_notes;
+		s->notes = NULL;
+		s->n_notes = s->cap_notes = 0;
+		pthread_mutex_unlock(&s->lock);
+		if (!n) {
+			free(notes);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (notes[i].arrived)
+				handle_arrival(s, notes[i].dev, true);
+			else
+				handle_departure(s, notes[i].dev);
+			libusb_unref_device(notes[i].dev);
+		}
+		free(notes);
+	}
+}
+
+/* --- polling fallback ------------------------------------------------------ */
+
+static bool in_list(libusb_device **list, ssize_t n, libusb_device *dev)
+{
+	for (ssize_t i = 0; i < n; i++)
+		if (list[i] == dev)
+			return true;
+	return false;
+}
+
+static void poll_devices(struct usb_source *s, bool report)
+{
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(s->ctx, &list);
+
+	if (n < 0)
+		return; /* try again next interval */
+	for (;;) {
+		libusb_device *gone = NULL;
+
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->n_known && !gone; i++)
+			if (!in_list(list, n, s->known[i].dev))
+				gone = libusb_ref_device(s->known[i].dev);
+		pthread_mutex_unlock(&s->lock);
+		if (!gone)
+			break;
+		handle_departure(s, gone);
+		libusb_unref_device(gone);
+	}
+	for (ssize_t i = 0; i < n; i++)
+		handle_arrival(s, list[i], report);
+	libusb_free_device_list(list, 1);
+}
+
+/* --- event thread ---------------------------------------------------------- */
+
+static void *event_thread(void *arg)
+{
+	struct usb_source *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		uint64_t now = rp_now_ms();
+		uint64_t wait_ms = HOTPLUG_IDLE_MS;
+		struct timeval tv;
+		int r;
+
+		if (!s->hotplug)
+			wait_ms = s->next_poll_ms > now ? s->next_poll_ms - now : 0;
+		tv.tv_sec = (time_t)(wait_ms / 1000);
+		tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
+		r = libusb_handle_events_timeout_completed(s->ctx, &tv, NULL);
+		if (r < 0 && r != LIBUSB_ERROR_INTERRUPTED && r != LIBUSB_ERROR_TIMEOUT) {
+			set_fatal(s, rp_usb_error(r));
+			break;
+		}
+		process_notes(s);
+		if (!s->hotplug && rp_now_ms() >= s->next_poll_ms) {
+			poll_devices(s, true);
+			s->next_poll_ms = rp_now_ms() + s->poll_ms;
+		}
+	}
+	return NULL;
+}
+
+/* --- rp_source ops --------------------------------------------------------- */
+
+static int usb_next_event(struct rp_source *base, struct rp_source_event *ev, int timeout_ms)
+{
+	struct usb_source *s = to_usb_source(base);
+	uint64_t deadline = rp_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = s->efd, .events = POLLIN };
+		int fatal, wait = -1;
+		uint64_t now;
+
+		if (atomic_exchange(&s->interrupted, false))
+			return RP_ERR_INTERRUPTED;
+		pthread_mutex_lock(&s->lock);
+		if (s->n_events) {
+			*ev = s->events[0];
+			memmove(s->events, s->events + 1, (s->n_events - 1) * sizeof(*s->events));
+			s->n_events--;
+			pthread_mutex_unlock(&s->lock);
+			return RP_OK;
+		}
+		pthread_mutex_unlock(&s->lock);
+		fatal = atomic_load(&s->fatal);
+		if (fatal)
+			return fatal;
+		if (timeout_ms >= 0) {
+			now = rp_now_ms();
+			if (now >= deadline)
+				return RP_ERR_TIMEOUT;
+			wait = (int)(deadline - now);
+		}
+		if (poll(&pfd, 1, wait) > 0) {
+			uint64_t count;
+			/* Non-blocking: EAGAIN when another reader drained it first. */
+			ssize_t got = read(s->efd, &count, sizeof(count));
+			(void)got;
+		}
+	}
+}
+
+static int usb_open(struct rp_source *base, const struct rp_device_info *info,
+		    struct rp_transport **out, struct rp_diag *d)
+{
+	struct usb_source *s = to_usb_source(base);
+	struct rp_device_info kinfo;
+	libusb_device *dev = NULL;
+	char board[160];
+	int r;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_known; i++)
+		if (s->known[i].info.id == info->id) {
+			dev = libusb_ref_device(s->known[i].dev);
+			kinfo = s->known[i].info;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (!dev) {
+		rp_usb_describe(info, board, sizeof(board));
+		return rp_diag_set(d, RP_ERR_NO_DEVICE, "%s left the bus before it could be opened",
+				   board);
+	}
+	r = rp_usb_transport_open(dev, &kinfo, s->bulk_chunk, out, d);
+	libusb_unref_device(dev);
+	return r;
+}
+
+static void usb_wakeup(struct rp_source *base)
+{
+	struct usb_source *s = to_usb_source(base);
+
+	atomic_store(&s->interrupted, true);
+	signal_consumer(s);
+}
+
+static void usb_destroy(struct rp_source *base)
+{
+	struct usb_source *s = to_usb_source(base);
+
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	if (s->thread_started) {
+		libusb_interrupt_event_handler(s->ctx);
+		pthread_join(s->thread, NULL);
+	}
+	if (s->cb_registered)
+		libusb_hotplug_deregister_callback(s->ctx, s->cb);
+	for (size_t i = 0; i < s->n_notes; i++)
+		libusb_unref_device(s->notes[i].dev);
+	for (size_t i = 0; i < s->n_known; i++)
+		libusb_unref_device(s->known[i].dev);
+	if (s->ctx)
+		libusb_exit(s->ctx);
+	if (s->efd >= 0)
+		close(s->efd);
+	pthread_mutex_destroy(&s->lock);
+	free(s->notes);
+	free(s->events);
+	free(s->known);
+	free(s);
+}
+
+static const struct rp_source_ops usb_source_ops = {
+	.next_event = usb_next_event,
+	.open = usb_open,
+	.wakeup = usb_wakeup,
+	.destroy = usb_destroy,
+};
+
+/* libusb starts happily on a machine without any USB (it then just
+ * finds nothing), which would make `list` look like "no boards". Say
+ * what is missing instead. */
+static int check_usb_present(struct rp_diag *d)
+{
+#ifdef __linux__
+	if (access("/sys/bus/usb", F_OK) != 0 && access("/dev/bus/usb", F_OK) != 0)
+		return rp_diag_set(d, RP_ERR_UNSUPPORTED,
+				   "USB is not available on this machine: neither /sys/bus/usb nor "
+				   "/dev/bus/usb exists (no USB host controller is visible; in a "
+				   "container or VM, pass the host's USB devices through)");
+	if (access("/dev/bus/usb", F_OK) != 0)
+		return rp_diag_set(d, RP_ERR_UNSUPPORTED,
+				   "USB devices cannot be opened: /dev/bus/usb does not exist (in a "
+				   "container, pass it through, e.g. --device /dev/bus/usb)");
+#else
+	(void)d;
+#endif
+	return RP_OK;
+}
+
+int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source **out,
+		      struct rp_diag *d)
+{
+	struct rp_usb_source_options defaults = { 0 };
+	struct usb_source *s;
+	int r;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	r = check_usb_present(d);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory creating the USB source");
+	s->base.ops = &usb_source_ops;
+	s->base.name = "usb";
+	s->efd = -1;
+	s->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : DEFAULT_POLL_MS;
+	s->bulk_chunk = opts->bulk_chunk;
+	pthread_mutex_init(&s->lock, NULL);
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->efd < 0) {
+		r = rp_diag_set(d, RP_ERR_IO, "cannot create an eventfd for the USB source: %s",
+				strerror(errno));
+		goto fail;
+	}
+	r = libusb_init(&s->ctx);
+	if (r < 0) {
+		s->ctx = NULL;
+		r = rp_usb_diag(d, r, NULL, "libusb could not start");
+		goto fail;
+	}
+	s->hotplug = !opts->force_polling && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG);
+	if (s->hotplug) {
+		r = libusb_hotplug_register_callback(
+			s->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+			opts->enumerate_existing ? LIBUSB_HOTPLUG_ENUMERATE : 0, RP_USB_VID_BROADCOM,
+			LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, s, &s->cb);
+		if (r < 0) {
+			r = rp_usb_diag(d, r, NULL, "cannot register for USB hotplug events");
+			goto fail;
+		}
+		s->cb_registered = true;
+		process_notes(s);
+	} else {
+		poll_devices(s, opts->enumerate_existing != 0);
+		s->next_poll_ms = rp_now_ms() + s->poll_ms;
+	}
+	r = atomic_load(&s->fatal);
+	if (r < 0) {
+		r = rp_diag_set(d, r, "enumerating USB devices failed: %s", rp_strerror(r));
+		goto fail;
+	}
+	r = pthread_create(&s->thread, NULL, event_thread, s);
+	if (r != 0) {
+		r = rp_diag_set(d, RP_ERR_NOMEM, "cannot start the USB event thread: %s", strerror(r));
+		goto fail;
+	}
+	s->thread_started = true;
+	*out = &s->base;
+	return RP_OK;
+fail:
+	usb_destroy(&s->base);
+	return r;
+}
+
+int rp_usb_source_has_hotplug(const struct rp_source *s)
+{
+	return s && s->ops == &usb_source_ops && ((const struct usb_source *)s)->hotplug;
+}
