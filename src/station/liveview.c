@@ -1,0 +1,390 @@
+#include "station/liveview.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "station/timefmt.h"
+
+#define BAR_WIDTH 20
+#define MAX_ROWS 512 /* more ports than any hub tree a station would have */
+
+struct row {
+	char port[RP_PORT_PATH_MAX];
+	char serial[RP_SERIAL_MAX];
+	bool busy;
+	bool has_phase;
+	enum rp_phase phase;
+	char file[32];
+	uint64_t done, total;
+	uint64_t started_ms, finished_ms;
+	bool has_last;
+	enum rp_board_result last_result;
+	char last_error[160];
+};
+
+struct rp_liveview {
+	pthread_mutex_t lock;
+	struct row *rows;
+	unsigned n_rows;
+	unsigned ok, failed, ignored, finished;
+	uint64_t first_start_ms;
+	unsigned lines_drawn;
+	char status[200];
+};
+
+struct rp_liveview *rp_liveview_new(void)
+{
+	struct rp_liveview *lv = calloc(1, sizeof(*lv));
+	if (!lv)
+		return NULL;
+	lv->rows = calloc(MAX_ROWS, sizeof(*lv->rows));
+	if (!lv->rows) {
+		free(lv);
+		return NULL;
+	}
+	pthread_mutex_init(&lv->lock, NULL);
+	return lv;
+}
+
+void rp_liveview_free(struct rp_liveview *lv)
+{
+	if (!lv)
+		return;
+	pthread_mutex_destroy(&lv->lock);
+	free(lv->rows);
+	free(lv);
+}
+
+/* Port paths compare by their numbers: 1-1.2 before 1-1.10. */
+static int port_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+			unsigned long x = strtoul(a, (char **)&a, 10), y = strtoul(b, (char **)&b, 10);
+			if (x != y)
+				return x < y ? -1 : 1;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a - (unsigned char)*b;
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
+static struct row *row_for(struct rp_liveview *lv, const char *port)
+{
+	unsigned i;
+
+	for (i = 0; i < lv->n_rows; i++) {
+		int c = port_cmp(lv->rows[i].port, port);
+		if (c == 0)
+			return &lv->rows[i];
+		if (c > 0)
+			break;
+	}
+	if (lv->n_rows == MAX_ROWS)
+		return NULL;
+	memmove(&lv->rows[i + 1], &lv->rows[i], (lv->n_rows - i) * sizeof(*lv->rows));
+	memset(&lv->rows[i], 0, sizeof(*lv->rows));
+	snprintf(lv->rows[i].port, sizeof(lv->rows[i].port), "%s", port);
+	lv->n_rows++;
+	return &lv->rows[i];
+}
+
+static const char *event_serial(const struct rp_runner_event *ev)
+{
+	if (ev->record && ev->record->serial[0])
+		return ev->record->serial;
+	if (ev->info && ev->info->serial[0])
+		return ev->info->serial;
+	return "";
+}
+
+static const char *event_port(const struct rp_runner_event *ev)
+{
+	if (ev->record && ev->record->port_path[0])
+		return ev->record->port_path;
+	if (ev->info)
+		return ev->info->port_path;
+	return "";
+}
+
+void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev, uint64_t now_ms)
+{
+	struct row *r;
+
+	pthread_mutex_lock(&lv->lock);
+	if (ev->type == RP_RUNNER_DEVICE_IGNORED) {
+		lv->ignored++;
+		goto out;
+	}
+	if (ev->type == RP_RUNNER_IDLE_TIMEOUT || (!ev->info && !ev->record))
+		goto out;
+	r = row_for(lv, event_port(ev));
+	if (!r)
+		goto out;
+	if (event_serial(ev)[0])
+		snprintf(r->serial, sizeof(r->serial), "%s", event_serial(ev));
+	switch (ev->type) {
+	case RP_RUNNER_BOARD_STARTED:
+		r->busy = true;
+		r->has_phase = false;
+		r->file[0] = '\0';
+		r->done = r->total = 0;
+		r->started_ms = now_ms;
+		if (!lv->first_start_ms)
+			lv->first_start_ms = now_ms;
+		break;
+	case RP_RUNNER_PHASE:
+		r->has_phase = true;
+		r->phase = ev->phase;
+		break;
+	case RP_RUNNER_PROGRESS:
+		snprintf(r->file, sizeof(r->file), "%s", ev->file ? ev->file : "");
+		r->done = ev->done;
+		r->total = ev->total;
+		break;
+	case RP_RUNNER_BOARD_FINISHED:
+		r->busy = false;
+		r->finished_ms = now_ms;
+		r->has_last = true;
+		r->last_result = ev->record ? ev->record->result : RP_RESULT_FAILED;
+		snprintf(r->last_error, sizeof(r->last_error), "%.*s", (int)sizeof(r->last_error) - 1,
+			 ev->record ? ev->record->error : "");
+		lv->finished++;
+		if (r->last_result == RP_RESULT_OK || r->last_result == RP_RESULT_SERVED)
+			lv->ok++;
+		else
+			lv->failed++;
+		break;
+	default:
+		break;
+	}
+out:
+	pthread_mutex_unlock(&lv->lock);
+}
+
+static void totals_locked(struct rp_liveview *lv, uint64_t now_ms, struct rp_liveview_totals *t)
+{
+	uint64_t elapsed = lv->first_start_ms && now_ms > lv->first_start_ms ? now_ms - lv->first_start_ms : 0;
+
+	memset(t, 0, sizeof(*t));
+	t->ok = lv->ok;
+	t->failed = lv->failed;
+	t->ignored = lv->ignored;
+	t->finished = lv->finished;
+	for (unsigned i = 0; i < lv->n_rows; i++)
+		t->in_progress += lv->rows[i].busy;
+	/* A rate from the first second or two would be noise. */
+	if (elapsed >= 2000 && lv->ok)
+		t->boards_per_hour = (double)lv->ok * 3600000.0 / (double)elapsed;
+}
+
+void rp_liveview_totals(struct rp_liveview *lv, uint64_t now_ms, struct rp_liveview_totals *t)
+{
+	pthread_mutex_lock(&lv->lock);
+	totals_locked(lv, now_ms, t);
+	pthread_mutex_unlock(&lv->lock);
+}
+
+void rp_liveview_set_status(struct rp_liveview *lv, const char *text)
+{
+	pthread_mutex_lock(&lv->lock);
+	snprintf(lv->status, sizeof(lv->status), "%s", text ? text : "");
+	pthread_mutex_unlock(&lv->lock);
+}
+
+unsigned rp_liveview_rows(struct rp_liveview *lv)
+{
+	unsigned n;
+	pthread_mutex_lock(&lv->lock);
+	n = lv->n_rows;
+	pthread_mutex_unlock(&lv->lock);
+	return n;
+}
+
+/* A growing output buffer; a failed allocation sticks and is reported once. */
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->failed)
+		return;
+	for (;;) {
+		size_t room = o->cap - o->len;
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = true;
+			return;
+		}
+		if (o->buf && (size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = (o->cap ? o->cap * 2 : 4096) + (size_t)n;
+			char *nb = realloc(o->buf, cap);
+			if (!nb) {
+				o->failed = true;
+				return;
+			}
+			o->buf = nb;
+			o->cap = cap;
+		}
+	}
+}
+
+/* One table line: erase the line, the text cut to width, newline. */
+static void out_line(struct out *o, unsigned width, const char *text)
+{
+	size_t n = strlen(text);
+	if (width > 1 && n > width - 1)
+		n = width - 1;
+	out_printf(o, "\x1b[2K%.*s\n", (int)n, text);
+}
+
+static void format_elapsed(uint64_t ms, char *buf, size_t cap)
+{
+	if (ms < 60000)
+		snprintf(buf, cap, "%5.1fs", (double)ms / 1000.0);
+	else
+		snprintf(buf, cap, "%2llu:%02llum", (unsigned long long)(ms / 3600000),
+			 (unsigned long long)(ms / 60000 % 60));
+}
+
+static void format_row(const struct row *r, uint64_t now_ms, char *buf, size_t cap)
+{
+	char bar[BAR_WIDTH + 3], elapsed[40], state[24], last[200];
+	unsigned pct = 0, fill = 0;
+
+	if (r->busy && r->total) {
+		uint64_t done = r->done > r->total ? r->total : r->done;
+		pct = (unsigned)(done * 100 / r->total);
+		fill = (unsigned)(done * BAR_WIDTH / r->total);
+	}
+	bar[0] = '[';
+	for (unsigned i = 0; i < BAR_WIDTH; i++)
+		bar[1 + i] = i < fill ? '#' : (r->busy ? '-' : ' ');
+	bar[BAR_WIDTH + 1] = ']';
+	bar[BAR_WIDTH + 2] = '\0';
+
+	if (r->busy)
+		snprintf(state, sizeof(state), "%s", r->has_phase ? rp_phase_name(r->phase) : "start");
+	else
+		snprintf(state, sizeof(state), "idle");
+	format_elapsed(r->busy ? now_ms - r->started_ms : (r->finished_ms > r->started_ms ?
+							    r->finished_ms - r->started_ms : 0),
+		       elapsed, sizeof(elapsed));
+	if (r->has_last && r->last_error[0] && r->last_result != RP_RESULT_OK)
+		snprintf(last, sizeof(last), "%s: %s", rp_board_result_name(r->last_result), r->last_error);
+	else if (r->has_last)
+		snprintf(last, sizeof(last), "%s", rp_board_result_name(r->last_result));
+	else
+		snprintf(last, sizeof(last), "-");
+	snprintf(buf, cap, "%-12s %-7s %s %3u%%  %-20s %s  last: %s", r->port, state, bar, pct,
+		 r->serial[0] ? r->serial : "?", elapsed, last);
+}
+
+char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, unsigned width, size_t *len)
+{
+	struct out o = { 0 };
+	struct rp_liveview_totals t;
+	char line[512];
+
+	pthread_mutex_lock(&lv->lock);
+	/* Back to the first line of the previous frame; rows only ever get
+	 * added, so the new frame covers the old one. */
+	if (lv->lines_drawn)
+		out_printf(&o, "\r\x1b[%uA", lv->lines_drawn);
+	else
+		out_printf(&o, "%s", "");
+	out_line(&o, width, "PORT         PHASE   PROGRESS                     SERIAL               ELAPSED  RESULT");
+	for (unsigned i = 0; i < lv->n_rows; i++) {
+		format_row(&lv->rows[i], now_ms, line, sizeof(line));
+		out_line(&o, width, line);
+	}
+	totals_locked(lv, now_ms, &t);
+	snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %.0f boards/h",
+		 t.ok, t.failed, t.in_progress, t.ignored, t.boards_per_hour);
+	out_line(&o, width, line);
+	/* The frame never shrinks, or the old last line would stay behind. */
+	if (lv->status[0] || lv->lines_drawn > lv->n_rows + 2) {
+		out_line(&o, width, lv->status);
+		lv->lines_drawn = lv->n_rows + 3;
+	} else {
+		lv->lines_drawn = lv->n_rows + 2;
+	}
+	pthread_mutex_unlock(&lv->lock);
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}
+
+size_t rp_liveview_format_line(const struct rp_runner_event *ev, int64_t wall_ms, char *buf,
+			       size_t cap)
+{
+	char iso[RP_TIME_ISO_MAX];
+	const char *port = event_port(ev), *serial = event_serial(ev);
+	const struct rp_board_record *r = ev->record;
+	int n;
+
+	if (cap == 0)
+		return 0;
+	rp_time_format_iso(wall_ms, iso);
+	switch (ev->type) {
+	case RP_RUNNER_DEVICE_IGNORED:
+		n = snprintf(buf, cap, "%s %s ignored: %s\n", iso, port, ev->reason ? ev->reason : "");
+		break;
+	case RP_RUNNER_BOARD_STARTED:
+		n = snprintf(buf, cap, "%s %s %s started (attempt %llu)\n", iso, port,
+			     serial[0] ? serial : "?", r ? (unsigned long long)r->attempt_id : 0ULL);
+		break;
+	case RP_RUNNER_PHASE:
+		n = snprintf(buf, cap, "%s %s %s %s\n", iso, port, serial[0] ? serial : "?",
+			     rp_phase_name(ev->phase));
+		break;
+	case RP_RUNNER_BOARD_FINISHED: {
+		double secs = r ? (double)(r->end_unix_ms - r->start_unix_ms) / 1000.0 : 0.0;
+		if (r && r->error[0])
+			n = snprintf(buf, cap, "%s %s %s %s after %.2f s: %s\n", iso, port,
+				     serial[0] ? serial : "?", rp_board_result_name(r->result), secs, r->error);
+		else
+			n = snprintf(buf, cap, "%s %s %s %s after %.2f s\n", iso, port, serial[0] ? serial : "?",
+				     r ? rp_board_result_name(r->result) : "?", secs);
+		break;
+	}
+	case RP_RUNNER_IDLE_TIMEOUT:
+		n = snprintf(buf, cap, "%s no board for the idle timeout: stopping\n", iso);
+		break;
+	default:
+		return 0;
+	}
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= cap) {
+		/* Cut, but keep the line a line. */
+		buf[cap - 2 < cap ? cap - 2 : 0] = '\n';
+		buf[cap - 1] = '\0';
+		return cap - 1;
+	}
+	return (size_t)n;
+}

@@ -1,0 +1,84 @@
+/* `rpiprov station`: provision every board that appears, unattended. Builds
+ * the payload once from the configuration, opens the records (JSON Lines
+ * report, SQLite database, rpiboot-style metadata directory), then runs
+ * the runner over the USB source (or simulated boards) until stopped.
+ * Each finished attempt is written to every record by a writer thread as
+ * soon as the runner reports it, so the boards never wait on the disk. A
+ * board that failed is tried again when it is plugged in again: every
+ * arrival is a new attempt.
+ *
+ * The library does not touch signals: the CLI calls rp_station_stop (let
+ * in-flight boards finish, then return) or rp_station_abort. */
+#ifndef RP_STATION_STATION_H
+#define RP_STATION_STATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image/prepare.h"
+#include "sim/sim_source.h"
+#include "station/runner.h"
+#include "station/station_config.h"
+
+/* Simulated boards instead of USB (--simulate N). */
+struct rp_station_sim {
+	unsigned n_boards;
+	const struct rp_sim_params *params;      /* timing and pid for every board; NULL: defaults */
+	const struct rp_sim_fault_spec *faults;
+	unsigned n_faults;
+	const uint64_t *arrival_ms;              /* per board, from the start; NULL: all at once */
+};
+
+struct rp_station_opts {
+	const struct rp_station_config *config;  /* not copied: must outlive the station */
+	const struct rp_station_sim *sim;        /* NULL: real boards over USB */
+	/* Stop after this many attempts (0: forever; with sim, 0 means one per board). */
+	unsigned count;
+	/* End when no board came and none is in flight for this long (0: never). */
+	unsigned idle_timeout_ms;
+	/* rp_station_stop gives in-flight boards this long (0: the runner's 30 s). */
+	unsigned stop_grace_ms;
+	/* Identifies this run in every record; NULL: 16 random hex digits. */
+	const char *run_id;
+	/* Use this payload instead of building one from config (benchmarks);
+	 * not owned. */
+	const struct rp_prepared *prepared;
+	/* Runner events, after the station has taken what it needs; same
+	 * rules as rp_runner_event_fn. May be NULL. */
+	rp_runner_event_fn on_event;
+	void *event_ctx;
+	/* A record could not be written (disk full, unsafe serial for the
+	 * metadata file name, ...). Called from the writer thread. May be NULL. */
+	void (*on_record_error)(void *ctx, const struct rp_board_record *r, const struct rp_diag *d);
+};
+
+struct rp_station_summary {
+	struct rp_runner_summary runner;
+	unsigned records_written;  /* attempts written to every configured record */
+	unsigned record_errors;    /* writes that failed (each also went to on_record_error) */
+	char run_id[40];
+};
+
+struct rp_station;
+
+/* Everything that can fail before a board is touched fails here: config
+ * checks, building the payload, opening report, database and metadata
+ * directory, creating the source. */
+int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, struct rp_diag *d);
+/* The payload being served (image source, digest, warnings for the CLI). */
+const struct rp_prepared *rp_station_prepared(const struct rp_station *s);
+const char *rp_station_run_id(const struct rp_station *s);
+const char *rp_station_name(const struct rp_station *s);
+/* Run until stopped, `count` attempts or the idle timeout, then flush
+ * every record. RP_OK unless the source failed; look at the summary for
+ * board results. */
+int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct rp_diag *d);
+/* Async-signal-safe; any thread. */
+void rp_station_stop(struct rp_station *s);
+void rp_station_abort(struct rp_station *s);
+void rp_station_free(struct rp_station *s);
+
+/* True when the run had a board that did not end OK (or SERVED). */
+bool rp_station_summary_failed(const struct rp_station_summary *sum);
+
+#endif

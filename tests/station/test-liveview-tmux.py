@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The live view in a real terminal: `rpiprov station --simulate 8
+--sim-timing realistic` inside a detached tmux session (a private tmux
+server), captured repeatedly: the port rows appear, change as boards move
+through their phases, are redrawn in place (one header, never scrolled),
+and end with the right totals."""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+SKIP = 77
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        print("CHECK failed:", what, file=sys.stderr)
+        failures += 1
+    return cond
+
+
+def main():
+    rpiprov = os.environ.get("RPIPROV_BIN")
+    fw = os.environ.get("RPIPROV_TEST_FIRMWARE")
+    tmux = shutil.which("tmux")
+    if not tmux:
+        print("tmux not installed (apt-get install tmux): skipping", file=sys.stderr)
+        return SKIP
+    if not fw:
+        print("RPIPROV_TEST_FIRMWARE not set: skipping", file=sys.stderr)
+        return SKIP
+    sock = f"rpiprov-test-{os.getpid()}"
+    t = [tmux, "-L", sock, "-f", "/dev/null"]
+    cmd = " ".join(shlex.quote(a) for a in [
+        rpiprov, "station", "--simulate", "8", "--sim-timing", "realistic", "--sim-arrivals", "1500ms",
+        "--sim-seed", "11", "--sim-fault", "wrong_hash:3",
+        "--image", os.path.join(fw, "2711", "pieeprom-2022-04-26.bin"),
+        "--recovery", os.path.join(fw, "2711", "recovery.bin")])
+    env = dict(os.environ, TERM="xterm-256color")
+    subprocess.run(t + ["new-session", "-d", "-s", "lv", "-x", "160", "-y", "40",
+                        f"{cmd}; echo EXIT=$?; sleep 120"], check=True, env=env)
+    captures = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            r = subprocess.run(t + ["capture-pane", "-p", "-t", "lv"], capture_output=True, text=True)
+            captures.append(r.stdout)
+            if "EXIT=" in r.stdout:
+                break
+            time.sleep(0.15)
+    finally:
+        subprocess.run(t + ["kill-server"], capture_output=True)
+
+    check(captures and "EXIT=" in captures[-1], "the station finished inside tmux")
+    row = re.compile(r"^(1-1\.\d+)\s+(\w+)\s+\[([#\- ]{20})\]\s+(\d+)%\s+(\S+)", re.M)
+    phases_seen, frames_with_rows, distinct = set(), 0, set()
+    for cap in captures:
+        rows = row.findall(cap)
+        if rows:
+            frames_with_rows += 1
+            distinct.add(tuple(rows))
+        for r in rows:
+            phases_seen.add(r[1])
+        # Redrawn in place: one header per screen, whatever happened.
+        check(cap.count("PORT ") <= 1, "one header on screen (redrawn, not scrolled)")
+    check(frames_with_rows >= 3, f"rows seen in several captures ({frames_with_rows})")
+    check(len(distinct) >= 3, f"the rows change between captures ({len(distinct)} different)")
+    check(phases_seen & {"stage1", "reenum", "serve", "verify", "start"},
+          f"boards seen in a phase: {phases_seen}")
+    check("idle" in phases_seen, "boards seen done")
+
+    final = captures[-1] if captures else ""
+    rows = row.findall(final)
+    check(len(rows) == 8, f"eight port rows at the end ({len(rows)})")
+    check([r[0] for r in rows] == [f"1-1.{i}" for i in range(1, 9)], "rows in port order")
+    check(all(r[1] == "idle" for r in rows), "every port idle at the end")
+    check(re.search(r"ok 7\s+failed 1\s+in progress 0", final) is not None, "final totals: 7 OK, 1 failed")
+    check("1-1.3" in final and re.search(r"^1-1\.3 .*last: FAILED", final, re.M) is not None,
+          "board 3's row shows its failure")
+    check("EXIT=1" in final, "exit status 1 (a board failed)")
+    if failures:
+        print("last capture:\n" + final, file=sys.stderr)
+        print(f"{failures} check(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
