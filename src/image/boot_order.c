@@ -1,4 +1,5 @@
 #include "image/boot_order.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,16 +38,6 @@ const char *rp_boot_mode_name(unsigned digit)
 	return m ? m->name : NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int rp_boot_order_parse(const char *text, size_t len, struct rp_boot_order *out,
 			struct rp_diag *d)
@@ -69,7 +60,7 @@ int rp_boot_order_parse(const char *text, size_t len, struct rp_boot_order *out,
 	if (nd == 0)
 		return rp_diag_set(d, RP_ERR_FORMAT, "BOOT_ORDER=%s: no digits after 0x", shown);
 	for (size_t i = 0; i < nd; i++)
-		if (hexval(digits[i]) < 0)
+		if (rp_hex_digit(digits[i]) < 0)
 			return rp_diag_set(d, RP_ERR_FORMAT,
 					   "BOOT_ORDER=%s: '%c' is not a hexadecimal digit", shown,
 					   digits[i] >= 0x20 && digits[i] < 0x7f ? digits[i] : '?');
@@ -78,10 +69,10 @@ int rp_boot_order_parse(const char *text, size_t len, struct rp_boot_order *out,
 				   "BOOT_ORDER=%s: %zu digits, at most 8 boot modes fit in 32 bits", shown, nd);
 	uint32_t v = 0;
 	for (size_t i = 0; i < nd; i++)
-		v = (v << 4) | (uint32_t)hexval(digits[i]);
+		v = (v << 4) | (uint32_t)rp_hex_digit(digits[i]);
 	for (size_t pos = 1; pos <= nd; pos++) {
 		char c = digits[nd - pos];
-		if (!mode_of((unsigned)hexval(c)))
+		if (!mode_of((unsigned)rp_hex_digit(c)))
 			return rp_diag_set(d, RP_ERR_FORMAT,
 					   "BOOT_ORDER=%s: digit %zu from the right is '%c', which is not a boot mode (valid: 0-7, e, f)",
 					   shown, pos, c);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/hex.h"
 
 struct capture {
 	int fd;
@@ -21,16 +22,6 @@ struct capture {
 	bool overflow;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool is_space(char c)
 {
@@ -82,7 +73,7 @@ static int parse_sig(const char *wrapper, const char *out, size_t n, uint8_t sig
 		s++;
 	while (e > s && is_space(out[e - 1]))
 		e--;
-	for (i = s; i < e && hexval(out[i]) >= 0; i++)
+	for (i = s; i < e && rp_hex_digit(out[i]) >= 0; i++)
 		;
 	if (i != e || e - s != 2 * RP_RSA_SIG_LEN) {
 		first_line(out + s, e - s > 32 ? 32 : e - s, shown, sizeof(shown));
@@ -91,7 +82,7 @@ static int parse_sig(const char *wrapper, const char *out, size_t n, uint8_t sig
 				   wrapper, n, shown, e - s > 32 ? "..." : "");
 	}
 	for (i = 0; i < RP_RSA_SIG_LEN; i++)
-		sig[i] = (uint8_t)(hexval(out[s + 2 * i]) << 4 | hexval(out[s + 2 * i + 1]));
+		sig[i] = (uint8_t)(rp_hex_digit(out[s + 2 * i]) << 4 | rp_hex_digit(out[s + 2 * i + 1]));
 	return RP_OK;
 }
 

@@ -8,40 +8,22 @@
 #include <openssl/sha.h>
 
 #include "image/hsm.h"
+#include "util/hex.h"
 
-static const char hexdigits[] = "0123456789abcdef";
 
 void rp_sha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
 	SHA256(data, len, out);
 }
 
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdigits[in[i] >> 4];
-		out[2 * i + 1] = hexdigits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 void rp_sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
 	uint8_t md[32];
 	rp_sha256(data, len, md);
-	to_hex(md, sizeof(md), out);
+	rp_hex_encode(md, sizeof(md), out);
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decimal digits only, no sign, at most 18 of them (fits int64_t). */
 static bool parse_uint(const char *s, size_t n, int64_t *v)
@@ -115,7 +97,7 @@ int rp_sig_create(const uint8_t *data, size_t len, const struct rp_sig_create_op
 		with_rsa = true;
 	}
 	if (with_rsa)
-		to_hex(sig, sizeof(sig), rsa_hex);
+		rp_hex_encode(sig, sizeof(sig), rsa_hex);
 
 	size_t cap = 64 + 1 + 32 + 32 + 10 + sizeof(rsa_hex) + 1;
 	char *t = malloc(cap);
@@ -164,12 +146,12 @@ int rp_sig_parse(const uint8_t *t, size_t len, const char *name, struct rp_sig *
 						   "%s line 1: expected the 64-hex-digit sha256, got %zu characters",
 						   name, n);
 			for (size_t i = 0; i < 64; i++) {
-				int v = hexval(l[i]);
+				int v = rp_hex_digit(l[i]);
 				if (v < 0)
 					return rp_diag_set(d, RP_ERR_FORMAT,
 							   "%s line 1: the sha256 has a non-hex character at column %zu",
 							   name, i + 1);
-				out->sha256[i] = hexdigits[v];
+				out->sha256[i] = "0123456789abcdef"[v];
 			}
 			out->sha256[64] = '\0';
 			continue;
@@ -204,7 +186,7 @@ int rp_sig_parse(const uint8_t *t, size_t len, const char *name, struct rp_sig *
 						   "%s line %u: rsa2048: needs 512 hex digits, found %zu characters",
 						   name, lineno, n - 9);
 			for (size_t i = 0; i < RP_RSA_SIG_LEN; i++) {
-				int hi = hexval(l[9 + 2 * i]), lo = hexval(l[9 + 2 * i + 1]);
+				int hi = rp_hex_digit(l[9 + 2 * i]), lo = rp_hex_digit(l[9 + 2 * i + 1]);
 				if (hi < 0 || lo < 0)
 					return rp_diag_set(d, RP_ERR_FORMAT,
 							   "%s line %u: rsa2048: has a non-hex character",

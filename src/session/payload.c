@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "image/prepare.h"
+#include "image/sig.h"
 #include "transport/devices.h"
 
 #define DEFAULT_MAX_FILE (64u << 20)
@@ -46,22 +46,6 @@ struct rp_payload {
 	struct entry *cache;
 };
 
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
-
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		out[0] = '\0';
-		return;
-	}
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 static void entry_free(struct entry *e)
 {
@@ -254,7 +238,7 @@ int rp_payload_add(struct rp_payload *p, const char *name, const void *data, siz
 		memcpy(e->data, data, len);
 	e->len = len;
 	e->memory = true;
-	sha256_hex(e->data, len, e->sha256);
+	rp_sha256_hex(e->data, len, e->sha256);
 	/* A later entry of the same name wins: put it in front. */
 	e->next = p->memory;
 	p->memory = e;
@@ -389,7 +373,7 @@ static int read_fd(int fd, const struct stat *st, const char *real, size_t max,
 	e->ino = st->st_ino;
 	e->size = st->st_size;
 	e->mtime = st->st_mtim;
-	sha256_hex(e->data, len, e->sha256);
+	rp_sha256_hex(e->data, len, e->sha256);
 	*out = e;
 	return RP_OK;
 }

@@ -14,6 +14,7 @@
 #include "transport/devices.h"
 #include "util/clock.h"
 #include "util/endian.h"
+#include "util/hex.h"
 
 #define BOOT_MESSAGE_SIZE 24
 #define REQUEST_SIZE 260
@@ -418,15 +419,10 @@ static void sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
 	out[0] = '\0';
 	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
 		return;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	rp_hex_encode(md, sizeof(md), out);
 }
 
 /* ---- boot ROM ---- */

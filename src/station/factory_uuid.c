@@ -1,4 +1,5 @@
 #include "station/factory_uuid.h"
+#include "util/hex.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -14,16 +15,6 @@ static char c40_char(int v)
 	return '\0';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* One 16-bit group is three C40 digits: value = d0 * 1600 + d1 * 40 + d2 + 1. */
 static int put_half_word(uint16_t hw, char *out, size_t out_size, size_t *n)
@@ -60,7 +51,7 @@ int rp_factory_uuid_decode(const char *encoded, char *out, size_t out_size)
 		int ndigits = 0;
 
 		while (*p && *p != '_') {
-			int h = hex_value(*p++);
+			int h = rp_hex_digit(*p++);
 			if (h < 0 || ++ndigits > 8) {
 				out[0] = '\0';
 				return -1;

@@ -12,6 +12,7 @@
 
 #include "session/payload.h"
 #include "station/db.h"
+#include "util/hex.h"
 #include "station/metadata_json.h"
 #include "station/report_jsonl.h"
 #include "usb/usb_source.h"
@@ -63,8 +64,7 @@ static void make_run_id(char out[40])
 		for (size_t i = 0; i < sizeof(b); i++)
 			b[i] = (uint8_t)(v >> (8 * i));
 	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	rp_hex_encode(b, sizeof(b), out);
 }
 
 static void write_record(struct rp_station *s, const struct rp_board_record *r)
