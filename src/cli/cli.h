@@ -3,6 +3,7 @@
 #ifndef RP_CLI_CLI_H
 #define RP_CLI_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -46,5 +47,27 @@ int cli_fail(const struct rp_diag *d);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A decimal number from 0 to max, digits only (no sign, no blanks). */
+bool cli_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/* What a parser of a shared group of options (payload, simulation) did
+ * with one getopt_long value; a positive value is the exit code of a
+ * usage error it already printed. */
+enum cli_option_result {
+	CLI_OPTION_OTHER = -1, /* not one of the group's: the command handles it */
+	CLI_OPTION_TAKEN = 0,
+};
+
+/* getopt_long takes one table, so a command's own options and the shared
+ * groups are put together in one of these (zeroed before the first add). */
+#define CLI_MAX_LONGOPTS 64
+struct cli_longopts {
+	struct option v[CLI_MAX_LONGOPTS + 1]; /* + the all-zero end row */
+	size_t n;
+};
+/* Append the rows of `rows` up to its all-zero end row. */
+void cli_longopts_add(struct cli_longopts *t, const struct option *rows);
+void cli_longopts_add_one(struct cli_longopts *t, const struct option *row);
 
 #endif

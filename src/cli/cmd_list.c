@@ -4,13 +4,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/signals.h"
 #include "transport/devices.h"
 #include "usb/usb_source.h"
 #include "util/clock.h"
@@ -201,46 +200,12 @@ static void print_list(const struct list_opts *o, struct board_list *l)
 	fflush(stdout);
 }
 
-/* SIGINT/SIGTERM are blocked in every thread and taken by this one with
- * sigwait, which then wakes the source: no signal handler, no global. */
-struct signal_waiter {
-	pthread_t thread;
-	sigset_t set;
-	struct rp_source *source;
-	bool started;
-};
-
-static void *signal_thread(void *arg)
+/* Ctrl-C wakes the source, whose wait then ends with RP_ERR_INTERRUPTED. */
+static void on_signal(void *ctx, unsigned nth)
 {
-	struct signal_waiter *w = arg;
-	int sig = 0;
-
-	if (sigwait(&w->set, &sig) == 0 && sig != SIGUSR1)
-		w->source->ops->wakeup(w->source);
-	return NULL;
-}
-
-static void signal_waiter_block(struct signal_waiter *w)
-{
-	sigemptyset(&w->set);
-	sigaddset(&w->set, SIGINT);
-	sigaddset(&w->set, SIGTERM);
-	sigaddset(&w->set, SIGUSR1); /* our own "stop waiting" */
-	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
-}
-
-static void signal_waiter_start(struct signal_waiter *w, struct rp_source *source)
-{
-	w->source = source;
-	w->started = pthread_create(&w->thread, NULL, signal_thread, w) == 0;
-}
-
-static void signal_waiter_stop(struct signal_waiter *w)
-{
-	if (!w->started)
-		return;
-	pthread_kill(w->thread, SIGUSR1);
-	pthread_join(w->thread, NULL);
+	struct rp_source *src = ctx;
+	(void)nth;
+	src->ops->wakeup(src);
 }
 
 static int parse_timeout(const char *arg, unsigned *out)
@@ -332,7 +297,7 @@ int cmd_list(int argc, char **argv)
 	};
 	struct rp_usb_source_options uopts = { .enumerate_existing = 1 };
 	struct list_opts o = { 0 };
-	struct signal_waiter sw = { 0 };
+	struct cli_signals sig;
 	struct board_list boards = { 0 };
 	struct rp_source *src = NULL;
 	struct rp_diag d;
@@ -364,14 +329,14 @@ int cmd_list(int argc, char **argv)
 		return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
 
 	rp_diag_clear(&d);
-	/* Before any thread exists, so that every thread inherits the mask. */
-	signal_waiter_block(&sw);
-	r = rp_usb_source_new(&uopts, &src, &d);
+	r = cli_signals_init(&sig, &d); /* before the USB source starts its thread */
+	if (r == RP_OK)
+		r = rp_usb_source_new(&uopts, &src, &d);
 	if (r < 0) {
 		ret = cli_fail(&d);
 		goto out;
 	}
-	signal_waiter_start(&sw, src);
+	cli_signals_start(&sig, on_signal, NULL, -1, src);
 	r = drain_existing(src, &boards);
 	if (r == RP_OK && !o.watch && o.has_timeout)
 		r = wait_first(&o, src, &boards);
@@ -401,7 +366,7 @@ int cmd_list(int argc, char **argv)
 		print_event(&o, &boards.v[i], "present");
 	ret = watch_events(&o, src);
 out:
-	signal_waiter_stop(&sw);
+	cli_signals_close(&sig);
 	if (src)
 		src->ops->destroy(src);
 	free(boards.v);

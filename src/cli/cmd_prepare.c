@@ -6,9 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/prepare_args.h"
 #include "image/eeprom_image.h"
-#include "image/prepare.h"
-#include "image/profiles.h"
 
 static void usage(FILE *out)
 {
@@ -22,66 +21,44 @@ static void usage(FILE *out)
 		"and with the public key embedded when a key is given), pieeprom.sig,\n"
 		"config.txt for recovery.bin, and recovery.bin as bootcode4.bin (2711) or\n"
 		"bootcode5.bin (2712).\n\n"
-		"  -o, --output DIR         where to write (created if needed)\n"
-		"  -i, --image IMG          bootloader image (default: newest pieeprom-*.bin in\n"
-		"                           $RPIPROV_FIRMWARE_DIR or the rpi-eeprom package)\n"
-		"  -c, --config FILE        boot.conf to embed (default: the image's own)\n"
-		"  -P, --profile NAME       a built-in boot.conf (or a path with '/' or .conf):\n"
-		"                           ");
-	for (size_t i = 0; i < rp_profile_count(); i++)
-		fprintf(out, "%s%s", i ? ", " : "", rp_profile_name(i));
+		"  -o, --output DIR         where to write (created if needed)\n");
+	cli_payload_help(out, CLI_PAYLOAD_PREPARE);
 	fprintf(out,
-		"\n"
-		"      --set KEY=VALUE      set a key in the [all] section (repeatable)\n"
-		"      --unset KEY          remove a key from the [all] section (repeatable)\n"
-		"  -k, --key PEM            RSA-2048 private key: sign bootconf.txt (secure boot)\n"
-		"  -H, --hsm-wrapper PROG   sign with 'PROG -a rsa2048-sha256 FILE' instead\n"
-		"  -p, --pubkey PEM         the public key to embed (required with -H)\n"
-		"  -r, --recovery FILE      recovery.bin (default: next to the image, then the\n"
-		"                           firmware search path)\n"
-		"      --recovery-config F  config.txt for recovery.bin (default: built-in)\n"
-		"      --allow-otp-permanent  allow config.txt options that write OTP memory\n"
-		"                           (program_pubkey, revoke_devkey, ...): PERMANENT\n"
-		"      --strict             unknown boot.conf keys are errors, not warnings\n"
-		"      --soc SOC            2711 (default) or 2712, for the default image lookup\n"
 		"  -t, --timestamp TS       ts: value of the .sig files (default: SOURCE_DATE_EPOCH,\n"
 		"                           else now)\n");
 }
 
-static void print_warnings(char *warnings)
+/* prepare's own options; the payload ones are shared with flash and station. */
+static int own_option(int opt, const char *arg, const char **dir, struct rp_prepare_opts *o)
 {
-	for (char *line = warnings, *nl; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		cli_warn("%s", line);
-		if (!nl)
-			break;
+	char *end;
+	long long v;
+
+	switch (opt) {
+	case 'o':
+		*dir = arg;
+		return 0;
+	case 't':
+		v = strtoll(arg, &end, 10);
+		if (!*arg || *end || v < 0)
+			return cli_usage_error("prepare", "--timestamp '%s': expected seconds since 1970",
+					       arg);
+		o->timestamp = v;
+		return 0;
+	default:
+		return cli_usage_error("prepare", "bad option");
 	}
 }
 
 int cmd_prepare(int argc, char **argv)
 {
-	enum { O_SET = 256, O_UNSET, O_RECOVERY_CONFIG, O_ALLOW_OTP, O_STRICT, O_SOC };
-	static const struct option opts[] = {
+	static const struct option own[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "profile", required_argument, NULL, 'P' },
-		{ "set", required_argument, NULL, O_SET },
-		{ "unset", required_argument, NULL, O_UNSET },
-		{ "key", required_argument, NULL, 'k' },
-		{ "hsm-wrapper", required_argument, NULL, 'H' },
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "recovery", required_argument, NULL, 'r' },
-		{ "recovery-config", required_argument, NULL, O_RECOVERY_CONFIG },
-		{ "allow-otp-permanent", no_argument, NULL, O_ALLOW_OTP },
-		{ "strict", no_argument, NULL, O_STRICT },
-		{ "soc", required_argument, NULL, O_SOC },
 		{ "timestamp", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_longopts opts = { .n = 0 };
 	struct rp_prepare_opts o;
 	struct rp_prepared p;
 	struct rp_diag d;
@@ -90,62 +67,30 @@ int cmd_prepare(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.timestamp = -1;
+	cli_longopts_add(&opts, own);
+	cli_payload_longopts(&opts, CLI_PAYLOAD_PREPARE);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "o:i:c:P:k:H:p:r:t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': dir = optarg; break;
-		case 'i': o.image_path = optarg; break;
-		case 'c': o.config_path = optarg; break;
-		case 'P': o.profile = optarg; break;
-		case O_SET:
-			if (o.n_sets == RP_PREPARE_MAX_SETS)
-				return cli_usage_error("prepare", "at most %d --set", RP_PREPARE_MAX_SETS);
-			if (!strchr(optarg, '='))
-				return cli_usage_error("prepare", "--set '%s': expected KEY=VALUE", optarg);
-			o.sets[o.n_sets++] = optarg;
-			break;
-		case O_UNSET:
-			if (o.n_unsets == RP_PREPARE_MAX_SETS)
-				return cli_usage_error("prepare", "at most %d --unset", RP_PREPARE_MAX_SETS);
-			o.unsets[o.n_unsets++] = optarg;
-			break;
-		case 'k': o.private_key_path = optarg; break;
-		case 'H': o.hsm_wrapper = optarg; break;
-		case 'p': o.public_key_path = optarg; break;
-		case 'r': o.recovery_path = optarg; break;
-		case O_RECOVERY_CONFIG: o.recovery_config_path = optarg; break;
-		case O_ALLOW_OTP: o.allow_otp = true; break;
-		case O_STRICT: o.strict = true; break;
-		case O_SOC: o.soc = optarg; break;
-		case 't': {
-			char *end;
-			long long v = strtoll(optarg, &end, 10);
-			if (!*optarg || *end || v < 0)
-				return cli_usage_error("prepare", "--timestamp '%s': expected seconds since 1970",
-						       optarg);
-			o.timestamp = v;
-			break;
+	while ((c = getopt_long(argc, argv, "o:i:c:P:k:H:p:r:t:h", opts.v, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return CLI_EXIT_OK;
 		}
-		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("prepare", "bad option");
-		}
+		r = cli_payload_option(c, optarg, &o, "prepare");
+		if (r == CLI_OPTION_OTHER)
+			r = own_option(c, optarg, &dir, &o);
+		if (r)
+			return r;
 	}
 	if (optind != argc)
 		return cli_usage_error("prepare", "unexpected argument '%s'", argv[optind]);
 	if (!dir)
 		return cli_usage_error("prepare", "-o DIR is required");
-	if (o.config_path && o.profile)
-		return cli_usage_error("prepare", "--config and --profile exclude each other");
-	if (o.private_key_path && o.hsm_wrapper)
-		return cli_usage_error("prepare", "use -k or -H, not both");
-	if (o.hsm_wrapper && !o.public_key_path)
-		return cli_usage_error("prepare", "-H needs -p PUBLIC.pem (embedded as pubkey.bin)");
+	r = cli_payload_check(&o, "prepare");
+	if (r)
+		return r;
 
 	rp_diag_clear(&d);
-	r = rp_prepare_build(&o, &p, &d);
-	if (p.image_source[0])
-		cli_info("using image %s", p.image_source);
-	print_warnings(p.warnings);
+	r = cli_payload_build(&o, &p, &d);
 	if (r < 0)
 		return cli_fail(&d);
 	cli_info("using recovery.bin %s", p.recovery_source);

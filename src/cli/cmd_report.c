@@ -128,14 +128,21 @@ static void csv_f(const char *section, const char *item, const char *metric, dou
 	csv_row(section, item, metric, buf);
 }
 
+/* Attempts, OK and failed: the totals, each port and each hour have them. */
+static void csv_counts(const char *section, const char *item, uint64_t attempts, uint64_t ok,
+		       uint64_t failed)
+{
+	csv_u64(section, item, "attempts", attempts);
+	csv_u64(section, item, "ok", ok);
+	csv_u64(section, item, "failed", failed);
+}
+
 static void print_csv(const struct rp_report_summary *s)
 {
 	char iso[RP_TIME_ISO_MAX];
 
 	csv_row("section", "item", "metric", "value");
-	csv_u64("total", "", "attempts", s->attempts);
-	csv_u64("total", "", "ok", s->ok);
-	csv_u64("total", "", "failed", s->failed);
+	csv_counts("total", "", s->attempts, s->ok, s->failed);
 	csv_u64("total", "", "boards", s->boards);
 	csv_u64("total", "", "boards_ok", s->boards_ok);
 	csv_f("total", "", "mean_ms", s->mean_ms);
@@ -154,18 +161,22 @@ static void print_csv(const struct rp_report_summary *s)
 	}
 	for (size_t i = 0; i < s->n_ports; i++) {
 		const struct rp_report_port *p = &s->ports[i];
-		csv_u64("port", p->port, "attempts", p->attempts);
-		csv_u64("port", p->port, "ok", p->ok);
-		csv_u64("port", p->port, "failed", p->failed);
+		csv_counts("port", p->port, p->attempts, p->ok, p->failed);
 		csv_f("port", p->port, "mean_ms", p->mean_ms);
 		csv_f("port", p->port, "mean_ok_ms", p->mean_ok_ms);
 	}
 	for (size_t i = 0; i < s->n_hours; i++) {
 		rp_time_format_iso(s->hours[i].start_unix_ms, iso);
-		csv_u64("hour", iso, "attempts", s->hours[i].attempts);
-		csv_u64("hour", iso, "ok", s->hours[i].ok);
-		csv_u64("hour", iso, "failed", s->hours[i].failed);
+		csv_counts("hour", iso, s->hours[i].attempts, s->hours[i].ok, s->hours[i].failed);
 	}
+}
+
+/* The JSON twin of csv_counts. */
+static void json_counts(struct json_object *o, uint64_t attempts, uint64_t ok, uint64_t failed)
+{
+	json_object_object_add(o, "attempts", json_object_new_uint64(attempts));
+	json_object_object_add(o, "ok", json_object_new_uint64(ok));
+	json_object_object_add(o, "failed", json_object_new_uint64(failed));
 }
 
 static int print_json(const struct rp_report_summary *s, const char *db)
@@ -179,9 +190,7 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 	json_object_object_add(o, "database", json_object_new_string(db));
 	if (s->since_unix_ms != INT64_MIN)
 		json_object_object_add(o, "since_unix_ms", json_object_new_int64(s->since_unix_ms));
-	json_object_object_add(o, "attempts", json_object_new_uint64(s->attempts));
-	json_object_object_add(o, "ok", json_object_new_uint64(s->ok));
-	json_object_object_add(o, "failed", json_object_new_uint64(s->failed));
+	json_counts(o, s->attempts, s->ok, s->failed);
 	json_object_object_add(o, "boards", json_object_new_uint64(s->boards));
 	json_object_object_add(o, "boards_ok", json_object_new_uint64(s->boards_ok));
 	json_object_object_add(o, "mean_ms", json_object_new_double(s->mean_ms));
@@ -208,9 +217,7 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 		const struct rp_report_port *p = &s->ports[i];
 		struct json_object *r = json_object_new_object();
 		json_object_object_add(r, "port", json_object_new_string(p->port));
-		json_object_object_add(r, "attempts", json_object_new_uint64(p->attempts));
-		json_object_object_add(r, "ok", json_object_new_uint64(p->ok));
-		json_object_object_add(r, "failed", json_object_new_uint64(p->failed));
+		json_counts(r, p->attempts, p->ok, p->failed);
 		json_object_object_add(r, "mean_ms", json_object_new_double(p->mean_ms));
 		json_object_object_add(r, "mean_ok_ms", json_object_new_double(p->mean_ok_ms));
 		json_object_array_add(arr, r);
@@ -221,9 +228,7 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 		struct json_object *r = json_object_new_object();
 		rp_time_format_iso(s->hours[i].start_unix_ms, iso);
 		json_object_object_add(r, "hour", json_object_new_string(iso));
-		json_object_object_add(r, "attempts", json_object_new_uint64(s->hours[i].attempts));
-		json_object_object_add(r, "ok", json_object_new_uint64(s->hours[i].ok));
-		json_object_object_add(r, "failed", json_object_new_uint64(s->hours[i].failed));
+		json_counts(r, s->hours[i].attempts, s->hours[i].ok, s->hours[i].failed);
 		json_object_array_add(arr, r);
 	}
 	json_object_object_add(o, "hours", arr);

@@ -1,23 +1,19 @@
 /* rpiprov station: provision every board that appears, unattended.
- * Signals are handled here, never in the library: SIGINT/SIGTERM are
- * blocked before any thread starts and read from a signalfd by the UI
- * thread, which also redraws the live view. */
+ * Signals are handled here, never in the library: the signal thread
+ * (cli/signals.h) stops the station and also redraws the live view. */
 #include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/prepare_args.h"
+#include "cli/signals.h"
 #include "sim/sim_source.h"
 #include "station/event_json.h"
 #include "station/liveview.h"
@@ -35,8 +31,7 @@ struct cli_station {
 	struct rp_liveview *lv;
 	struct rp_station *station;
 	struct rp_record_origin origin;
-	int sfd, efd;
-	atomic_int signals;
+	struct cli_signals sig;
 	pthread_mutex_t out_lock;
 };
 
@@ -169,36 +164,23 @@ static void status(struct cli_station *c, const char *text)
 		cli_info("%s", text);
 }
 
-/* Signals and redraws. Ends when efd is written. */
-static void *ui_main(void *arg)
+static void on_signal(void *ctx, unsigned nth)
 {
-	struct cli_station *c = arg;
-	struct pollfd fds[2] = { { .fd = c->sfd, .events = POLLIN }, { .fd = c->efd, .events = POLLIN } };
+	struct cli_station *c = ctx;
 
-	for (;;) {
-		int n = poll(fds, 2, c->mode == OUT_TTY ? REDRAW_MS : -1);
-		if (n < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents)
-			break;
-		if (n > 0 && (fds[0].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-			if (read(c->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				int count = atomic_fetch_add(&c->signals, 1) + 1;
-				if (count == 1) {
-					rp_station_stop(c->station);
-					status(c, "stopping: no new boards; finishing the boards in flight "
-						  "(signal again to abort)");
-				} else {
-					rp_station_abort(c->station);
-					status(c, "aborting the boards in flight");
-				}
-			}
-		}
-		if (c->mode == OUT_TTY)
-			redraw(c);
+	if (nth == 1) {
+		rp_station_stop(c->station);
+		status(c, "stopping: no new boards; finishing the boards in flight "
+			  "(signal again to abort)");
+	} else {
+		rp_station_abort(c->station);
+		status(c, "aborting the boards in flight");
 	}
-	return NULL;
+}
+
+static void on_tick(void *ctx)
+{
+	redraw(ctx);
 }
 
 static int parse_count(const char *opt, const char *text, unsigned long max, unsigned long *out)
@@ -237,25 +219,12 @@ static void print_summary(const struct rp_station *s, const struct rp_station_su
 int cmd_station(int argc, char **argv)
 {
 	enum {
-		OPT_BOOT_CONFIG = 256, OPT_UNSET, OPT_HSM, OPT_PUBKEY, OPT_RECOVERY, OPT_RECOVERY_CONFIG,
-		OPT_OTP, OPT_STRICT, OPT_PORTS, OPT_SERIALS, OPT_BOARD_TIMEOUT, OPT_COUNT,
-		OPT_IDLE, OPT_GRACE, OPT_REPORT, OPT_DB, OPT_METADATA, OPT_JSON, OPT_PLAIN,
-		OPT_SIMULATE, OPT_SIM_TIMING, OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_SIM_FAULT,
+		OPT_PORTS = 256, OPT_SERIALS, OPT_BOARD_TIMEOUT, OPT_COUNT, OPT_IDLE, OPT_GRACE,
+		OPT_REPORT, OPT_DB, OPT_METADATA, OPT_JSON, OPT_PLAIN, OPT_SIMULATE, OPT_SIM_TIMING,
+		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_SIM_FAULT,
 	};
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "boot-config", required_argument, NULL, OPT_BOOT_CONFIG },
-		{ "set", required_argument, NULL, 's' },
-		{ "unset", required_argument, NULL, OPT_UNSET },
-		{ "key", required_argument, NULL, 'k' },
-		{ "hsm-wrapper", required_argument, NULL, OPT_HSM },
-		{ "pubkey", required_argument, NULL, OPT_PUBKEY },
-		{ "recovery", required_argument, NULL, OPT_RECOVERY },
-		{ "recovery-config", required_argument, NULL, OPT_RECOVERY_CONFIG },
-		{ "allow-otp-permanent", no_argument, NULL, OPT_OTP },
-		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "serials", required_argument, NULL, OPT_SERIALS },
 		{ "board-timeout", required_argument, NULL, OPT_BOARD_TIMEOUT },
@@ -276,22 +245,22 @@ int cmd_station(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* Option -> configuration key, for the options that are keys. */
+	/* station's short letters are its own (-p is the profile here, the
+	 * public key in prepare and flash): to the shared payload options. */
+	static const int payload_letters[][2] = {
+		{ 'i', CLI_OPT_IMAGE }, { 'p', CLI_OPT_PROFILE }, { 's', CLI_OPT_SET }, { 'k', CLI_OPT_KEY },
+	};
+	/* Option -> configuration key, for station's options that are keys
+	 * (the payload options know theirs). */
 	static const struct {
 		int opt;
 		const char *key;
-		const char *value; /* fixed value for flags */
 	} opt_keys[] = {
-		{ 'i', "image", NULL }, { 'p', "profile", NULL }, { OPT_BOOT_CONFIG, "config", NULL },
-		{ 's', "set", NULL }, { OPT_UNSET, "unset", NULL }, { 'k', "key", NULL },
-		{ OPT_HSM, "hsm_wrapper", NULL }, { OPT_PUBKEY, "pubkey", NULL },
-		{ OPT_RECOVERY, "recovery", NULL }, { OPT_RECOVERY_CONFIG, "recovery_config", NULL },
-		{ OPT_OTP, "allow_otp_permanent", "yes" }, { OPT_STRICT, "strict", "yes" },
-		{ OPT_PORTS, "ports", NULL }, { OPT_SERIALS, "serials", NULL },
-		{ OPT_BOARD_TIMEOUT, "board_timeout", NULL }, { OPT_REPORT, "report", NULL },
-		{ OPT_DB, "database", NULL }, { OPT_METADATA, "metadata_dir", NULL },
-		{ 'n', "station", NULL },
+		{ OPT_PORTS, "ports" }, { OPT_SERIALS, "serials" }, { OPT_BOARD_TIMEOUT, "board_timeout" },
+		{ OPT_REPORT, "report" }, { OPT_DB, "database" }, { OPT_METADATA, "metadata_dir" },
+		{ 'n', "station" },
 	};
+	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];
 	unsigned n_kv = 0;
 	const char *config_path = NULL;
@@ -308,27 +277,29 @@ int cmd_station(int argc, char **argv)
 	struct cli_station c;
 	uint64_t *arrival = NULL;
 	struct rp_diag d;
-	sigset_t sigs;
-	pthread_t ui;
-	bool ui_started = false, file_loaded = false;
+	bool file_loaded = false;
 	int opt, ret, exit_code;
 
 	rp_diag_clear(&d);
+	cli_longopts_add(&opts, own);
+	cli_payload_longopts(&opts, CLI_PAYLOAD_STATION);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:i:p:s:k:n:h", longopts, NULL)) != -1) {
-		bool is_key = false;
-		for (size_t i = 0; i < sizeof(opt_keys) / sizeof(opt_keys[0]); i++) {
-			if (opt_keys[i].opt != opt)
-				continue;
+	while ((opt = getopt_long(argc, argv, "c:i:p:s:k:n:h", opts.v, NULL)) != -1) {
+		const char *key = NULL, *value = optarg;
+		for (size_t i = 0; i < sizeof(payload_letters) / sizeof(payload_letters[0]); i++)
+			if (payload_letters[i][0] == opt)
+				opt = payload_letters[i][1];
+		for (size_t i = 0; i < sizeof(opt_keys) / sizeof(opt_keys[0]); i++)
+			if (opt_keys[i].opt == opt)
+				key = opt_keys[i].key;
+		if (key || cli_payload_config_key(opt, optarg, &key, &value)) {
 			if (n_kv == MAX_CLI_KEYS)
 				return cli_usage_error("station", "too many options");
-			kv[n_kv].key = opt_keys[i].key;
-			kv[n_kv].value = opt_keys[i].value ? opt_keys[i].value : optarg;
+			kv[n_kv].key = key;
+			kv[n_kv].value = value;
 			n_kv++;
-			is_key = true;
-		}
-		if (is_key)
 			continue;
+		}
 		switch (opt) {
 		case 'c':
 			config_path = optarg;
@@ -457,7 +428,6 @@ int cmd_station(int argc, char **argv)
 	}
 
 	memset(&c, 0, sizeof(c));
-	c.sfd = c.efd = -1;
 	pthread_mutex_init(&c.out_lock, NULL);
 	c.mode = json ? OUT_JSON : (!plain && isatty(STDOUT_FILENO)) ? OUT_TTY : OUT_PLAIN;
 	if (c.mode == OUT_TTY) {
@@ -467,20 +437,11 @@ int cmd_station(int argc, char **argv)
 	}
 	so.event_ctx = &c;
 
-	/* Before any thread exists (the USB source starts one), so every
-	 * thread inherits the mask and only the signalfd sees the signals.
-	 * The mask stays until exit: a late signal must not kill the process
-	 * while it writes its last records. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* Before the station starts any thread (the USB source does). */
+	ret = cli_signals_init(&c.sig, &d);
 	/* A reader of --json output that goes away must not kill the station. */
 	signal(SIGPIPE, SIG_IGN);
-	c.sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	c.efd = eventfd(0, EFD_CLOEXEC);
-	if (c.sfd < 0 || c.efd < 0) {
-		rp_diag_set(&d, RP_ERR_IO, "cannot set up signal handling: %s", strerror(errno));
+	if (ret < 0) {
 		exit_code = cli_fail(&d);
 		goto out;
 	}
@@ -497,32 +458,17 @@ int cmd_station(int argc, char **argv)
 	}
 	{
 		const struct rp_prepared *p = rp_station_prepared(c.station);
-		const char *w = p->warnings;
 		c.origin.station = rp_station_name(c.station);
 		c.origin.run_id = rp_station_run_id(c.station);
-		while (*w) {
-			size_t len = strcspn(w, "\n");
-			if (len)
-				cli_warn("%.*s", (int)len, w);
-			w += len;
-			w += *w == '\n';
-		}
+		cli_print_warnings(p->warnings);
 		cli_info("station %s, run %s: serving %s (sha256 %.16s...)%s%s", c.origin.station,
 			 c.origin.run_id, p->image_source[0] ? p->image_source : "the prepared image",
 			 p->image_sha256, sim_n ? " to simulated boards" : "",
 			 sim_n ? "" : "; waiting for boards");
 	}
-	if (pthread_create(&ui, NULL, ui_main, &c) == 0)
-		ui_started = true;
-
+	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
 	ret = rp_station_run(c.station, &sum, &d);
-
-	if (ui_started) {
-		uint64_t one = 1;
-		if (write(c.efd, &one, sizeof(one)) < 0)
-			cli_warn("cannot stop the display thread: %s", strerror(errno));
-		pthread_join(ui, NULL);
-	}
+	cli_signals_stop(&c.sig);
 	if (c.mode == OUT_TTY) {
 		rp_liveview_set_status(c.lv, NULL);
 		redraw(&c);
@@ -538,10 +484,7 @@ int cmd_station(int argc, char **argv)
 out:
 	rp_station_free(c.station);
 	rp_liveview_free(c.lv);
-	if (c.sfd >= 0)
-		close(c.sfd);
-	if (c.efd >= 0)
-		close(c.efd);
+	cli_signals_close(&c.sig);
 	pthread_mutex_destroy(&c.out_lock);
 	rp_station_config_free(&cfg);
 	free(arrival);

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 
 int cli_exit_code(int err)
 {
@@ -77,4 +78,32 @@ void cli_info(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+bool cli_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+void cli_longopts_add_one(struct cli_longopts *t, const struct option *row)
+{
+	/* The tables are fixed when rpiprov is built: running out of room is
+	 * a bug to catch in the first test, not an input error. */
+	if (t->n == CLI_MAX_LONGOPTS)
+		abort();
+	t->v[t->n++] = *row;
+}
+
+void cli_longopts_add(struct cli_longopts *t, const struct option *rows)
+{
+	for (; rows->name; rows++)
+		cli_longopts_add_one(t, rows);
 }

@@ -174,8 +174,8 @@ static int open_device(struct board *b, const struct rp_device_info *info,
 	if (rc == RP_ERR_NO_DEVICE)
 		return rp_session_fail(&b->rec, rc, "board on %s left the bus before it could be opened",
 				       info->port_path);
-	return rp_session_fail(&b->rec, rc, "cannot open the board on %s: %s", info->port_path,
-			       rp_diag_message(&d));
+	/* The source's message already names the board and its port. */
+	return rp_session_fail(&b->rec, rc, "%s", rp_diag_message(&d));
 }
 
 static void abs_time(uint64_t ms, struct timespec *ts)

@@ -1,0 +1,199 @@
+#include "cli/run_boards.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "image/recovery_config.h"
+#include "station/metadata_json.h"
+#include "station/record_json.h"
+#include "transport/devices.h"
+#include "util/clock.h"
+#include "util/fileio.h"
+
+/* What the event callback and the signal thread need; on the stack of
+ * cli_run_boards. */
+struct run_ctx {
+	const struct cli_run *run;
+	struct rp_runner *runner;
+	unsigned metadata_errors;
+};
+
+int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
+			struct rp_diag *d)
+{
+	struct rp_payload_opts po = { .dir = dir, .overlays = overlays };
+	size_t n;
+	const struct rp_device_desc *table = rp_device_table(&n);
+
+	for (size_t i = 0; i <= n; i++) {
+		char path[PATH_MAX];
+		uint8_t *text = NULL;
+		size_t len = 0;
+		int r;
+		if (i < n)
+			snprintf(path, sizeof(path), "%s/%s/config.txt", dir, table[i].soc);
+		else
+			snprintf(path, sizeof(path), "%s/config.txt", dir);
+		if (rp_file_read_all(path, RP_RECOVERY_CONFIG_MAX, &text, &len, NULL) != RP_OK)
+			continue; /* absent: nothing to check (unreadable fails when served) */
+		r = rp_recovery_config_check(text, len, path, allow_otp, d);
+		free(text);
+		if (r != RP_OK)
+			return r;
+	}
+	return rp_payload_new(&po, out, d);
+}
+
+static void board_finished(struct run_ctx *rc, const struct rp_board_record *rec)
+{
+	const struct cli_run *run = rc->run;
+	struct rp_diag d;
+
+	if (run->json) {
+		size_t len;
+		char *line = rp_record_json_line(rec, NULL, &len);
+		if (line) {
+			fwrite(line, 1, len, stdout);
+			free(line);
+		}
+	} else {
+		double secs = (double)(rec->end_unix_ms - rec->start_unix_ms) / 1000.0;
+		printf("%-16s %-12s %-7s %6.2fs%s%s\n", rec->serial[0] ? rec->serial : "-",
+		       rec->port_path, rp_board_result_name(rec->result), secs,
+		       rec->error[0] ? "  " : "", rec->error);
+	}
+	fflush(stdout);
+	if (run->metadata_dir && rec->n_meta) {
+		rp_diag_clear(&d);
+		if (rp_metadata_json_write(run->metadata_dir, rec, &d) != RP_OK) {
+			cli_warn("%s", rp_diag_message(&d));
+			rc->metadata_errors++;
+		}
+	}
+}
+
+static void on_event(void *ctx, const struct rp_runner_event *ev)
+{
+	struct run_ctx *rc = ctx;
+	const struct rp_board_record *rec = ev->record;
+	unsigned show = rc->run->verbose;
+
+	switch (ev->type) {
+	case RP_RUNNER_DEVICE_IGNORED:
+		/* Always said: a board that is silently skipped looks like a hang. */
+		cli_info("ignoring %04x:%04x on %s: %s", ev->info->vid, ev->info->pid,
+			 ev->info->port_path, ev->reason);
+		break;
+	case RP_RUNNER_BOARD_STARTED:
+		if (show & CLI_SHOW_ARRIVALS)
+			cli_info("%s: board %s arrived", rec->port_path,
+				 rec->serial[0] ? rec->serial : "(no serial yet)");
+		break;
+	case RP_RUNNER_PHASE:
+		if (show & CLI_SHOW_PHASES)
+			cli_info("%s: %s", rec->port_path, rp_phase_name(ev->phase));
+		break;
+	case RP_RUNNER_PROGRESS:
+		if ((show & CLI_SHOW_FILES) && ev->done == ev->total)
+			cli_info("%s: sent %s (%llu bytes)", rec->port_path, ev->file,
+				 (unsigned long long)ev->total);
+		break;
+	case RP_RUNNER_BOARD_FINISHED:
+		board_finished(rc, rec);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_signal(void *ctx, unsigned nth)
+{
+	struct run_ctx *rc = ctx;
+
+	if (nth == 1) {
+		cli_info("stopping: boards in progress finish (Ctrl-C again to abort)");
+		rp_runner_stop(rc->runner);
+	} else {
+		cli_info("aborting");
+		rp_runner_abort(rc->runner);
+	}
+}
+
+static void print_summary(const struct cli_run *run, const struct rp_runner_summary *sum,
+			  double secs)
+{
+	const char *s = sum->finished == 1 ? "" : "s";
+
+	/* Serving tells boards that only got files from those whose EEPROM
+	 * was written and checked; flashing writes every one. */
+	if (run->ro.mode == RP_SESSION_SERVE)
+		printf("%u board%s: %u served, %u verified OK, %u failed, %u timed out, "
+		       "%u left the bus (%.2f s)\n",
+		       sum->finished, s, sum->served, sum->ok, sum->failed, sum->timeout, sum->left,
+		       secs);
+	else
+		fprintf(run->json ? stderr : stdout,
+			"%u board%s: %u OK, %u failed, %u timed out, %u left the bus (%.2f s)\n",
+			sum->finished, s, sum->ok + sum->served, sum->failed, sum->timeout, sum->left,
+			secs);
+}
+
+static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary *sum,
+		       unsigned count)
+{
+	const struct cli_run *run = rc->run;
+
+	if (sum->failed + sum->timeout + sum->left)
+		return CLI_EXIT_FAILED;
+	if (sum->idle_timed_out && (!sum->finished || sum->finished < count)) {
+		if (run->explain_timeout)
+			cli_info("timed out after %u s without %s", run->ro.idle_timeout_ms / 1000u,
+				 sum->finished ? "the remaining boards" : "any board");
+		return CLI_EXIT_TEMPFAIL;
+	}
+	/* Interrupted before the boards it was asked for. */
+	if (sum->stopped && count && sum->finished < count)
+		return CLI_EXIT_FAILED;
+	if (rc->metadata_errors)
+		return CLI_EXIT_CANTCREAT;
+	return CLI_EXIT_OK;
+}
+
+int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
+{
+	struct run_ctx rc = { .run = run };
+	struct rp_runner_opts ro = run->ro;
+	struct rp_runner_summary sum = { 0 };
+	uint64_t t0 = rp_now_ms();
+	struct rp_diag d;
+	int r;
+
+	if (run->forever)
+		ro.count = 0;
+	else if (run->count)
+		ro.count = run->count;
+	else if (run->sim.boards)
+		ro.count = cli_sim_matching(&run->sim, ro.port_globs, ro.n_port_globs, ro.serials,
+					    ro.n_serials);
+	else
+		ro.count = 1;
+	if (run->sim.boards && !ro.count && !run->forever)
+		return cli_usage_error(run->cmd, "no simulated board matches %s", run->filter_options);
+	ro.on_event = on_event;
+	ro.event_ctx = &rc;
+
+	rp_diag_clear(&d);
+	r = rp_runner_new(&ro, &rc.runner, &d);
+	if (r != RP_OK)
+		return cli_fail(&d);
+	cli_signals_start(sig, on_signal, NULL, -1, &rc);
+	if (run->waiting)
+		cli_info("%s", run->waiting);
+	r = rp_runner_run(rc.runner, &sum, &d);
+	cli_signals_stop(sig);
+	if (r == RP_OK)
+		print_summary(run, &sum, (double)(rp_now_ms() - t0) / 1000.0);
+	rp_runner_free(rc.runner);
+	return r != RP_OK ? cli_fail(&d) : exit_status(&rc, &sum, ro.count);
+}

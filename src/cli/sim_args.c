@@ -1,0 +1,92 @@
+#include "cli/sim_args.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+#include "usb/usb_source.h"
+
+void cli_sim_longopts(struct cli_longopts *t)
+{
+	static const struct option rows[] = {
+		{ "simulate", required_argument, NULL, CLI_OPT_SIMULATE },
+		{ "sim-timing", required_argument, NULL, CLI_OPT_SIM_TIMING },
+		{ "sim-fault", required_argument, NULL, CLI_OPT_SIM_FAULT },
+		{ NULL, 0, NULL, 0 },
+	};
+	cli_longopts_add(t, rows);
+}
+
+int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
+{
+	struct rp_diag d;
+
+	switch (opt) {
+	case CLI_OPT_SIMULATE:
+		if (!cli_parse_uint(arg, RP_SIM_MAX_BOARDS, &s->boards) || !s->boards)
+			return cli_usage_error(cmd, "--simulate '%s': expected 1 to %u boards", arg,
+					       RP_SIM_MAX_BOARDS);
+		return CLI_OPTION_TAKEN;
+	case CLI_OPT_SIM_TIMING:
+		if (strcmp(arg, "realistic") != 0 && strcmp(arg, "zero") != 0)
+			return cli_usage_error(cmd, "--sim-timing '%s': expected zero or realistic", arg);
+		s->realistic = !strcmp(arg, "realistic");
+		return CLI_OPTION_TAKEN;
+	case CLI_OPT_SIM_FAULT:
+		if (s->n_faults == CLI_MAX_SIM_FAULTS)
+			return cli_usage_error(cmd, "at most %d --sim-fault", CLI_MAX_SIM_FAULTS);
+		if (rp_sim_fault_spec_parse(arg, &s->faults[s->n_faults], &d) != RP_OK)
+			return cli_usage_error(cmd, "%s", rp_diag_message(&d));
+		s->n_faults++;
+		return CLI_OPTION_TAKEN;
+	default:
+		return CLI_OPTION_OTHER;
+	}
+}
+
+int cli_sim_check(const struct cli_sim *s, const char *cmd)
+{
+	if ((s->realistic || s->n_faults) && !s->boards)
+		return cli_usage_error(cmd, "--sim-timing and --sim-fault need --simulate N");
+	for (unsigned i = 0; i < s->n_faults; i++)
+		if (s->faults[i].board > s->boards)
+			return cli_usage_error(cmd, "--sim-fault for board %u, but --simulate %u",
+					       s->faults[i].board, s->boards);
+	return 0;
+}
+
+unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
+			  const char *const *serials, unsigned n_serials)
+{
+	unsigned count = 0;
+	for (unsigned i = 0; i < s->boards; i++) {
+		char port[RP_PORT_PATH_MAX];
+		struct rp_sim_params p;
+		bool ok = !n_globs, ok_serial = !n_serials;
+		rp_sim_source_port_path(1, i, port);
+		rp_sim_params_default(&p, i + 1);
+		for (unsigned g = 0; g < n_globs && !ok; g++)
+			ok = fnmatch(globs[g], port, 0) == 0;
+		for (unsigned k = 0; k < n_serials && !ok_serial; k++)
+			ok_serial = !strcmp(serials[k], p.serial);
+		count += ok && ok_serial;
+	}
+	return count;
+}
+
+int cli_source_new(const struct cli_sim *s, const char *soc, struct rp_source **out,
+		   struct rp_diag *d)
+{
+	struct rp_usb_source_options uo = { .enumerate_existing = 1 };
+	struct rp_sim_params tmpl;
+	struct rp_sim_source_opts so = { .n_boards = s->boards, .params = &tmpl,
+					 .faults = s->faults, .n_faults = s->n_faults };
+
+	if (!s->boards)
+		return rp_usb_source_new(&uo, out, d);
+	rp_sim_params_default(&tmpl, 0);
+	if (soc && !strcmp(soc, "2712"))
+		tmpl.pid = 0x2712;
+	if (s->realistic)
+		rp_sim_timing_realistic(&tmpl.timing);
+	return rp_sim_source_new(&so, out, d);
+}

@@ -1,0 +1,42 @@
+/* --simulate, --sim-timing and --sim-fault of `flash` and `boot`, and the
+ * device source they choose: simulated boards, or USB. */
+#ifndef RP_CLI_SIM_ARGS_H
+#define RP_CLI_SIM_ARGS_H
+
+#include <stdbool.h>
+
+#include "cli/cli.h"
+#include "sim/sim_source.h"
+
+#define CLI_MAX_SIM_FAULTS 64
+
+/* getopt_long values, apart from the payload options' and any command's. */
+enum cli_sim_opt {
+	CLI_OPT_SIMULATE = 0x1100,
+	CLI_OPT_SIM_TIMING,
+	CLI_OPT_SIM_FAULT,
+};
+
+struct cli_sim {
+	unsigned boards; /* 0: real boards on USB */
+	bool realistic;  /* --sim-timing realistic (default zero) */
+	struct rp_sim_fault_spec faults[CLI_MAX_SIM_FAULTS];
+	unsigned n_faults;
+};
+
+void cli_sim_longopts(struct cli_longopts *t);
+/* Returns an enum cli_option_result or an exit code; cmd names the
+ * command in usage errors. */
+int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd);
+/* After the options: the --sim-* options need --simulate, and faults
+ * name simulated boards. 0 or a usage exit code. */
+int cli_sim_check(const struct cli_sim *s, const char *cmd);
+/* How many simulated boards the filters let through (their port paths and
+ * serials are known in advance), so a run knows how many to wait for. */
+unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
+			  const char *const *serials, unsigned n_serials);
+/* The simulated boards, of this SoC ("2712"; NULL: 2711), or USB. */
+int cli_source_new(const struct cli_sim *s, const char *soc, struct rp_source **out,
+		   struct rp_diag *d);
+
+#endif
