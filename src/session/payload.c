@@ -16,6 +16,9 @@
 #include "transport/devices.h"
 
 #define DEFAULT_MAX_FILE (64u << 20)
+/* A file rewritten while it is read is read again this many times before
+ * the lookup gives up: torn contents are never served. */
+#define READ_ATTEMPTS 3
 
 /* A file's bytes, either an in-memory entry (lives as long as the
  * payload) or a directory file in the cache. Cache entries are reference
@@ -33,7 +36,7 @@ struct entry {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtime;
+	struct timespec mtime, ctime;
 };
 
 struct rp_payload {
@@ -225,6 +228,10 @@ int rp_payload_add(struct rp_payload *p, const char *name, const void *data, siz
 		return r;
 	if (len && !data)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "payload entry %s has no data", name);
+	if ((uint64_t)len > UINT32_MAX)
+		return rp_diag_set(d, RP_ERR_TOO_LARGE,
+				   "payload entry %s: %zu bytes, more than the protocol's 32-bit length",
+				   name, len);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
@@ -296,10 +303,23 @@ static void fill_file(struct rp_payload_file *f, struct entry *e, const char *or
 	f->ref_ = e->memory ? NULL : e;
 }
 
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* ctime too: a rewrite in place that restores the size and mtime still
+ * moves it. */
 static bool same_version(const struct entry *e, const struct stat *st)
 {
 	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	       same_time(&e->mtime, &st->st_mtim) && same_time(&e->ctime, &st->st_ctim);
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       same_time(&a->st_mtim, &b->st_mtim) && same_time(&a->st_ctim, &b->st_ctim);
 }
 
 /* Take a reference on the cached version of `real` matching st, or NULL. */
@@ -342,37 +362,76 @@ static struct entry *cache_put(struct rp_payload *p, struct entry *fresh, const 
 	return fresh;
 }
 
-static int read_fd(int fd, const struct stat *st, const char *real, size_t max,
-		   struct entry **out, struct rp_diag *d)
+/* Read the file's st->st_size bytes from offset 0. Then fstat again: a
+ * file rewritten in place meanwhile (size, mtime or ctime moved) may have
+ * given torn bytes, so it is read again under its new stat, at most
+ * READ_ATTEMPTS times. On success *st is the stat the bytes belong to. */
+static int read_fd(int fd, struct stat *st, const char *real, size_t max, struct entry **out,
+		   struct rp_diag *d)
 {
 	struct entry *e;
-	size_t len = (size_t)st->st_size, got = 0;
+	uint8_t *data = NULL;
+	size_t len = 0;
 
-	if ((uint64_t)st->st_size > max)
-		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: %lld bytes, more than the %zu served",
-				   real, (long long)st->st_size, max);
+	for (unsigned attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+		struct stat after;
+		size_t got = 0;
+		uint8_t *grown;
+
+		/* The wire protocol announces a size in 32 bits. */
+		if ((uint64_t)st->st_size > UINT32_MAX || (uint64_t)st->st_size > max) {
+			free(data);
+			return rp_diag_set(d, RP_ERR_TOO_LARGE,
+					   "%s: %lld bytes, more than the %zu served", real,
+					   (long long)st->st_size,
+					   max < UINT32_MAX ? max : (size_t)UINT32_MAX);
+		}
+		len = (size_t)st->st_size;
+		grown = realloc(data, len ? len : 1);
+		if (!grown) {
+			free(data);
+			return rp_diag_set(d, RP_ERR_NOMEM, "out of memory reading %s", real);
+		}
+		data = grown;
+		while (got < len) {
+			ssize_t n = pread(fd, data + got, len - got, (off_t)got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				int err = errno;
+				free(data);
+				return rp_diag_set(d, RP_ERR_IO, "%s: %s", real, strerror(err));
+			}
+			if (n == 0)
+				break; /* shrank meanwhile: the fstat below tells */
+			got += (size_t)n;
+		}
+		if (fstat(fd, &after) != 0) {
+			int err = errno;
+			free(data);
+			return rp_diag_set(d, RP_ERR_IO, "%s: %s", real, strerror(err));
+		}
+		if (got == len && same_stat(st, &after))
+			goto done;
+		*st = after;
+	}
+	free(data);
+	return rp_diag_set(d, RP_ERR_IO, "%s kept changing while being read (%d attempts)", real,
+			   READ_ATTEMPTS);
+done:
 	e = calloc(1, sizeof(*e));
-	if (!e || !(e->key = strdup(real)) || !(e->data = malloc(len ? len : 1))) {
-		entry_free(e);
+	if (!e || !(e->key = strdup(real))) {
+		free(e);
+		free(data);
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory reading %s", real);
 	}
-	while (got < len) {
-		ssize_t n = read(fd, e->data + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : 0;
-			entry_free(e);
-			return rp_diag_set(d, RP_ERR_IO, "%s: %s", real,
-					   err ? strerror(err) : "file shrank while being read");
-		}
-		got += (size_t)n;
-	}
+	e->data = data;
 	e->len = len;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
 	e->size = st->st_size;
 	e->mtime = st->st_mtim;
+	e->ctime = st->st_ctim;
 	rp_sha256_hex(e->data, len, e->sha256);
 	*out = e;
 	return RP_OK;
@@ -416,16 +475,24 @@ static int dir_try(struct rp_payload *p, const char *rel, const char *shown,
 		free(real);
 		return r;
 	}
+	/* What was actually opened, as the kernel names it. Without that
+	 * answer containment cannot be confirmed, so the file is refused
+	 * rather than served on trust. */
 	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", fd);
 	n = readlink(fdlink, via_fd, sizeof(via_fd) - 1);
-	if (n > 0) {
-		via_fd[n] = '\0';
-		if (!inside_tree(p, via_fd)) {
-			r = rp_diag_set(d, RP_ERR_REFUSED,
-					"refusing \"%s\": opened %s, outside the served directory %s",
-					shown, via_fd, p->dir);
-			goto out;
-		}
+	if (n <= 0 || (size_t)n >= sizeof(via_fd) - 1) {
+		r = rp_diag_set(d, RP_ERR_REFUSED,
+				"refusing \"%s\": cannot confirm that %s is inside the served "
+				"directory (%s: %s)",
+				shown, real, fdlink, n < 0 ? strerror(errno) : "unusable answer");
+		goto out;
+	}
+	via_fd[n] = '\0';
+	if (!inside_tree(p, via_fd)) {
+		r = rp_diag_set(d, RP_ERR_REFUSED,
+				"refusing \"%s\": opened %s, outside the served directory %s",
+				shown, via_fd, p->dir);
+		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = rp_diag_set(d, RP_ERR_REFUSED, "refusing \"%s\": %s is not a regular file",

@@ -30,7 +30,8 @@ struct rp_device_desc;
 struct rp_payload_opts {
 	const char *dir;       /* directory to serve, or NULL for in-memory entries only */
 	bool overlays;         /* rpiboot -o: DIR/<port-path>/NAME is tried first */
-	size_t max_file_size;  /* largest directory file served; 0: 64 MiB */
+	size_t max_file_size;  /* largest directory file served; 0: 64 MiB. Never more
+				* than UINT32_MAX: the wire length is 32 bits */
 };
 
 struct rp_payload;
@@ -49,8 +50,9 @@ int rp_payload_new(const struct rp_payload_opts *opts, struct rp_payload **out,
 		   struct rp_diag *d);
 void rp_payload_free(struct rp_payload *p);
 
-/* Add an in-memory entry (the bytes are copied). In-memory entries are
- * looked up before the directory. Not thread-safe: call during setup only. */
+/* Add an in-memory entry (the bytes are copied; at most UINT32_MAX). In-memory
+ * entries are looked up before the directory. Not thread-safe: call during
+ * setup only. */
 int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
 		   struct rp_diag *d);
 /* Add pieeprom.bin, pieeprom.sig, config.txt and the second stage (under
@@ -79,8 +81,11 @@ void rp_payload_quote(const char *raw, size_t len, char *out, size_t out_size);
  * `port_path` (may be NULL). Memory entries first, then the directory in
  * rpiboot order. A directory hit is opened with O_NOFOLLOW on its last
  * component and its realpath must stay inside the served tree, so a
- * symlink pointing outside is refused (RP_ERR_REFUSED). RP_ERR_NOT_FOUND
- * when absent (not an error for the protocol: the board is told size 0).
+ * symlink pointing outside is refused (RP_ERR_REFUSED), and so is a file
+ * whose opened path cannot be confirmed (no /proc). A file rewritten in
+ * place while being read is read again (bounded) so its bytes are never
+ * torn; one that keeps changing is RP_ERR_IO. RP_ERR_NOT_FOUND when absent
+ * (not an error for the protocol: the board is told size 0).
  * Thread-safe. Release the file with rp_payload_file_release. */
 int rp_payload_lookup(struct rp_payload *p, const char *soc, const char *port_path,
 		      const char *name, struct rp_payload_file *f, struct rp_diag *d);

@@ -5,6 +5,7 @@
 #ifndef RP_SESSION_RECORD_H
 #define RP_SESSION_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "transport/transport.h"
@@ -33,6 +34,9 @@ enum rp_phase {
 struct rp_metadata_entry {
 	char key[RP_META_KEY_MAX];
 	char value[RP_META_VALUE_MAX];
+	/* The board's last report for this key was malformed (not printable,
+	 * too long): value is "" rather than an earlier, superseded one. */
+	bool invalid;
 };
 
 struct rp_board_record {
@@ -48,7 +52,7 @@ struct rp_board_record {
 	char error[512];                /* the reason, for FAILED/TIMEOUT/LEFT */
 	struct rp_metadata_entry meta[RP_META_MAX];
 	unsigned n_meta;
-	unsigned meta_dropped;          /* entries refused (too many, too long, not printable) */
+	unsigned meta_dropped;          /* reports refused (too many, too long, not printable) */
 	char served_sha256[65];         /* sha256 hex of pieeprom.bin as served; "" if none */
 	char reported_hash[65];         /* EEPROM_HASH the board reported; "" if none */
 	uint64_t bytes_served;

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -246,10 +247,15 @@ out:
 	return r;
 }
 
+/* The board asks for its image under the names recovery.bin uses, but a
+ * directory may hold it under a SoC or port folder ("2711/pieeprom.bin"):
+ * what matters is the last component. */
 static bool is_eeprom_image(const char *name)
 {
+	const char *slash = strrchr(name, '/');
+	const char *base = slash ? slash + 1 : name;
 	for (size_t i = 0; i < sizeof(eeprom_image_names) / sizeof(eeprom_image_names[0]); i++)
-		if (!strcmp(name, eeprom_image_names[i]))
+		if (!strcmp(base, eeprom_image_names[i]))
 			return true;
 	return false;
 }
@@ -260,52 +266,121 @@ static bool meta_key_char(char ch)
 	       ch == '_' || ch == '-' || ch == '.';
 }
 
+/* Every file this board looked up, kept until the session ends: the size
+ * GetFileSize announced, the bytes ReadFile sends and the digest checked
+ * against EEPROM_HASH then all come from one version of the file, even
+ * when the file changes on disk in between (a CM4 asks the size of
+ * pieeprom.bin, then reads pieeprom.sig, then reads pieeprom.bin). */
+struct looked_up {
+	char name[RP_PAYLOAD_NAME_MAX];
+	int status;               /* RP_OK or RP_ERR_NOT_FOUND */
+	struct rp_payload_file f; /* when RP_OK */
+};
+
+/* recovery.bin asks for fewer than 20 names; a full OS boot over boot -d
+ * a few dozen. Beyond this the board is broken or hostile, and each entry
+ * pins a file version in memory. */
+#define MAX_FILES 512
+
+struct serve_state {
+	struct looked_up *files;
+	size_t n_files, cap;
+	bool asked_image;         /* GetFileSize or ReadFile of an EEPROM image name */
+	bool image_missing;       /* ... which the payload does not have */
+	bool served_image;        /* ... whose bytes were sent */
+	char image_name[RP_PAYLOAD_NAME_MAX];
+	char meta_error[400];     /* first malformed or conflicting EEPROM_* report */
+	char last[RP_PAYLOAD_NAME_MAX + 16];
+};
+
+static void serve_state_free(struct rp_payload *p, struct serve_state *s)
+{
+	for (size_t i = 0; i < s->n_files; i++)
+		if (s->files[i].status == RP_OK)
+			rp_payload_file_release(p, &s->files[i].f);
+	free(s->files);
+	s->files = NULL;
+	s->n_files = s->cap = 0;
+}
+
+static void meta_error(struct serve_state *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void meta_error(struct serve_state *s, const char *fmt, ...)
+{
+	va_list ap;
+	if (s->meta_error[0])
+		return; /* the first one is the cause */
+	va_start(ap, fmt);
+	vsnprintf(s->meta_error, sizeof(s->meta_error), fmt, ap);
+	va_end(ap);
+}
+
 /* Record one "*KEY*VALUE" report (name is NUL-terminated, starts with
- * '*'). Malformed, oversize or non-printable reports are counted and
- * dropped; they never end the session, as metadata is the board talking
- * about itself, and the checks that matter look at specific keys. */
-static void record_metadata(struct rp_board_record *rec, const char *name)
+ * '*'). Metadata is the board talking about itself, so a malformed,
+ * oversize or non-printable report never ends the session: it is counted
+ * and dropped. But a later report must never leave an earlier value
+ * standing as if it were still the board's word: for EEPROM_* keys (what
+ * the verdict rests on) a malformed or conflicting report fails the board
+ * once it says Done; for other keys an earlier value is marked invalid. */
+static void record_metadata(struct rp_board_record *rec, struct serve_state *s, const char *name)
 {
 	const char *key = name + 1;
 	const char *star = strchr(key, '*');
-	size_t klen, vlen;
+	size_t klen = star ? (size_t)(star - key) : strlen(key);
+	bool eeprom = klen >= 7 && !memcmp(key, "EEPROM_", 7);
+	const char *value = star ? star + 1 : "";
+	size_t vlen = strlen(value);
+	bool bad_key = !star || !klen || klen >= RP_META_KEY_MAX;
+	bool bad_value = vlen >= RP_META_VALUE_MAX;
+	char quoted[96];
 	unsigned i;
 
-	if (!star) {
+	for (i = 0; i < klen && !bad_key; i++)
+		bad_key = !meta_key_char(key[i]);
+	for (i = 0; i < vlen && !bad_value; i++)
+		bad_value = (unsigned char)value[i] < 0x20 || (unsigned char)value[i] >= 0x7f;
+	if (bad_key || bad_value)
 		rec->meta_dropped++;
-		return;
-	}
-	klen = (size_t)(star - key);
-	vlen = strlen(star + 1);
-	if (!klen || klen >= RP_META_KEY_MAX || vlen >= RP_META_VALUE_MAX) {
-		rec->meta_dropped++;
-		return;
-	}
-	for (i = 0; i < klen; i++)
-		if (!meta_key_char(key[i])) {
-			rec->meta_dropped++;
-			return;
+	if (bad_key) {
+		if (eeprom) {
+			rp_payload_quote(name, strlen(name), quoted, sizeof(quoted));
+			meta_error(s, "board sent a malformed EEPROM report \"%s\"", quoted);
 		}
-	for (i = 0; i < vlen; i++) {
-		unsigned char ch = (unsigned char)star[1 + i];
-		if (ch < 0x20 || ch >= 0x7f) {
-			rec->meta_dropped++;
-			return;
-		}
+		return;
 	}
 	for (i = 0; i < rec->n_meta; i++)
 		if (strlen(rec->meta[i].key) == klen && !memcmp(rec->meta[i].key, key, klen))
 			break;
+	if (bad_value) {
+		if (eeprom) {
+			rp_payload_quote(value, vlen, quoted, sizeof(quoted));
+			meta_error(s, "board sent a malformed %.*s report (\"%s\", %zu bytes)",
+				   (int)klen, key, quoted, vlen);
+		}
+		if (i < rec->n_meta) {
+			rec->meta[i].value[0] = '\0';
+			rec->meta[i].invalid = true;
+		}
+		return;
+	}
 	if (i == rec->n_meta) {
 		if (rec->n_meta >= RP_META_MAX) {
 			rec->meta_dropped++;
+			if (eeprom)
+				meta_error(s, "board sent more than %d metadata reports; %.*s was dropped",
+					   RP_META_MAX, (int)klen, key);
 			return;
 		}
 		rec->n_meta++;
+	} else if (eeprom && (rec->meta[i].invalid || strcmp(rec->meta[i].value, value) != 0)) {
+		meta_error(s, "board reported %.*s twice with different values (\"%s\", then \"%s\")",
+			   (int)klen, key, rec->meta[i].invalid ? "<malformed>" : rec->meta[i].value,
+			   value);
 	}
 	memcpy(rec->meta[i].key, key, klen);
 	rec->meta[i].key[klen] = '\0';
-	memcpy(rec->meta[i].value, star + 1, vlen + 1);
+	memcpy(rec->meta[i].value, value, vlen + 1);
+	rec->meta[i].invalid = false;
 }
 
 static bool is_sha256_hex(const char *s)
@@ -358,49 +433,109 @@ static int verify_eeprom(struct rp_board_record *rec)
 	return RP_OK;
 }
 
-struct current_file {
-	char name[RP_PAYLOAD_NAME_MAX];
-	struct rp_payload_file f;
-	int status; /* lookup result for name */
-	bool valid;
-};
-
-static int lookup_cached(struct ctx *c, struct current_file *cur, const char *name)
+/* The verdict once the board said Done. In either mode a board that says
+ * its EEPROM update failed has failed. Flash needs the image read and
+ * confirmed. Serve (boot -d) is SERVED when the board never went for an
+ * image; once it asked for one, the image must have been there and read,
+ * and is then confirmed as in flash mode. */
+static int verdict(struct rp_board_record *rec, const struct serve_state *s,
+		   enum rp_session_mode mode)
 {
+	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
+	char said[RP_META_VALUE_MAX + 48] = "";
+
+	if (s->meta_error[0])
+		return rp_session_fail(rec, RP_ERR_VERIFY, "%s", s->meta_error);
+	if (s->served_image)
+		return verify_eeprom(rec);
+	if (update)
+		snprintf(said, sizeof(said), " (board reported EEPROM_UPDATE=%s)", update);
+	if (mode == RP_SESSION_FLASH)
+		return rp_session_fail(rec, RP_ERR_PROTOCOL,
+				       "board said Done without reading pieeprom.bin: nothing was "
+				       "written%s",
+				       said);
+	if (s->image_missing)
+		return rp_session_fail(rec, RP_ERR_NOT_FOUND,
+				       "board asked for %s, which is not in the served files: the "
+				       "EEPROM was not updated%s",
+				       s->image_name, said);
+	if (s->asked_image)
+		return rp_session_fail(rec, RP_ERR_BOARD,
+				       "board asked for the size of %s but never read it: the EEPROM "
+				       "was not updated (pieeprom.sig missing or not matching?)%s",
+				       s->image_name, said);
+	if (update && !update_succeeded(update))
+		return rp_session_fail(rec, RP_ERR_BOARD,
+				       "EEPROM_UPDATE=%s: the board did not write the EEPROM", update);
+	return RP_OK;
+}
+
+/* The session's version of `name`: looked up once, the first time the
+ * board mentions it. RP_OK or RP_ERR_NOT_FOUND with *out set, or a
+ * failure (recorded). */
+static int lookup(struct ctx *c, struct serve_state *s, const char *name,
+		  const struct looked_up **out)
+{
+	struct looked_up *e;
 	struct rp_diag d;
-	if (cur->valid && !strcmp(cur->name, name))
-		return cur->status;
-	if (cur->valid)
-		rp_payload_file_release(c->o->payload, &cur->f);
+
+	for (size_t i = 0; i < s->n_files; i++)
+		if (!strcmp(s->files[i].name, name)) {
+			*out = &s->files[i];
+			return s->files[i].status;
+		}
+	if (s->n_files == MAX_FILES)
+		return rp_session_fail(c->rec, RP_ERR_PROTOCOL,
+				       "board asked for more than %d different files (the last %s)",
+				       MAX_FILES, name);
+	if (s->n_files == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct looked_up *grown = realloc(s->files, cap * sizeof(*grown));
+		if (!grown)
+			return rp_session_fail(c->rec, RP_ERR_NOMEM, "out of memory serving %s", name);
+		s->files = grown;
+		s->cap = cap;
+	}
+	e = &s->files[s->n_files];
+	memset(e, 0, sizeof(*e));
 	rp_diag_clear(&d);
-	cur->status = rp_payload_lookup(c->o->payload, c->rec->soc, c->t->info.port_path, name,
-					&cur->f, &d);
-	snprintf(cur->name, sizeof(cur->name), "%s", name);
-	cur->valid = true;
-	if (cur->status != RP_OK && cur->status != RP_ERR_NOT_FOUND)
-		rp_session_fail(c->rec, cur->status, "cannot serve %s: %s", name,
-				rp_diag_message(&d));
-	return cur->status;
+	e->status = rp_payload_lookup(c->o->payload, c->rec->soc, c->t->info.port_path, name, &e->f,
+				      &d);
+	if (e->status != RP_OK && e->status != RP_ERR_NOT_FOUND)
+		return rp_session_fail(c->rec, e->status, "cannot serve %s: %s", name,
+				       rp_diag_message(&d));
+	/* The wire length is 32 bits: a larger file cannot be announced. */
+	if (e->status == RP_OK && e->f.len > UINT32_MAX) {
+		rp_payload_file_release(c->o->payload, &e->f);
+		return rp_session_fail(c->rec, RP_ERR_TOO_LARGE,
+				       "cannot serve %s: more than 4 GiB", name);
+	}
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	s->n_files++;
+	*out = e;
+	return e->status;
 }
 
 /* One request, already read into msg (got bytes). Returns RP_OK to go
  * on, 1 when the board said Done, or a failure. */
-static int handle_request(struct ctx *c, struct current_file *cur, const uint8_t *msg, size_t got,
-			  bool *served_image, char *last, size_t last_size)
+static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *msg, size_t got)
 {
 	char name[RP_PAYLOAD_NAME_MAX], quoted[96];
 	const char *raw = (const char *)msg + 4;
 	uint32_t cmd = rp_get_le32(msg);
 	size_t name_len = got - 4;
+	const struct looked_up *e = NULL;
 	struct rp_diag d;
 	char what[RP_PAYLOAD_NAME_MAX + 64];
+	bool image;
 	int r;
 
 	if (cmd > RP_CMD_DONE)
 		return rp_session_fail(c->rec, RP_ERR_PROTOCOL,
 				       "board sent unknown command %u (0x%08x) after %s; expected 0 "
 				       "GetFileSize, 1 ReadFile or 2 Done",
-				       cmd, cmd, last);
+				       cmd, cmd, s->last);
 	if (cmd == RP_CMD_DONE)
 		return 1;
 	if (!memchr(raw, '\0', name_len)) {
@@ -413,8 +548,8 @@ static int handle_request(struct ctx *c, struct current_file *cur, const uint8_t
 	if (!raw[0])
 		return 1;
 	if (raw[0] == '*') {
-		record_metadata(c->rec, raw);
-		snprintf(last, last_size, "metadata");
+		record_metadata(c->rec, s, raw);
+		snprintf(s->last, sizeof(s->last), "metadata");
 		snprintf(what, sizeof(what), "acknowledging metadata");
 		r = rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
 		return r == RP_OK ? RP_OK : transfer_failed(c, r, c->transfer_ms, what);
@@ -424,31 +559,38 @@ static int handle_request(struct ctx *c, struct current_file *cur, const uint8_t
 	if (r != RP_OK)
 		return rp_session_fail(c->rec, r, "board asked for a file the host refuses to serve: %s",
 				       rp_diag_message(&d));
-	r = lookup_cached(c, cur, name);
+	r = lookup(c, s, name, &e);
 	if (r != RP_OK && r != RP_ERR_NOT_FOUND)
 		return r;
+	image = is_eeprom_image(name);
+	if (image) {
+		s->asked_image = true;
+		snprintf(s->image_name, sizeof(s->image_name), "%s", name);
+		if (r == RP_ERR_NOT_FOUND)
+			s->image_missing = true;
+	}
 	if (cmd == RP_CMD_GET_FILE_SIZE) {
-		uint32_t size = r == RP_OK ? (uint32_t)cur->f.len : 0;
-		snprintf(last, last_size, "the size of %s", name);
+		uint32_t size = r == RP_OK ? (uint32_t)e->f.len : 0;
+		snprintf(s->last, sizeof(s->last), "the size of %s", name);
 		snprintf(what, sizeof(what), "answering the size of %s", name);
 		r = rp_ep_write_header(c->t, size, c->transfer_ms, c->o->deadline_ms);
 		return r == RP_OK ? RP_OK : transfer_failed(c, r, c->transfer_ms, what);
 	}
-	snprintf(last, last_size, "%s", name);
+	snprintf(s->last, sizeof(s->last), "%s", name);
 	if (r == RP_ERR_NOT_FOUND) {
 		snprintf(what, sizeof(what), "telling the board %s is missing", name);
 		r = rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
 		return r == RP_OK ? RP_OK : transfer_failed(c, r, c->transfer_ms, what);
 	}
-	snprintf(what, sizeof(what), "sending %s (%zu bytes)", name, cur->f.len);
-	r = send_bytes(c, name, cur->f.data, cur->f.len, what);
+	snprintf(what, sizeof(what), "sending %s (%zu bytes)", name, e->f.len);
+	r = send_bytes(c, name, e->f.data, e->f.len, what);
 	if (r != RP_OK)
 		return r;
 	c->rec->files_served++;
-	c->rec->bytes_served += cur->f.len;
-	if (is_eeprom_image(name)) {
-		*served_image = true;
-		memcpy(c->rec->served_sha256, cur->f.sha256, sizeof(c->rec->served_sha256));
+	c->rec->bytes_served += e->f.len;
+	if (image) {
+		s->served_image = true;
+		memcpy(c->rec->served_sha256, e->f.sha256, sizeof(c->rec->served_sha256));
 	}
 	return RP_OK;
 }
@@ -457,9 +599,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		     struct rp_board_record *rec)
 {
 	uint8_t msg[RP_FILE_REQUEST_SIZE];
-	struct current_file cur = { .valid = false };
-	bool served_image = false;
-	char last[RP_PAYLOAD_NAME_MAX + 16] = "the second stage started";
+	struct serve_state *s;
 	char what[RP_PAYLOAD_NAME_MAX + 64];
 	uint64_t t0 = rp_now_ms();
 	unsigned n;
@@ -468,6 +608,11 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 
 	ctx_init(&c, t, o, rec);
 	phase(&c, RP_PHASE_SERVE);
+	/* On the heap: the worker threads keep small stacks. */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return rp_session_fail(rec, RP_ERR_NOMEM, "out of memory starting the file server");
+	snprintf(s->last, sizeof(s->last), "the second stage started");
 	for (n = 0;; n++) {
 		size_t got = 0;
 		if (cancelled(&c)) {
@@ -487,15 +632,15 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		if (r == RP_ERR_SHORT) {
 			r = rp_session_fail(rec, RP_ERR_PROTOCOL,
 					    "board sent a %zu-byte request after %s (expected %d)",
-					    got, last, RP_FILE_REQUEST_SIZE);
+					    got, s->last, RP_FILE_REQUEST_SIZE);
 			break;
 		}
 		if (r != RP_OK) {
-			snprintf(what, sizeof(what), "waiting for the next request (after %s)", last);
+			snprintf(what, sizeof(what), "waiting for the next request (after %s)", s->last);
 			transfer_failed(&c, r, c.request_ms, what);
 			break;
 		}
-		r = handle_request(&c, &cur, msg, got, &served_image, last, sizeof(last));
+		r = handle_request(&c, s, msg, got);
 		if (r == 1) {
 			r = RP_OK;
 			break;
@@ -503,21 +648,17 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		if (r != RP_OK)
 			break;
 	}
-	if (cur.valid)
-		rp_payload_file_release(o->payload, &cur.f);
+	serve_state_free(o->payload, s);
 	add_phase_time(rec, RP_PHASE_SERVE, t0);
-	if (r != RP_OK)
-		return r;
-
-	t0 = rp_now_ms();
-	phase(&c, RP_PHASE_VERIFY);
-	if (served_image)
-		r = verify_eeprom(rec);
-	else if (o->mode == RP_SESSION_FLASH)
-		r = rp_session_fail(rec, RP_ERR_PROTOCOL,
-				    "board said Done without reading pieeprom.bin: nothing was written");
-	add_phase_time(rec, RP_PHASE_VERIFY, t0);
-	if (r == RP_OK)
-		rp_session_record_finish(rec, served_image ? RP_RESULT_OK : RP_RESULT_SERVED);
+	if (r == RP_OK) {
+		t0 = rp_now_ms();
+		phase(&c, RP_PHASE_VERIFY);
+		r = verdict(rec, s, o->mode);
+		add_phase_time(rec, RP_PHASE_VERIFY, t0);
+		if (r == RP_OK)
+			rp_session_record_finish(rec, s->served_image ? RP_RESULT_OK
+								      : RP_RESULT_SERVED);
+	}
+	free(s);
 	return r;
 }

@@ -24,8 +24,13 @@ enum rp_session_mode {
 	 * confirm it (EEPROM_UPDATE success and EEPROM_HASH equal to the
 	 * served image) to be OK. */
 	RP_SESSION_FLASH = 0,
-	/* Serve (rpiboot -d): SERVED when Done arrives; if pieeprom.bin was
-	 * served, it is verified as in flash mode. */
+	/* Serve (rpiboot -d): SERVED when Done arrives and the board never
+	 * went for an EEPROM image. Once it asked for one (pieeprom.bin or
+	 * pieeprom.upd, in any folder), the image must have been served and
+	 * is then verified as in flash mode: asked but missing, or sized but
+	 * never read, fails. In both modes a reported EEPROM_UPDATE other
+	 * than success, or a malformed or conflicting EEPROM_* report, fails
+	 * the board. */
 	RP_SESSION_SERVE,
 };
 
@@ -85,7 +90,9 @@ int rp_session_stage1(struct rp_transport *t, const struct rp_session_opts *o,
 
 /* Stage 2 on a second-stage transport: serve requests until Done (or an
  * empty name), then verify according to the mode. Sets record->result to
- * OK/SERVED on success. */
+ * OK/SERVED on success. Each name is looked up once per session and that
+ * version is held until the session ends, so a size announced, the bytes
+ * sent and the digest verified always belong to the same file contents. */
 int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		     struct rp_board_record *rec);
 

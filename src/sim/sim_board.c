@@ -214,9 +214,10 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 		return NULL;
 	}
 	b->eeprom_size = b->dev->eeprom_size;
-	b->stage = RP_STAGE_ROM;
+	b->stage = p->second_stage ? RP_STAGE_SECOND : RP_STAGE_ROM;
 	b->attached = true;
-	b->rom = ROM_MSG_HEADER;
+	b->rom = p->second_stage ? ROM_JUMPED : ROM_MSG_HEADER;
+	b->q = Q_CONFIG_SIZE;
 	b->metadata_enabled = true;
 	b->outcome = RP_SIM_RUNNING;
 	return b;

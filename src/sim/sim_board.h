@@ -86,6 +86,10 @@ struct rp_sim_params {
 	struct rp_sim_timing timing;
 	enum rp_sim_fault fault;
 	enum rp_sim_step fault_step;
+	/* Plugged in with its second stage already running (a host did stage
+	 * 1 earlier): it enumerates as the second stage, with its serial,
+	 * and asks for files at once. */
+	bool second_stage;
 };
 
 /* Fill defaults for board number n (distinct serial and MAC per n). */
@@ -100,6 +104,8 @@ void rp_sim_board_free(struct rp_sim_board *b);
 enum rp_stage rp_sim_board_stage(const struct rp_sim_board *b);
 uint16_t rp_sim_board_pid(const struct rp_sim_board *b);
 uint8_t rp_sim_board_serial_index(const struct rp_sim_board *b); /* 0 in ROM, 5 in second stage */
+/* The board's serial number. Like the hardware, a host can read it only
+ * from the second stage: the boot ROM has no serial string (index 0). */
 const char *rp_sim_board_serial(const struct rp_sim_board *b);
 
 /* Bus presence. After the stage-1 return code is read the board detaches;

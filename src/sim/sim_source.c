@@ -227,7 +227,10 @@ static void enumerate(struct sim_source *s, unsigned i)
 									: RP_STAGE_SECOND;
 	info->num_interfaces = info->stage == RP_STAGE_ROM ? 2 : 1;
 	rp_sim_source_port_path(s->bus, i, info->port_path);
-	snprintf(info->serial, sizeof(info->serial), "%s", rp_sim_board_serial(b));
+	/* As on hardware: the boot ROM has no serial string (iSerialNumber 0),
+	 * only the second stage reports one. */
+	if (info->stage == RP_STAGE_SECOND)
+		snprintf(info->serial, sizeof(info->serial), "%s", rp_sim_board_serial(b));
 	info->id = ++s->next_id;
 }
 
@@ -442,6 +445,7 @@ int rp_sim_source_new(const struct rp_sim_source_opts *o, struct rp_source **out
 			p.fault = o->params->fault;
 			p.fault_step = o->params->fault_step;
 		}
+		p.second_stage = o->second_stage && o->second_stage[i];
 		/* Later specs override earlier ones for the same board. */
 		for (unsigned f = 0; f < o->n_faults; f++)
 			if (o->faults[f].board == 0 || o->faults[f].board == i + 1) {

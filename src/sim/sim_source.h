@@ -43,6 +43,10 @@ struct rp_sim_source_opts {
 	/* Arrival schedule: board i plugs in arrival_ms[i] after the source is
 	 * created (NULL: all at once). */
 	const uint64_t *arrival_ms;
+	/* Board i plugs in with its second stage already running when
+	 * second_stage[i] is true (NULL: every board starts in the boot ROM,
+	 * which has no readable serial, as on hardware). */
+	const bool *second_stage;
 	/* USB bus number used in port paths and device info (0: 1). */
 	uint8_t bus;
 };

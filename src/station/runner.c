@@ -10,7 +10,11 @@
  * A board re-enumerates after stage 1. Its worker keeps the board (the
  * record and the deadline) and waits on a condition variable for the
  * event thread to hand it the ARRIVED event of a second stage on the same
- * port path; no polling, no sleeps. */
+ * port path; no polling, no sleeps. The worker takes hand-offs only while
+ * it can still use one (`accepting`, under the lock): from its start until
+ * stage 1 fails or the wait ends. A second stage handed over that it will
+ * not serve goes back to the event thread, which starts a fresh attempt
+ * for it, so a board on the bus is never silently absorbed. */
 #include "station/runner.h"
 
 #include <fnmatch.h>
@@ -49,6 +53,8 @@ struct board {
 	struct rp_device_info first;    /* the arrival that started the board */
 	struct rp_device_info second;   /* handed over by the event thread */
 	bool have_second;
+	bool accepting;                 /* a second stage on our port may be handed over */
+	bool orphan;                    /* `second` was handed over but will not be served */
 	bool rom_returned;              /* a boot ROM arrived on our port instead */
 	bool first_left;                /* LEFT seen for the first enumeration */
 
@@ -204,6 +210,9 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 	while (!b->have_second && !b->rom_returned && !atomic_load(&r->abort) &&
 	       rp_now_ms() < until)
 		pthread_cond_timedwait(&b->cond, &r->lock, &ts);
+	/* Decided under the lock: a second stage arriving from here on is
+	 * no longer ours and gets an attempt of its own. */
+	b->accepting = false;
 	have = b->have_second;
 	rom = b->rom_returned;
 	left = b->first_left;
@@ -228,11 +237,27 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 		return rp_session_fail(&b->rec, RP_ERR_NO_DEVICE,
 				       "board left the bus after stage 1 and did not come back as the "
 				       "second stage on %s within %llu ms",
-				       b->first.port_path, (unsigned long long)ms);
+				       b->first.port_path, (unsigned long long)(until > t0 ? until - t0 : 0));
 	return rp_session_fail(&b->rec, RP_ERR_TIMEOUT,
 			       "board did not re-enumerate as the second stage on %s within %llu ms "
 			       "after stage 1",
-			       b->first.port_path, (unsigned long long)ms);
+			       b->first.port_path, (unsigned long long)(until > t0 ? until - t0 : 0));
+}
+
+/* Stage 1 failed: take no hand-off from now on. A second stage already
+ * handed over (the board did start it) is given back to the event thread
+ * to serve as a board of its own. */
+static void stop_accepting(struct board *b)
+{
+	struct rp_runner *r = b->r;
+	bool orphan;
+
+	pthread_mutex_lock(&r->lock);
+	b->accepting = false;
+	orphan = b->orphan = b->have_second;
+	pthread_mutex_unlock(&r->lock);
+	if (orphan)
+		r->o.source->ops->wakeup(r->o.source);
 }
 
 static void *worker(void *arg)
@@ -263,6 +288,8 @@ static void *worker(void *arg)
 			rp_transport_close(t);
 			t = NULL;
 		}
+		if (rc != RP_OK)
+			stop_accepting(b);
 		if (rc == RP_OK) {
 			hook_phase(b, RP_PHASE_REENUM);
 			rc = wait_second_stage(b, so.deadline_ms);
@@ -356,7 +383,12 @@ static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
 		for (unsigned i = 0; i < r->o.n_serials && !ok; i++)
 			ok = info->serial[0] && !strcmp(r->o.serials[i], info->serial);
 		if (!ok) {
-			if (!info->serial[0])
+			if (!info->serial[0] && info->stage == RP_STAGE_ROM)
+				ignore(r, info,
+				       "board in the boot ROM stage has no readable serial number: "
+				       "--serial only selects boards already running a second stage "
+				       "(use --port to select boards in the boot ROM)");
+			else if (!info->serial[0])
 				ignore(r, info, "serial number unreadable, cannot match the --serial filter");
 			else
 				ignore(r, info, "serial %s does not match the --serial filter",
@@ -375,12 +407,31 @@ static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
 	return false;
 }
 
-static struct board *waiting_board(struct rp_runner *r, const char *port)
+/* Whether `next` can be the same board as `first` after stage 1: same
+ * vendor and product, except that the bootcode.bin family (0x2763 and
+ * 0x2764, which rpiboot treats alike) may come back under the other id.
+ * A 0x2712 second stage on the port of a 0x2711 ROM is another board. */
+static bool same_board_kind(const struct rp_device_info *first, const struct rp_device_info *next)
+{
+	const struct rp_device_desc *a, *b;
+	if (first->vid != next->vid)
+		return false;
+	if (first->pid == next->pid)
+		return true;
+	a = rp_device_lookup(first->vid, first->pid);
+	b = rp_device_lookup(next->vid, next->pid);
+	return a && b && !strcmp(a->second_stage, b->second_stage) &&
+	       !strcmp(a->second_stage, "bootcode.bin");
+}
+
+/* The board whose worker would take `info` as its own: same port, same
+ * kind of device, and still accepting a hand-off (under r->lock). */
+static struct board *waiting_board(struct rp_runner *r, const struct rp_device_info *info)
 {
 	for (struct board *b = r->boards; b; b = b->next)
-		if ((b->state == B_STAGE1 || b->state == B_REENUM) && !b->have_second &&
-		    !b->rom_returned && b->first.stage == RP_STAGE_ROM &&
-		    !strcmp(b->first.port_path, port))
+		if (b->accepting && !b->have_second && !b->rom_returned &&
+		    b->first.stage == RP_STAGE_ROM && !strcmp(b->first.port_path, info->port_path) &&
+		    same_board_kind(&b->first, info))
 			return b;
 	return NULL;
 }
@@ -398,6 +449,7 @@ static void start_board(struct rp_runner *r, const struct rp_device_info *info)
 	b->r = r;
 	b->first = *info;
 	b->state = info->stage == RP_STAGE_ROM ? B_STAGE1 : B_SERVE;
+	b->accepting = info->stage == RP_STAGE_ROM;
 	cond_init_monotonic(&b->cond);
 	pthread_mutex_lock(&r->lock);
 	rp_session_record_init(&b->rec, info, r->o.attempt_id_base + ++r->next_attempt);
@@ -441,7 +493,7 @@ static void on_arrived(struct rp_runner *r, const struct rp_device_info *info)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->last_activity = rp_now_ms();
-	b = waiting_board(r, info->port_path);
+	b = waiting_board(r, info);
 	if (b && info->stage == RP_STAGE_SECOND) {
 		b->second = *info;
 		b->have_second = true;
@@ -467,17 +519,46 @@ static void on_arrived(struct rp_runner *r, const struct rp_device_info *info)
 static void on_left(struct rp_runner *r, const struct rp_device_info *info)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct board *b = r->boards; b; b = b->next)
+	for (struct board *b = r->boards; b; b = b->next) {
 		if (b->first.id == info->id)
 			b->first_left = true;
+		if (b->orphan && b->second.id == info->id)
+			b->orphan = false; /* gone before anyone could serve it */
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Join finished workers. */
+/* Second stages handed to workers that will not serve them: each is an
+ * arrival again (filters, count and stop apply as to any other), so it
+ * gets its own attempt or an IGNORED event saying why not. */
+static void adopt_orphans(struct rp_runner *r)
+{
+	for (;;) {
+		struct rp_device_info info;
+		bool found = false;
+
+		pthread_mutex_lock(&r->lock);
+		for (struct board *b = r->boards; b && !found; b = b->next)
+			if (b->orphan) {
+				b->orphan = false;
+				info = b->second;
+				found = true;
+			}
+		pthread_mutex_unlock(&r->lock);
+		if (!found)
+			return;
+		on_arrived(r, &info);
+	}
+}
+
+/* Join finished workers; a second stage one of them gave back is an
+ * arrival again. */
 static void reap(struct rp_runner *r, bool all)
 {
 	for (;;) {
 		struct board **pp, *done = NULL;
+		struct rp_device_info orphan;
+		bool has_orphan;
 		pthread_mutex_lock(&r->lock);
 		for (pp = &r->boards; *pp; pp = &(*pp)->next)
 			if ((*pp)->state == B_DONE || (all && !(*pp)->thread_started)) {
@@ -491,8 +572,12 @@ static void reap(struct rp_runner *r, bool all)
 			return;
 		if (done->thread_started)
 			pthread_join(done->thread, NULL);
+		has_orphan = done->orphan;
+		orphan = done->second;
 		pthread_cond_destroy(&done->cond);
 		free(done);
+		if (has_orphan)
+			on_arrived(r, &orphan);
 	}
 }
 
@@ -524,6 +609,7 @@ int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct
 		unsigned in_flight;
 		int timeout, rc;
 
+		adopt_orphans(r);
 		reap(r, false);
 		now = rp_now_ms();
 		pthread_mutex_lock(&r->lock);
@@ -587,6 +673,8 @@ int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct
 		pthread_mutex_unlock(&r->lock);
 		if (b->thread_started)
 			pthread_join(b->thread, NULL);
+		if (b->orphan)
+			ignore(r, &b->second, "the run ended before this second stage could be served");
 		pthread_cond_destroy(&b->cond);
 		free(b);
 		pthread_mutex_lock(&r->lock);

@@ -51,7 +51,9 @@ struct rp_runner_opts {
 	 * NULL or "": any SoC the payload can serve. */
 	const char *soc;
 	/* Only devices whose port path matches one of these fnmatch globs
-	 * ("1-1.*"), and whose serial is one of these, are touched. */
+	 * ("1-1.*"), and whose serial is one of these, are touched. A boot
+	 * ROM has no readable serial, so with serials given only boards
+	 * already running a second stage are selected (ports select ROMs). */
 	const char *port_globs[RP_RUNNER_MAX_FILTERS];
 	unsigned n_port_globs;
 	const char *serials[RP_RUNNER_MAX_FILTERS];
@@ -59,10 +61,11 @@ struct rp_runner_opts {
 	/* Stop after this many boards finished (any result); 0: forever. */
 	unsigned count;
 	/* End the run when no board is in flight and none arrived for this
-	 * long; 0: wait forever. */
-	unsigned idle_timeout_ms;
+	 * long; 0: wait forever. 64 bits: a station may wait for days, and
+	 * 32-bit milliseconds wrap after 49.7 days. */
+	uint64_t idle_timeout_ms;
 	/* Whole-board deadline from its first arrival; 0: 120 s. */
-	unsigned board_timeout_ms;
+	uint64_t board_timeout_ms;
 	/* How long a worker waits for its board to come back as the second
 	 * stage after stage 1; 0: 10 s. */
 	unsigned reenum_timeout_ms;

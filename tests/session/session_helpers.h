@@ -82,6 +82,7 @@ struct th_run {
 	enum rp_phase unplug_phase;
 	struct rp_source *src;
 	char last_ignored[256];
+	char ignored_log[2048];       /* every IGNORED reason, one a line */
 };
 
 /* Board index from "1-1.<n>". */
@@ -108,6 +109,10 @@ static inline void th_on_event(void *ctx, const struct rp_runner_event *ev)
 	case RP_RUNNER_DEVICE_IGNORED:
 		run->ignored++;
 		snprintf(run->last_ignored, sizeof(run->last_ignored), "%s", ev->reason);
+		if (strlen(run->ignored_log) + strlen(ev->reason) + 2 < sizeof(run->ignored_log)) {
+			strcat(run->ignored_log, ev->reason);
+			strcat(run->ignored_log, "\n");
+		}
 		break;
 	case RP_RUNNER_PHASE:
 		run->phases[ev->phase]++;

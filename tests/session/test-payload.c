@@ -2,12 +2,20 @@
  * symlinks out of the served tree, and the shared file cache. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "session/payload.h"
 #include "testlib.h"
@@ -219,6 +227,196 @@ static void test_memory(void)
 	CHECK_CONTAINS(d.msg, "/nonexistent/rpiprov-test");
 }
 
+/* ---- a file rewritten in place while it is read ---- */
+
+/* Version v of the file is BASE + v bytes long and carries v (LE 64) in
+ * its first and its last 8 bytes. The writer moves to v + 1 in place:
+ * the new tail first (growing the file by one byte), then the head. So
+ * every state the file passes through has tail == size - BASE and head
+ * == tail or tail - 1; a read that mixes versions does not. */
+#define TORN_BASE (4u << 20)
+
+struct rewriter {
+	int fd;
+	atomic_bool stop;
+	uint64_t version;
+};
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void *rewrite_loop(void *arg)
+{
+	struct rewriter *w = arg;
+	uint8_t b[8];
+	while (!atomic_load(&w->stop)) {
+		uint64_t v = ++w->version;
+		put_le64(b, v);
+		if (pwrite(w->fd, b, 8, (off_t)(TORN_BASE + v - 8)) != 8 || pwrite(w->fd, b, 8, 0) != 8)
+			break;
+	}
+	return NULL;
+}
+
+static void sha_hex(const uint8_t *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Whether f is one state the file really was in. */
+static bool consistent_version(const struct rp_payload_file *f)
+{
+	uint64_t head, tail;
+	char sha[65];
+	if (f->len < TORN_BASE || f->len > TORN_BASE + (1u << 30))
+		return false;
+	head = get_le64(f->data);
+	tail = get_le64(f->data + f->len - 8);
+	sha_hex(f->data, f->len, sha);
+	return tail == f->len - TORN_BASE && (head == tail || head + 1 == tail) &&
+	       !strcmp(sha, f->sha256);
+}
+
+static void test_rewritten_while_read(void)
+{
+	struct rp_payload_opts po = { .dir = root };
+	struct rp_payload *p = NULL;
+	struct rewriter w = { .version = 1 };
+	struct rp_payload_file f;
+	struct rp_diag d;
+	char path[512];
+	uint8_t *init;
+	pthread_t th;
+	unsigned ok = 0, changing = 0, torn = 0;
+
+	snprintf(path, sizeof(path), "%s/rewritten.bin", root);
+	w.fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(w.fd >= 0);
+	if (w.fd < 0)
+		return;
+	init = calloc(1, TORN_BASE + 1);
+	put_le64(init, 1);
+	put_le64(init + TORN_BASE + 1 - 8, 1);
+	CHECK(write(w.fd, init, TORN_BASE + 1) == (ssize_t)(TORN_BASE + 1));
+	free(init);
+	atomic_init(&w.stop, false);
+	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_OK);
+	CHECK_EQ_INT(pthread_create(&th, NULL, rewrite_loop, &w), 0);
+	for (int i = 0; i < 12; i++) {
+		int r = rp_payload_lookup(p, NULL, NULL, "rewritten.bin", &f, &d);
+		if (r == RP_OK) {
+			if (consistent_version(&f))
+				ok++;
+			else
+				torn++;
+			rp_payload_file_release(p, &f);
+		} else {
+			CHECK_EQ_INT(r, RP_ERR_IO);
+			CHECK_CONTAINS(d.msg, "kept changing while being read");
+			changing++;
+		}
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	fprintf(stderr, "rewritten while read: %u consistent, %u refused as changing, %u torn\n", ok,
+		changing, torn);
+	CHECK_EQ_INT(torn, 0);
+	/* Once it holds still it is served, whole. */
+	CHECK_EQ_INT(rp_payload_lookup(p, NULL, NULL, "rewritten.bin", &f, &d), RP_OK);
+	CHECK(consistent_version(&f));
+	CHECK_EQ_INT(f.len, TORN_BASE + w.version);
+	rp_payload_file_release(p, &f);
+	rp_payload_free(p);
+	close(w.fd);
+	unlink(path);
+}
+
+/* ---- a file the 32-bit wire length cannot announce ---- */
+
+static void test_too_large_for_the_wire(void)
+{
+	struct rp_payload_opts po = { .dir = root, .max_file_size = (size_t)8 << 30 };
+	struct rp_payload *p = NULL;
+	struct rp_payload_file f;
+	struct rp_diag d;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/huge.bin", root);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	/* Sparse: no disk space, and never read (refused on its size). */
+	if (ftruncate(fd, (off_t)UINT32_MAX + 1) != 0) {
+		fprintf(stderr, "sparse 4 GiB file not possible here (%s): check skipped\n",
+			strerror(errno));
+		close(fd);
+		unlink(path);
+		return;
+	}
+	close(fd);
+	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_OK);
+	rp_diag_clear(&d);
+	CHECK_EQ_INT(rp_payload_lookup(p, NULL, NULL, "huge.bin", &f, &d), RP_ERR_TOO_LARGE);
+	CHECK_CONTAINS(d.msg, "4294967296 bytes");
+	rp_payload_free(p);
+	unlink(path);
+}
+
+/* ---- no /proc: containment cannot be confirmed, so nothing is served ---- */
+
+static void test_no_proc_fails_closed(void)
+{
+	pid_t pid;
+	int status = 0;
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct rp_payload_opts po = { .dir = root };
+		struct rp_payload *p = NULL;
+		struct rp_payload_file f;
+		struct rp_diag d;
+		int r;
+		/* A private mount namespace with an empty /proc. */
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+			_exit(TEST_SKIP);
+		if (rp_payload_new(&po, &p, &d) != RP_OK)
+			_exit(2);
+		r = rp_payload_lookup(p, NULL, NULL, "config.txt", &f, &d);
+		if (r != RP_ERR_REFUSED || !strstr(d.msg, "cannot confirm")) {
+			fprintf(stderr, "without /proc: lookup gave %d (%s)\n", r, d.msg);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (pid < 0)
+		return;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == TEST_SKIP) {
+		fprintf(stderr, "no mount namespace here (not root?): /proc check skipped\n");
+		return;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -231,6 +429,9 @@ int main(void)
 	test_names();
 	test_directory();
 	test_memory();
+	test_no_proc_fails_closed();
+	test_too_large_for_the_wire();
+	test_rewritten_while_read();
 	rc = test_result();
 	{
 		char cmd[300];

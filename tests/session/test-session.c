@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image/bootconf.h"
 #include "image/eeprom_image.h"
@@ -154,8 +155,10 @@ static void test_netboot_profile(void)
 	rp_prepared_free(&prep);
 }
 
-/* boot -d mode: no image in the payload, the board is SERVED (nothing to
- * verify) and the model refuses to update. */
+/* boot -d with a directory holding only the second stage (rpiboot -d DIR):
+ * the board asks for pieeprom.bin, is told it is missing and reports
+ * EEPROM_UPDATE=missing-image. The board did not get what it came for:
+ * FAILED, not SERVED, in boot -d as in flash. */
 static void test_serve_without_image(void)
 {
 	struct rp_payload *p = NULL;
@@ -165,12 +168,27 @@ static void test_serve_without_image(void)
 				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
 	struct rp_runner_summary sum;
 	static const uint8_t second[4096] = { 1, 2, 3 };
+	char dir[256], path[300];
+	struct rp_payload_opts po = { .dir = dir };
+	const char *tmp = getenv("TMPDIR");
+	FILE *f;
 
-	CHECK_EQ_INT(rp_payload_new(NULL, &p, NULL), RP_OK);
-	CHECK_EQ_INT(rp_payload_add(p, "bootcode4.bin", second, sizeof(second), NULL), RP_OK);
+	snprintf(dir, sizeof(dir), "%s/rpiprov-session-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/bootcode4.bin", dir);
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fwrite(second, 1, sizeof(second), f) == sizeof(second));
+		fclose(f);
+	}
+	CHECK_EQ_INT(rp_payload_new(&po, &p, NULL), RP_OK);
 	CHECK_EQ_INT(th_run_boards(&run, p, &so, &ro, &sum), RP_OK);
-	CHECK_EQ_INT(sum.served, 1);
-	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_SERVED);
+	CHECK_EQ_INT(sum.served, 0);
+	CHECK_EQ_INT(sum.failed, 1);
+	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_FAILED);
+	CHECK_CONTAINS(run.recs[0].error, "asked for pieeprom.bin, which is not in the served files");
+	CHECK_CONTAINS(run.recs[0].error, "EEPROM_UPDATE=missing-image");
 	CHECK_STR_EQ(rp_board_record_meta(&run.recs[0], "EEPROM_UPDATE"), "missing-image");
 	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, 0)), RP_SIM_REFUSED);
 	CHECK(rp_sim_board_host_error(rp_sim_source_board(run.src, 0)) == NULL);
@@ -185,6 +203,8 @@ static void test_serve_without_image(void)
 	CHECK_CONTAINS(run.recs[0].error, "without reading pieeprom.bin");
 	th_run_free(&run);
 	rp_payload_free(p);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* recovery_metadata=0: nothing reported, so flash cannot confirm. */
@@ -232,22 +252,49 @@ static void test_filters(void)
 	CHECK_CONTAINS(run.last_ignored, "--port");
 	th_run_free(&run);
 
-	/* Serial filter: board 2 only. */
+	/* Serial filter. A boot ROM has no serial string (as on hardware), so
+	 * --serial picks among boards already running a second stage: boards
+	 * 1-3 are, board 4 is in the ROM. Board 2 only is taken. */
 	memset(&run, 0, sizeof(run));
 	ro.n_port_globs = 0;
 	ro.count = 1;
 	{
+		static const bool second_stage[4] = { true, true, true, false };
 		struct rp_sim_params p;
 		rp_sim_params_default(&p, 2);
 		ro.serials[0] = p.serial;
 		ro.n_serials = 1;
+		so.second_stage = second_stage;
 		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+		so.second_stage = NULL;
 	}
 	CHECK_EQ_INT(sum.ok, 1);
 	CHECK_EQ_INT(run.recs[1].result, RP_RESULT_OK);
-	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_PENDING);
-	CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, 0), &len) == NULL);
-	CHECK_CONTAINS(run.last_ignored, "--serial");
+	CHECK_STR_EQ(run.recs[1].serial, rp_sim_board_serial(rp_sim_source_board(run.src, 1)));
+	for (unsigned i = 0; i < 4; i++) {
+		if (i == 1)
+			continue;
+		CHECK_EQ_INT(run.recs[i].result, RP_RESULT_PENDING);
+		CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, i)), RP_SIM_RUNNING);
+		CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, i), &len) == NULL);
+	}
+	CHECK_EQ_INT(sum.ignored, 3);
+	CHECK_CONTAINS(run.ignored_log, "serial 100000005eed0001 does not match the --serial filter");
+	CHECK_CONTAINS(run.ignored_log, "serial 100000005eed0003 does not match the --serial filter");
+	CHECK_CONTAINS(run.ignored_log, "board in the boot ROM stage has no readable serial number");
+	CHECK_CONTAINS(run.ignored_log, "use --port");
+	th_run_free(&run);
+
+	/* Every board in the ROM: --serial selects none, and says why. */
+	memset(&run, 0, sizeof(run));
+	ro.idle_timeout_ms = 300;
+	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+	CHECK_EQ_INT(sum.finished, 0);
+	CHECK(sum.idle_timed_out);
+	CHECK_EQ_INT(sum.ignored, 4);
+	CHECK_CONTAINS(run.last_ignored, "boot ROM stage has no readable serial number");
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, i), &len) == NULL);
 	th_run_free(&run);
 
 	/* A 2712 board when the payload is for 2711: ignored, never opened. */

@@ -442,6 +442,44 @@ static void test_wire(void)
 	CHECK_EQ_INT(t.base.n_control, 0);
 }
 
+/* The simulated bus shows what hardware shows: a boot ROM enumerates with
+ * iSerialNumber 0 and no serial string; the second stage with its serial. */
+static void test_source_serials(void)
+{
+	static const bool second_stage[2] = { false, true };
+	struct rp_sim_source_opts so = { .n_boards = 2, .second_stage = second_stage };
+	struct rp_source *src = NULL;
+	struct rp_source_event ev;
+	struct rp_sim_params p;
+	bool seen[2] = { false, false };
+
+	CHECK_EQ_INT(rp_sim_source_new(&so, &src, NULL), RP_OK);
+	if (!src)
+		return;
+	for (int n = 0; n < 2; n++) {
+		int i;
+		CHECK_EQ_INT(src->ops->next_event(src, &ev, 1000), RP_OK);
+		CHECK_EQ_INT(ev.type, RP_SOURCE_ARRIVED);
+		i = th_board_index(ev.info.port_path);
+		CHECK(i == 0 || i == 1);
+		if (i != 0 && i != 1)
+			continue;
+		seen[i] = true;
+		rp_sim_params_default(&p, (unsigned)i + 1);
+		if (i == 0) {
+			CHECK_EQ_INT(ev.info.stage, RP_STAGE_ROM);
+			CHECK_EQ_INT(ev.info.serial_index, 0);
+			CHECK_STR_EQ(ev.info.serial, "");
+		} else {
+			CHECK_EQ_INT(ev.info.stage, RP_STAGE_SECOND);
+			CHECK_EQ_INT(ev.info.serial_index, 5);
+			CHECK_STR_EQ(ev.info.serial, p.serial);
+		}
+	}
+	CHECK(seen[0] && seen[1]);
+	src->ops->destroy(src);
+}
+
 int main(void)
 {
 	test_fault_specs();
@@ -450,5 +488,6 @@ int main(void)
 	test_model_timing();
 	test_model_2712();
 	test_wire();
+	test_source_serials();
 	return test_result();
 }

@@ -296,7 +296,11 @@ static void test_tray_with_failures(void)
 	snprintf(meta, sizeof(meta), "%s/meta", TMP);
 	CHECK_EQ_INT(count_files(meta), o.with_meta);
 	CHECK(o.with_meta >= n - 5);
-	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards", NULL), n);
+	/* Board 7 failed in the boot ROM, which has no serial string: its
+	 * attempt is recorded without a serial and it has no board row yet. */
+	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards", NULL), n - 1);
+	CHECK_EQ_INT(db_int("SELECT count(*) FROM attempts WHERE serial = '' AND port = '1-1.7'"
+			    " AND result = 'FAILED'", NULL), 1);
 	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards WHERE last_result = 'OK'", NULL), n - 5);
 	CHECK_EQ_INT(db_int("SELECT count(*) FROM attempts WHERE result = 'TIMEOUT' AND port = '1-1.9'", NULL), 1);
 	CHECK_EQ_INT(db_int("SELECT count(*) FROM attempts WHERE result = 'LEFT' AND port = '1-1.5'", NULL), 1);
@@ -307,7 +311,9 @@ static void test_tray_with_failures(void)
 	CHECK_EQ_INT(sum.runner.ok, n);
 	CHECK(!rp_station_summary_failed(&sum));
 	CHECK_EQ_INT(db_int("SELECT count(*) FROM attempts", NULL), 2 * n);
-	CHECK_EQ_INT(db_int("SELECT min(attempts) FROM boards", NULL), 2);
+	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards", NULL), n);
+	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards WHERE attempts = 2", NULL), n - 1);
+	CHECK_EQ_INT(db_int("SELECT attempts FROM boards WHERE serial = ?1", "100000005eed0007"), 1);
 	CHECK_EQ_INT(db_int("SELECT count(*) FROM boards WHERE last_result = 'OK'", NULL), n);
 	CHECK_EQ_INT(db_int("SELECT sum(successes) FROM boards", NULL), 2 * n - 5);
 }

@@ -1,0 +1,486 @@
+/* The file server's verdict and its view of the files, against a scripted
+ * board: requests in a fixed order, every reply recorded (header value,
+ * bulk bytes and their digest). Covers what the device model does not do
+ * on its own: a board that sizes the image and never reads it, an image
+ * under a folder name, repeated or malformed EEPROM reports, and files
+ * changing on disk between GetFileSize and ReadFile. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "session/payload.h"
+#include "session/session.h"
+#include "testlib.h"
+#include "util/endian.h"
+
+#define MAX_REPLIES 64
+
+static char root[256];
+
+struct step {
+	uint32_t cmd;
+	const char *name;
+	void (*before)(void); /* run before the board hands this request over */
+};
+
+struct reply {
+	uint32_t header;   /* wValue | wIndex << 16 */
+	size_t bulk;       /* bytes of bulk OUT after it */
+	char sha256[65];   /* of those bytes */
+};
+
+struct script_board {
+	struct rp_transport base;
+	const struct step *steps;
+	size_t n_steps, next;
+	struct reply replies[MAX_REPLIES];
+	size_t n_replies;
+	EVP_MD_CTX *md;
+};
+
+static void finish_reply(struct script_board *b)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	struct reply *rp;
+	if (!b->n_replies || !b->md)
+		return;
+	rp = &b->replies[b->n_replies - 1];
+	EVP_DigestFinal_ex(b->md, md, &n);
+	EVP_MD_CTX_free(b->md);
+	b->md = NULL;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(rp->sha256 + 2 * i, 3, "%02x", md[i]);
+}
+
+static int sb_control_out(struct rp_transport *t, uint8_t request, uint16_t value, uint16_t index,
+			  const void *data, size_t len, unsigned timeout_ms)
+{
+	struct script_board *b = (struct script_board *)t;
+	finish_reply(b);
+	if (b->n_replies == MAX_REPLIES)
+		return RP_OK; /* only the first ones are kept */
+	b->replies[b->n_replies].header = (uint32_t)value | (uint32_t)index << 16;
+	b->replies[b->n_replies].bulk = 0;
+	b->n_replies++;
+	b->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
+	return RP_OK;
+}
+
+static int sb_control_in(struct rp_transport *t, uint8_t request, uint16_t value, uint16_t index,
+			 void *data, size_t len, size_t *actual, unsigned timeout_ms)
+{
+	struct script_board *b = (struct script_board *)t;
+	const struct step *s;
+	size_t nlen;
+
+	finish_reply(b);
+	*actual = 0;
+	if (b->next == b->n_steps || len != RP_FILE_REQUEST_SIZE)
+		return RP_ERR_NO_DEVICE;
+	s = &b->steps[b->next++];
+	if (s->before)
+		s->before();
+	memset(data, 0, len);
+	rp_put_le32(data, s->cmd);
+	nlen = s->name ? strlen(s->name) : 0;
+	memcpy((uint8_t *)data + 4, s->name ? s->name : "", nlen < len - 5 ? nlen : len - 5);
+	*actual = len;
+	return RP_OK;
+}
+
+static int sb_bulk_out(struct rp_transport *t, const void *data, size_t len, size_t *actual,
+		       unsigned timeout_ms)
+{
+	struct script_board *b = (struct script_board *)t;
+	if (!b->n_replies || !b->md)
+		return RP_ERR_PIPE;
+	b->replies[b->n_replies - 1].bulk += len;
+	EVP_DigestUpdate(b->md, data, len);
+	*actual = len;
+	return RP_OK;
+}
+
+static void sb_close(struct rp_transport *t)
+{
+	(void)t;
+}
+
+static const struct rp_transport_ops sb_ops = {
+	.control_out = sb_control_out,
+	.control_in = sb_control_in,
+	.bulk_out = sb_bulk_out,
+	.close = sb_close,
+};
+
+/* Serve the script to the end; the record and the board's replies are
+ * left for the caller to check. */
+static int serve(struct rp_payload *p, enum rp_session_mode mode, const struct step *steps,
+		 size_t n, struct script_board *b, struct rp_board_record *rec)
+{
+	struct rp_device_info info = { .vid = 0x0a5c, .pid = 0x2711, .serial_index = 5,
+				       .stage = RP_STAGE_SECOND, .id = 1 };
+	struct rp_session_opts o = { .payload = p, .mode = mode, .transfer_timeout_ms = 1000,
+				     .request_timeout_ms = 1000 };
+	int r;
+
+	snprintf(info.port_path, sizeof(info.port_path), "1-1.2");
+	memset(b, 0, sizeof(*b));
+	b->base.ops = &sb_ops;
+	b->base.info = info;
+	b->steps = steps;
+	b->n_steps = n;
+	rp_session_record_init(rec, &info, 1);
+	r = rp_session_serve(&b->base, &o, rec);
+	finish_reply(b);
+	if (r != RP_OK)
+		fprintf(stderr, "  (session: %s: %s)\n", rp_board_result_name(rec->result), rec->error);
+	return r;
+}
+
+static void put(const char *rel, char fill, size_t n)
+{
+	char path[512], tmp[520];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "wb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	for (size_t i = 0; i < n; i++)
+		fputc(fill, f);
+	fclose(f);
+	CHECK(rename(tmp, path) == 0);
+}
+
+static void sha_of_fill(char fill, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char *buf = malloc(n);
+	memset(buf, fill, n);
+	EVP_Digest(buf, n, md, &mdlen, EVP_sha256(), NULL);
+	free(buf);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static struct rp_payload *dir_payload(const char *sub)
+{
+	char dir[300];
+	struct rp_payload_opts po = { .dir = dir };
+	struct rp_payload *p = NULL;
+	struct rp_diag d;
+	snprintf(dir, sizeof(dir), "%s/%s", root, sub);
+	if (rp_payload_new(&po, &p, &d) != RP_OK)
+		fprintf(stderr, "payload: %s\n", rp_diag_message(&d));
+	CHECK(p != NULL);
+	return p;
+}
+
+/* ---- the image changes on disk between GetFileSize and ReadFile ---- */
+
+static void replace_image(void)
+{
+	put("toctou/pieeprom.bin", 'B', 2000);
+}
+
+static void test_one_version_per_session(void)
+{
+	char sha_a[65], hash_report[128];
+	struct rp_payload *p;
+	struct script_board b;
+	struct rp_board_record rec;
+
+	CHECK(mkdir("toctou", 0755) == 0);
+	put("toctou/pieeprom.bin", 'A', 1000);
+	put("toctou/pieeprom.sig", 's', 10);
+	put("toctou/config.txt", 'c', 5);
+	sha_of_fill('A', 1000, sha_a);
+	snprintf(hash_report, sizeof(hash_report), "*EEPROM_HASH*%s", sha_a);
+	p = dir_payload("toctou");
+	{
+		/* The order a CM4 uses: the image is sized, the .sig read, then
+		 * the image read; the file is replaced just before the read. */
+		const struct step steps[] = {
+			{ 0, "config.txt", NULL },   { 1, "config.txt", NULL },
+			{ 0, "pieeprom.bin", NULL }, { 0, "pieeprom.sig", NULL },
+			{ 1, "pieeprom.sig", NULL }, { 1, "pieeprom.bin", replace_image },
+			{ 0, "*EEPROM_UPDATE*success", NULL }, { 0, hash_report, NULL },
+			{ 2, "", NULL },
+		};
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, sizeof(steps) / sizeof(steps[0]), &b,
+				   &rec),
+			     RP_OK);
+	}
+	CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+	CHECK(b.n_replies >= 6);
+	/* replies: config size, config read, image size, sig size, sig read, image read */
+	CHECK_EQ_INT(b.replies[2].header, 1000);
+	CHECK_EQ_INT(b.replies[5].header, 1000);
+	CHECK_EQ_INT(b.replies[5].bulk, 1000);
+	CHECK_STR_EQ(b.replies[5].sha256, sha_a);
+	CHECK_STR_EQ(rec.served_sha256, sha_a);
+	rp_payload_free(p);
+
+	/* The next board gets the new version, whole. */
+	p = dir_payload("toctou");
+	{
+		const struct step steps[] = { { 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL },
+					      { 2, "", NULL } };
+		char sha_b[65];
+		sha_of_fill('B', 2000, sha_b);
+		serve(p, RP_SESSION_SERVE, steps, 3, &b, &rec);
+		CHECK_EQ_INT(b.replies[0].header, 2000);
+		CHECK_EQ_INT(b.replies[1].bulk, 2000);
+		CHECK_STR_EQ(b.replies[1].sha256, sha_b);
+		CHECK_STR_EQ(rec.served_sha256, sha_b);
+	}
+	rp_payload_free(p);
+}
+
+/* ---- boot -d: the verdict once the board went for an image ---- */
+
+static void test_serve_verdicts(void)
+{
+	char sha[65], good_hash[128];
+	struct rp_payload *p, *p_noimage;
+	struct script_board b;
+	struct rp_board_record rec;
+
+	CHECK(mkdir("serve", 0755) == 0);
+	CHECK(mkdir("serve/2711", 0755) == 0);
+	CHECK(mkdir("noimage", 0755) == 0);
+	put("serve/pieeprom.bin", 'I', 4096);
+	put("serve/pieeprom.upd", 'I', 4096);
+	put("serve/pieeprom.sig", 's', 10);
+	put("serve/config.txt", 'c', 5);
+	put("serve/2711/pieeprom.bin", 'I', 4096);
+	put("noimage/bootcode4.bin", 'b', 64);
+	put("noimage/config.txt", 'c', 5);
+	sha_of_fill('I', 4096, sha);
+	snprintf(good_hash, sizeof(good_hash), "*EEPROM_HASH*%s", sha);
+	p = dir_payload("serve");
+	p_noimage = dir_payload("noimage");
+
+	/* Nothing about an EEPROM: served. */
+	{
+		const struct step s[] = { { 0, "config.txt", NULL }, { 1, "config.txt", NULL },
+					  { 0, "start4.elf", NULL }, { 2, "", NULL } };
+		CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, s, 4, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_SERVED);
+	}
+	/* Sized the image, never read it, said Done. */
+	{
+		const struct step s[] = { { 0, "pieeprom.bin", NULL }, { 0, "pieeprom.sig", NULL },
+					  { 1, "pieeprom.sig", NULL }, { 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_SERVE, s, 4, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "asked for the size of pieeprom.bin but never read it");
+	}
+	/* Asked for the image, which the directory does not have (what
+	 * `boot -d DIR` with only bootcode4.bin in DIR gives). */
+	{
+		const struct step s[] = { { 0, "config.txt", NULL }, { 1, "config.txt", NULL },
+					  { 0, "pieeprom.bin", NULL },
+					  { 0, "*EEPROM_UPDATE*missing-image", NULL }, { 2, "", NULL } };
+		CHECK(serve(p_noimage, RP_SESSION_SERVE, s, 5, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "asked for pieeprom.bin, which is not in the served files");
+		CHECK_CONTAINS(rec.error, "EEPROM_UPDATE=missing-image");
+		/* ... and in flash mode. */
+		CHECK(serve(p_noimage, RP_SESSION_FLASH, s, 5, &b, &rec) != RP_OK);
+		CHECK_CONTAINS(rec.error, "without reading pieeprom.bin");
+	}
+	/* pieeprom.upd asked and missing fails the same way. */
+	{
+		const struct step s[] = { { 0, "pieeprom.upd", NULL }, { 1, "pieeprom.upd", NULL },
+					  { 2, "", NULL } };
+		CHECK(serve(p_noimage, RP_SESSION_SERVE, s, 3, &b, &rec) != RP_OK);
+		CHECK_CONTAINS(rec.error, "asked for pieeprom.upd");
+	}
+	/* No image asked for, but the board says its update failed. */
+	{
+		const struct step s[] = { { 0, "*EEPROM_UPDATE*failed", NULL }, { 2, "", NULL } };
+		CHECK(serve(p_noimage, RP_SESSION_SERVE, s, 2, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "EEPROM_UPDATE=failed");
+	}
+	/* The image under a folder name is verified like pieeprom.bin. */
+	{
+		const struct step s[] = {
+			{ 0, "2711/pieeprom.bin", NULL }, { 1, "2711/pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*success", NULL },
+			{ 0, "*EEPROM_HASH*0000000000000000000000000000000000000000000000000000000000000000",
+			  NULL },
+			{ 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_SERVE, s, 5, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "does not match served image");
+		CHECK_STR_EQ(rec.served_sha256, sha);
+	}
+	{
+		const struct step s[] = { { 0, "2711/pieeprom.bin", NULL },
+					  { 1, "2711/pieeprom.bin", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 2, "", NULL } };
+		CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, s, 5, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+		CHECK_STR_EQ(rec.reported_hash, sha);
+	}
+	/* pieeprom.upd read and confirmed. */
+	{
+		const struct step s[] = { { 0, "pieeprom.upd", NULL }, { 1, "pieeprom.upd", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 2, "", NULL } };
+		CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, s, 5, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+	}
+	rp_payload_free(p);
+	rp_payload_free(p_noimage);
+}
+
+/* ---- metadata reported twice ---- */
+
+static void test_repeated_metadata(void)
+{
+	char sha[65], good_hash[128], bad_update[64];
+	struct rp_payload *p;
+	struct script_board b;
+	struct rp_board_record rec;
+
+	sha_of_fill('I', 4096, sha);
+	snprintf(good_hash, sizeof(good_hash), "*EEPROM_HASH*%s", sha);
+	p = dir_payload("serve");
+
+	/* success, then a malformed failure report: never a stale success. */
+	{
+		const struct step s[] = { { 1, "pieeprom.bin", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 0, "*EEPROM_UPDATE*failed\x01", NULL },
+					  { 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_FLASH, s, 5, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "malformed EEPROM_UPDATE report");
+		CHECK(strcmp(rp_board_record_meta(&rec, "EEPROM_UPDATE"), "success") != 0);
+		CHECK_EQ_INT(rec.meta_dropped, 1);
+	}
+	/* ... one with a control character inside. */
+	snprintf(bad_update, sizeof(bad_update), "*EEPROM_UPDATE*succ\tess");
+	{
+		const struct step s[] = { { 1, "pieeprom.bin", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 0, bad_update, NULL },
+					  { 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_FLASH, s, 5, &b, &rec) != RP_OK);
+		CHECK_CONTAINS(rec.error, "malformed EEPROM_UPDATE report");
+	}
+	/* ... a well-formed but different one. */
+	{
+		const struct step s[] = { { 1, "pieeprom.bin", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 0, "*EEPROM_UPDATE*failed", NULL },
+					  { 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_FLASH, s, 5, &b, &rec) != RP_OK);
+		CHECK_CONTAINS(rec.error, "EEPROM_UPDATE twice with different values");
+	}
+	/* A malformed EEPROM report even without an earlier value, in boot -d. */
+	{
+		const struct step s[] = { { 0, "*EEPROM_UPDATE\x02*success", NULL }, { 2, "", NULL } };
+		CHECK(serve(p, RP_SESSION_SERVE, s, 2, &b, &rec) != RP_OK);
+		CHECK_CONTAINS(rec.error, "malformed EEPROM report");
+	}
+	/* The same value twice is fine; another key's malformed repeat
+	 * invalidates the earlier value instead of keeping it. */
+	{
+		const struct step s[] = { { 1, "pieeprom.bin", NULL },
+					  { 0, "*MAC_ADDR*dc:a6:32:00:00:01", NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, good_hash, NULL },
+					  { 0, "*EEPROM_UPDATE*success", NULL },
+					  { 0, "*MAC_ADDR*dc:a6:32:00:00:02\x7f", NULL },
+					  { 2, "", NULL } };
+		const struct rp_metadata_entry *mac = NULL;
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, s, 7, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+		CHECK_EQ_INT(rec.meta_dropped, 1);
+		for (unsigned i = 0; i < rec.n_meta; i++)
+			if (!strcmp(rec.meta[i].key, "MAC_ADDR"))
+				mac = &rec.meta[i];
+		CHECK(mac != NULL);
+		if (mac) {
+			CHECK(mac->invalid);
+			CHECK_STR_EQ(mac->value, "");
+		}
+	}
+	/* A later good report makes it valid again. */
+	{
+		const struct step s[] = { { 0, "*MAC_ADDR*x\x01", NULL },
+					  { 0, "*MAC_ADDR*dc:a6:32:00:00:03", NULL }, { 2, "", NULL } };
+		CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, s, 3, &b, &rec), RP_OK);
+		CHECK_STR_EQ(rp_board_record_meta(&rec, "MAC_ADDR"), "dc:a6:32:00:00:03");
+		CHECK(!rec.meta[0].invalid);
+	}
+	rp_payload_free(p);
+}
+
+/* ---- a board asking for ever more names ---- */
+
+static void test_many_names(void)
+{
+	enum { N = 600 };
+	static struct step steps[N + 1];
+	static char names[N][16];
+	struct rp_payload *p = dir_payload("serve");
+	struct script_board b;
+	struct rp_board_record rec;
+
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%u", i);
+		steps[i].cmd = 0;
+		steps[i].name = names[i];
+	}
+	steps[N].cmd = 2;
+	steps[N].name = "";
+	CHECK(serve(p, RP_SESSION_SERVE, steps, N + 1, &b, &rec) != RP_OK);
+	CHECK_CONTAINS(rec.error, "more than 512 different files");
+	rp_payload_free(p);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	snprintf(root, sizeof(root), "%s/rpiprov-serve-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(root) || chdir(root) != 0) {
+		perror(root);
+		return 1;
+	}
+	test_one_version_per_session();
+	test_serve_verdicts();
+	test_repeated_metadata();
+	test_many_names();
+	rc = test_result();
+	{
+		char cmd[300];
+		if (chdir("/") != 0)
+			return 1;
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", root);
+	}
+	return rc;
+}
