@@ -4,10 +4,12 @@
  * non-zero exit status when a board failed, and the EEPROM verified
  * whenever pieeprom.bin was served. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/filter_args.h"
 #include "cli/run_boards.h"
 
 #define MAX_ARGS 512
@@ -16,6 +18,7 @@ struct boot_cli {
 	const char *dir;
 	bool overlays, allow_otp;
 	char port_number_globs[2][16];
+	struct cli_filters filters; /* -p, -i and their long forms */
 	struct cli_run run; /* filters, timeout and output, from the options */
 };
 
@@ -41,7 +44,9 @@ static void usage(FILE *out)
 		"  -o              per-port overlays: DIR/<usb-port-path>/NAME first\n"
 		"  -p PORTPATH     only the board on this USB port path (e.g. 1-1.3); a glob\n"
 		"                  such as '1-1.*' works too (repeatable)\n"
+		"  --ports LIST    several -p at once, separated by commas\n"
 		"  -i SERIAL       only the board with this serial number (repeatable)\n"
+		"  --serials LIST  several -i at once, separated by commas\n"
 		"  -j DIR          write each board's metadata to DIR/<serial>.json\n"
 		"  -0 .. -98       only boards on this port number of their hub\n"
 		"  -m DELAY        accepted for compatibility and ignored (no polling here)\n"
@@ -49,7 +54,7 @@ static void usage(FILE *out)
 		"  --allow-otp-permanent  serve a config.txt that writes OTP memory\n"
 		"                  (program_pubkey, revoke_devkey, ...): PERMANENT\n"
 		"  --simulate N    dry run against N simulated boards (implies serving N)\n"
-		"  --sim-timing M  zero (default) or realistic\n"
+		"  --sim-timing M  zero|fast (default) or realistic\n"
 		"  --sim-fault S   inject a fault, see 'rpiprov flash --help'\n\n"
 		"Exit status: 0 every board served (and verified where an image was sent);\n"
 		"1 a board failed; 75 timed out waiting; 64-77 see 'rpiprov --help'.\n");
@@ -82,7 +87,8 @@ static int take_port_numbers(int *argc, char **argv, struct boot_cli *c)
 	return 0;
 }
 
-/* The options of boot alone; the simulation ones are shared with flash. */
+/* The options of boot alone; the simulation and filter ones are shared
+ * with flash and station. */
 static int own_option(int opt, const char *arg, struct boot_cli *c)
 {
 	struct rp_runner_opts *ro = &c->run.ro;
@@ -93,17 +99,6 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	case 'l': c->run.forever = true; break;
 	case 'v': c->run.verbose = CLI_SHOW_PHASES | CLI_SHOW_FILES; break;
 	case 'o': c->overlays = true; break;
-	case 'p':
-		/* two places stay free for the globs of -N */
-		if (ro->n_port_globs + 2 >= RP_RUNNER_MAX_FILTERS)
-			return cli_usage_error("boot", "too many -p");
-		ro->port_globs[ro->n_port_globs++] = arg;
-		break;
-	case 'i':
-		if (ro->n_serials == RP_RUNNER_MAX_FILTERS)
-			return cli_usage_error("boot", "too many -i");
-		ro->serials[ro->n_serials++] = arg;
-		break;
 	case 'j': c->run.metadata_dir = arg; break;
 	case 'm':
 		if (!cli_parse_uint(arg, UINT_MAX, &n))
@@ -112,7 +107,7 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	case O_TIMEOUT:
 		if (!cli_parse_uint(arg, 86400 * 365, &n) || !n)
 			return cli_usage_error("boot", "--timeout '%s': expected seconds >= 1", arg);
-		ro->idle_timeout_ms = n * 1000u;
+		ro->idle_timeout_ms = (uint64_t)n * 1000u;
 		break;
 	case O_ALLOW_OTP: c->allow_otp = true; break;
 	default: return cli_usage_error("boot", "bad option");
@@ -127,8 +122,6 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 		{ "loop", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "overlays", no_argument, NULL, 'o' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "serial", required_argument, NULL, 'i' },
 		{ "metadata-dir", required_argument, NULL, 'j' },
 		{ "delay", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -144,13 +137,19 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 		return r;
 	cli_longopts_add(&opts, own);
 	cli_sim_longopts(&opts);
+	cli_filter_longopts(&opts);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "d:lvop:i:j:m:h", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
 		}
+		/* -p and -i are rpiboot's letters for --port and --serial. */
+		if (opt == 'p' || opt == 'i')
+			opt = opt == 'p' ? CLI_OPT_PORT : CLI_OPT_SERIAL;
 		r = cli_sim_option(opt, optarg, &c->run.sim, "boot");
+		if (r == CLI_OPTION_OTHER)
+			r = cli_filter_option(opt, optarg, &c->filters, "boot");
 		if (r == CLI_OPTION_OTHER)
 			r = own_option(opt, optarg, c);
 		if (r)
@@ -158,6 +157,7 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	}
 	if (optind != argc)
 		return cli_usage_error("boot", "unexpected argument '%s'", argv[optind]);
+	cli_filters_apply(&c->filters, &c->run.ro);
 	if (!c->dir)
 		return cli_usage_error("boot", "-d DIR is required (rpiprov has no built-in mass-storage "
 					       "gadget)");

@@ -1,21 +1,24 @@
 /* rpiprov flash: build the payload in memory (or take a prepared
  * directory), then provision boards over USB, or simulated boards, as
  * they arrive; one line per board and a summary. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/filter_args.h"
 #include "cli/prepare_args.h"
 #include "cli/run_boards.h"
 
 struct flash_cli {
 	struct rp_prepare_opts po;
 	const char *prepared_dir;
+	struct cli_filters filters;
 	struct cli_run run; /* filters, count, timeouts and output, from the options */
 };
 
 /* getopt_long values of flash's own long-only options. */
-enum flash_opt { O_FOREVER = 256, O_PORT, O_SERIAL, O_JSON, O_BOARD_TIMEOUT };
+enum flash_opt { O_FOREVER = 256, O_JSON, O_BOARD_TIMEOUT };
 
 static void usage(FILE *out)
 {
@@ -44,14 +47,16 @@ static void usage(FILE *out)
 		"      --board-timeout S    deadline for one board (default 120)\n"
 		"      --port GLOB          only boards on matching USB ports, e.g. '1-1.*'\n"
 		"                           (repeatable); others are never opened\n"
+		"      --ports GLOB,...     the same, several globs at once\n"
 		"      --serial S           only boards with this serial (repeatable)\n"
+		"      --serials S,...      the same, several serials at once\n"
 		"  -j, --metadata-dir DIR   write DIR/<serial>.json like 'rpiboot -j DIR'\n"
 		"      --json               one JSON object per board on stdout\n"
 		"  -v, --verbose            show phases and ignored devices\n\n"
 		"Simulation (no hardware):\n"
 		"      --simulate N         N simulated CM4 boards instead of USB\n"
-		"      --sim-timing MODEL   zero (default) or realistic (erase/write/verify\n"
-		"                           and re-enumeration delays of a real CM4)\n"
+		"      --sim-timing MODEL   zero|fast (default) or realistic (erase/write/\n"
+		"                           verify and re-enumeration delays of a real CM4)\n"
 		"      --sim-fault SPEC     inject a fault (repeatable):\n");
 	for (const char *line = rp_sim_fault_help(), *nl; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
@@ -66,26 +71,19 @@ static void usage(FILE *out)
 		"75 timed out waiting for boards; 64-77 see 'rpiprov --help'.\n");
 }
 
-/* --port and --serial fill bounded lists. */
-static int add_filter(const char **list, unsigned *n, const char *arg, const char *what)
-{
-	if (*n == RP_RUNNER_MAX_FILTERS)
-		return cli_usage_error("flash", "at most %d %s", RP_RUNNER_MAX_FILTERS, what);
-	list[(*n)++] = arg;
-	return 0;
-}
-
-/* A number of seconds from 1 to max, as milliseconds. */
-static int parse_seconds(const char *arg, unsigned max, const char *what, unsigned *ms)
+/* A number of seconds from 1 to max, as milliseconds (a year of them
+ * does not fit 32 bits). */
+static int parse_seconds(const char *arg, unsigned max, const char *what, uint64_t *ms)
 {
 	unsigned s;
 	if (!cli_parse_uint(arg, max, &s) || !s)
 		return cli_usage_error("flash", "%s '%s': expected seconds >= 1", what, arg);
-	*ms = s * 1000u;
+	*ms = (uint64_t)s * 1000u;
 	return 0;
 }
 
-/* The options of flash alone; the payload and simulation ones are shared. */
+/* The options of flash alone; the payload, simulation and filter ones are
+ * shared. */
 static int own_option(int opt, const char *arg, struct flash_cli *c)
 {
 	struct cli_run *run = &c->run;
@@ -100,8 +98,6 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 	case 't': return parse_seconds(arg, 86400 * 365, "--timeout", &run->ro.idle_timeout_ms);
 	case O_BOARD_TIMEOUT:
 		return parse_seconds(arg, 86400, "--board-timeout", &run->ro.board_timeout_ms);
-	case O_PORT: return add_filter(run->ro.port_globs, &run->ro.n_port_globs, arg, "--port");
-	case O_SERIAL: return add_filter(run->ro.serials, &run->ro.n_serials, arg, "--serial");
 	case 'j': run->metadata_dir = arg; break;
 	case O_JSON: run->json = true; break;
 	case 'v': run->verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES; break;
@@ -118,8 +114,6 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		{ "forever", no_argument, NULL, O_FOREVER },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "board-timeout", required_argument, NULL, O_BOARD_TIMEOUT },
-		{ "port", required_argument, NULL, O_PORT },
-		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "metadata-dir", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -132,6 +126,7 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 	cli_longopts_add(&opts, own);
 	cli_payload_longopts(&opts, CLI_PAYLOAD_FLASH);
 	cli_sim_longopts(&opts);
+	cli_filter_longopts(&opts);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "i:c:P:k:H:p:r:d:n:t:j:vh", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
@@ -142,12 +137,15 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		if (r == CLI_OPTION_OTHER)
 			r = cli_sim_option(opt, optarg, &c->run.sim, "flash");
 		if (r == CLI_OPTION_OTHER)
+			r = cli_filter_option(opt, optarg, &c->filters, "flash");
+		if (r == CLI_OPTION_OTHER)
 			r = own_option(opt, optarg, c);
 		if (r)
 			return r;
 	}
 	if (optind != argc)
 		return cli_usage_error("flash", "unexpected argument '%s'", argv[optind]);
+	cli_filters_apply(&c->filters, &c->run.ro);
 	r = cli_payload_check(&c->po, "flash");
 	if (r)
 		return r;

@@ -1,8 +1,9 @@
 /* rpiprov station: provision every board that appears, unattended.
  * Signals are handled here, never in the library: the signal thread
- * (cli/signals.h) stops the station and also redraws the live view. */
+ * (cli/signals.h) stops the station and also redraws the live view.
+ * Everything said while the station runs goes through the output queue
+ * (cli/out_queue.h), so a stdout nobody reads never holds up a board. */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,9 +13,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/filter_args.h"
+#include "cli/out_queue.h"
 #include "cli/prepare_args.h"
 #include "cli/signals.h"
-#include "sim/sim_source.h"
+#include "cli/sim_args.h"
 #include "station/event_json.h"
 #include "station/liveview.h"
 #include "station/station.h"
@@ -32,7 +35,7 @@ struct cli_station {
 	struct rp_station *station;
 	struct rp_record_origin origin;
 	struct cli_signals sig;
-	pthread_mutex_t out_lock;
+	struct cli_outq out; /* all that is said while the station runs */
 };
 
 static void usage(FILE *out)
@@ -61,8 +64,10 @@ static void usage(FILE *out)
 		"      --allow-otp-permanent   permit config.txt options that write OTP\n"
 		"      --strict             unknown boot.conf keys are errors\n\n"
 		"Which boards:\n"
-		"      --ports GLOBS        only these USB port paths (fnmatch, e.g. '1-1.*')\n"
-		"      --serials LIST       only these serial numbers\n"
+		"      --ports GLOBS        only these USB port paths (fnmatch, e.g. '1-1.*';\n"
+		"                           comma-separated); --port GLOB: one (repeatable)\n"
+		"      --serials LIST       only these serial numbers (comma-separated);\n"
+		"                           --serial S: one (repeatable)\n"
 		"      --board-timeout DUR  give up on a board after DUR (default 120 s)\n"
 		"      --count N            stop after N attempts\n"
 		"      --idle-timeout DUR   stop when no board came for DUR\n"
@@ -77,7 +82,7 @@ static void usage(FILE *out)
 		"      --plain              timestamped lines even on a terminal\n\n"
 		"Simulation (no hardware):\n"
 		"      --simulate N         N simulated boards instead of USB\n"
-		"      --sim-timing fast|realistic  board-side delays (default fast)\n"
+		"      --sim-timing MODEL   zero|fast (default) or realistic board-side delays\n"
 		"      --sim-arrivals DUR   boards arrive at random times within DUR\n"
 		"      --sim-seed N         seed for the arrival times (default 1)\n"
 		"      --sim-fault SPEC     inject a fault (repeatable), see below\n\n"
@@ -93,6 +98,17 @@ static void usage(FILE *out)
 struct cli_kv {
 	const char *key, *value;
 };
+
+/* 0 or CLI_EXIT_USAGE, said. */
+static int add_kv(struct cli_kv *kv, unsigned *n_kv, const char *key, const char *value)
+{
+	if (*n_kv == MAX_CLI_KEYS)
+		return cli_usage_error("station", "too many options");
+	kv[*n_kv].key = key;
+	kv[*n_kv].value = value;
+	(*n_kv)++;
+	return 0;
+}
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -110,27 +126,32 @@ static unsigned term_width(void)
 	return 80;
 }
 
-static void write_out(struct cli_station *c, const char *text, size_t len)
-{
-	pthread_mutex_lock(&c->out_lock);
-	fwrite(text, 1, len, stdout);
-	fflush(stdout);
-	pthread_mutex_unlock(&c->out_lock);
-}
-
-static void redraw(struct cli_station *c)
+/* Each frame moves the cursor over the one before, so none may be lost:
+ * a frame is rendered only once the last one is out (a terminal paused
+ * with Ctrl-S then sees the latest state when it resumes), except the
+ * last frame (force), which always goes. */
+static void redraw(struct cli_station *c, bool force)
 {
 	size_t len = 0;
-	char *frame = rp_liveview_render(c->lv, rp_now_ms(), term_width(), &len);
+	char *frame;
+
+	if (!force && !cli_outq_idle(&c->out))
+		return;
+	frame = rp_liveview_render(c->lv, rp_now_ms(), term_width(), &len);
 	if (frame) {
-		write_out(c, frame, len);
+		cli_outq_put(&c->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, frame, len);
 		free(frame);
 	}
 }
 
+/* Called with the runner's event lock held, which every board's worker
+ * takes between transfers: only format and queue here, never write. */
 static void on_event(void *ctx, const struct rp_runner_event *ev)
 {
 	struct cli_station *c = ctx;
+	enum cli_out_kind kind = ev->type == RP_RUNNER_PROGRESS ? CLI_OUT_PROGRESS
+				 : ev->type == RP_RUNNER_BOARD_FINISHED ? CLI_OUT_KEEP
+				 : CLI_OUT_EVENT;
 
 	if (c->mode == OUT_TTY) {
 		rp_liveview_event(c->lv, ev, rp_now_ms());
@@ -138,22 +159,23 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 		size_t len = 0;
 		char *line = rp_event_json_line(ev, &c->origin, rp_wall_now_ms(), &len);
 		if (line) {
-			write_out(c, line, len);
+			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line, len);
 			free(line);
 		}
 	} else {
 		char line[1024];
 		size_t len = rp_liveview_format_line(ev, rp_wall_now_ms(), line, sizeof(line));
 		if (len)
-			write_out(c, line, len);
+			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line, len);
 	}
 }
 
 static void on_record_error(void *ctx, const struct rp_board_record *r, const struct rp_diag *d)
 {
-	(void)ctx;
+	struct cli_station *c = ctx;
+
 	(void)r;
-	cli_warn("record not written: %s", rp_diag_message(d));
+	cli_outq_warn(&c->out, "record not written: %s", rp_diag_message(d));
 }
 
 static void status(struct cli_station *c, const char *text)
@@ -161,7 +183,7 @@ static void status(struct cli_station *c, const char *text)
 	if (c->mode == OUT_TTY)
 		rp_liveview_set_status(c->lv, text);
 	else
-		cli_info("%s", text);
+		cli_outq_info(&c->out, CLI_OUT_KEEP, "%s", text);
 }
 
 static void on_signal(void *ctx, unsigned nth)
@@ -180,7 +202,7 @@ static void on_signal(void *ctx, unsigned nth)
 
 static void on_tick(void *ctx)
 {
-	redraw(ctx);
+	redraw(ctx, false);
 }
 
 static int parse_count(const char *opt, const char *text, unsigned long max, unsigned long *out)
@@ -219,14 +241,11 @@ static void print_summary(const struct rp_station *s, const struct rp_station_su
 int cmd_station(int argc, char **argv)
 {
 	enum {
-		OPT_PORTS = 256, OPT_SERIALS, OPT_BOARD_TIMEOUT, OPT_COUNT, OPT_IDLE, OPT_GRACE,
-		OPT_REPORT, OPT_DB, OPT_METADATA, OPT_JSON, OPT_PLAIN, OPT_SIMULATE, OPT_SIM_TIMING,
-		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_SIM_FAULT,
+		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_REPORT, OPT_DB,
+		OPT_METADATA, OPT_JSON, OPT_PLAIN, OPT_SIM_ARRIVALS, OPT_SIM_SEED,
 	};
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "ports", required_argument, NULL, OPT_PORTS },
-		{ "serials", required_argument, NULL, OPT_SERIALS },
 		{ "board-timeout", required_argument, NULL, OPT_BOARD_TIMEOUT },
 		{ "count", required_argument, NULL, OPT_COUNT },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
@@ -237,11 +256,8 @@ int cmd_station(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "plain", no_argument, NULL, OPT_PLAIN },
-		{ "simulate", required_argument, NULL, OPT_SIMULATE },
-		{ "sim-timing", required_argument, NULL, OPT_SIM_TIMING },
 		{ "sim-arrivals", required_argument, NULL, OPT_SIM_ARRIVALS },
 		{ "sim-seed", required_argument, NULL, OPT_SIM_SEED },
-		{ "sim-fault", required_argument, NULL, OPT_SIM_FAULT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -256,19 +272,18 @@ int cmd_station(int argc, char **argv)
 		int opt;
 		const char *key;
 	} opt_keys[] = {
-		{ OPT_PORTS, "ports" }, { OPT_SERIALS, "serials" }, { OPT_BOARD_TIMEOUT, "board_timeout" },
-		{ OPT_REPORT, "report" }, { OPT_DB, "database" }, { OPT_METADATA, "metadata_dir" },
-		{ 'n', "station" },
+		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { OPT_REPORT, "report" }, { OPT_DB, "database" },
+		{ OPT_METADATA, "metadata_dir" }, { 'n', "station" },
 	};
 	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];
 	unsigned n_kv = 0;
 	const char *config_path = NULL;
-	bool json = false, plain = false, realistic = false;
-	unsigned long sim_n = 0, count = 0, seed = 1;
+	bool json = false, plain = false;
+	unsigned long count = 0, seed = 1;
 	unsigned idle_ms = 0, grace_ms = 0, arrivals_ms = 0;
-	struct rp_sim_fault_spec faults[RP_RUNNER_MAX_FILTERS];
-	unsigned n_faults = 0;
+	struct cli_sim sim_args;
+	struct cli_filters filters;
 	struct rp_station_config cfg;
 	struct rp_station_opts so;
 	struct rp_station_sim sim;
@@ -281,8 +296,12 @@ int cmd_station(int argc, char **argv)
 	int opt, ret, exit_code;
 
 	rp_diag_clear(&d);
+	memset(&sim_args, 0, sizeof(sim_args));
+	memset(&filters, 0, sizeof(filters));
 	cli_longopts_add(&opts, own);
 	cli_payload_longopts(&opts, CLI_PAYLOAD_STATION);
+	cli_sim_longopts(&opts);
+	cli_filter_longopts(&opts);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:i:p:s:k:n:h", opts.v, NULL)) != -1) {
 		const char *key = NULL, *value = optarg;
@@ -293,11 +312,16 @@ int cmd_station(int argc, char **argv)
 			if (opt_keys[i].opt == opt)
 				key = opt_keys[i].key;
 		if (key || cli_payload_config_key(opt, optarg, &key, &value)) {
-			if (n_kv == MAX_CLI_KEYS)
-				return cli_usage_error("station", "too many options");
-			kv[n_kv].key = key;
-			kv[n_kv].value = value;
-			n_kv++;
+			if (add_kv(kv, &n_kv, key, value))
+				return CLI_EXIT_USAGE;
+			continue;
+		}
+		ret = cli_sim_option(opt, optarg, &sim_args, "station");
+		if (ret == CLI_OPTION_OTHER)
+			ret = cli_filter_option(opt, optarg, &filters, "station");
+		if (ret != CLI_OPTION_OTHER) {
+			if (ret)
+				return ret;
 			continue;
 		}
 		switch (opt) {
@@ -328,30 +352,9 @@ int cmd_station(int argc, char **argv)
 		case OPT_PLAIN:
 			plain = true;
 			break;
-		case OPT_SIMULATE:
-			if (parse_count("--simulate", optarg, RP_SIM_MAX_BOARDS, &sim_n))
-				return CLI_EXIT_USAGE;
-			if (!sim_n)
-				return cli_usage_error("station", "--simulate: at least one board");
-			break;
-		case OPT_SIM_TIMING:
-			if (!strcmp(optarg, "realistic"))
-				realistic = true;
-			else if (!strcmp(optarg, "fast"))
-				realistic = false;
-			else
-				return cli_usage_error("station", "--sim-timing: 'fast' or 'realistic', not '%s'", optarg);
-			break;
 		case OPT_SIM_SEED:
 			if (parse_count("--sim-seed", optarg, ~0UL, &seed))
 				return CLI_EXIT_USAGE;
-			break;
-		case OPT_SIM_FAULT:
-			if (n_faults == RP_RUNNER_MAX_FILTERS)
-				return cli_usage_error("station", "--sim-fault: at most %d", RP_RUNNER_MAX_FILTERS);
-			if (rp_sim_fault_spec_parse(optarg, &faults[n_faults], &d) < 0)
-				return cli_usage_error("station", "--sim-fault: %s", d.msg);
-			n_faults++;
 			break;
 		case 'h':
 			usage(stdout);
@@ -364,13 +367,23 @@ int cmd_station(int argc, char **argv)
 		return cli_usage_error("station", "unexpected argument '%s'", argv[optind]);
 	if (json && plain)
 		return cli_usage_error("station", "--json and --plain cannot be combined");
-	if (!sim_n && (n_faults || arrivals_ms || realistic))
+	if (!sim_args.boards && arrivals_ms)
 		return cli_usage_error("station", "--sim-* options need --simulate N");
+	ret = cli_sim_check(&sim_args, "station");
+	if (ret)
+		return ret;
+	/* The filters are the configuration's lists, as if written there. */
+	for (unsigned i = 0; i < filters.n_ports; i++)
+		if (add_kv(kv, &n_kv, "ports", filters.ports[i]))
+			return CLI_EXIT_USAGE;
+	for (unsigned i = 0; i < filters.n_serials; i++)
+		if (add_kv(kv, &n_kv, "serials", filters.serials[i]))
+			return CLI_EXIT_USAGE;
 
 	/* Settings: the file (explicit, or the default when it exists and
 	 * this is not a simulation), then the command line. */
 	rp_station_config_init(&cfg);
-	if (!config_path && !sim_n && access(RP_STATION_DEFAULT_CONFIG, F_OK) == 0)
+	if (!config_path && !sim_args.boards && access(RP_STATION_DEFAULT_CONFIG, F_OK) == 0)
 		config_path = RP_STATION_DEFAULT_CONFIG;
 	if (config_path) {
 		ret = rp_station_config_load(&cfg, config_path, &d);
@@ -399,28 +412,36 @@ int cmd_station(int argc, char **argv)
 	memset(&so, 0, sizeof(so));
 	so.config = &cfg;
 	so.count = (unsigned)count;
+	/* Like flash: wait for the simulated boards the filters let through,
+	 * not for those that are ignored. */
+	if (sim_args.boards && !count) {
+		so.count = cli_sim_matching(&sim_args, (const char *const *)cfg.ports, cfg.n_ports,
+					    (const char *const *)cfg.serials, cfg.n_serials);
+		if (!so.count) {
+			rp_station_config_free(&cfg);
+			return cli_usage_error("station", "no simulated board matches --ports/--serials");
+		}
+	}
 	so.idle_timeout_ms = idle_ms;
 	so.stop_grace_ms = grace_ms;
 	so.on_event = on_event;
 	so.on_record_error = on_record_error;
-	if (sim_n) {
+	if (sim_args.boards) {
 		memset(&sim, 0, sizeof(sim));
-		rp_sim_params_default(&params, 0);
-		if (realistic)
-			rp_sim_timing_realistic(&params.timing);
-		sim.n_boards = (unsigned)sim_n;
+		cli_sim_params(&sim_args, NULL, &params);
+		sim.n_boards = sim_args.boards;
 		sim.params = &params;
-		sim.faults = faults;
-		sim.n_faults = n_faults;
+		sim.faults = sim_args.faults;
+		sim.n_faults = sim_args.n_faults;
 		if (arrivals_ms) {
 			uint64_t state = seed;
-			arrival = calloc(sim_n, sizeof(*arrival));
+			arrival = calloc(sim_args.boards, sizeof(*arrival));
 			if (!arrival) {
 				rp_station_config_free(&cfg);
 				rp_diag_set(&d, RP_ERR_NOMEM, "out of memory");
 				return cli_fail(&d);
 			}
-			for (unsigned long i = 0; i < sim_n; i++)
+			for (unsigned i = 0; i < sim_args.boards; i++)
 				arrival[i] = splitmix64(&state) % arrivals_ms;
 			sim.arrival_ms = arrival;
 		}
@@ -428,7 +449,6 @@ int cmd_station(int argc, char **argv)
 	}
 
 	memset(&c, 0, sizeof(c));
-	pthread_mutex_init(&c.out_lock, NULL);
 	c.mode = json ? OUT_JSON : (!plain && isatty(STDOUT_FILENO)) ? OUT_TTY : OUT_PLAIN;
 	if (c.mode == OUT_TTY) {
 		const char *term = getenv("TERM");
@@ -463,16 +483,18 @@ int cmd_station(int argc, char **argv)
 		cli_print_warnings(p->warnings);
 		cli_info("station %s, run %s: serving %s (sha256 %.16s...)%s%s", c.origin.station,
 			 c.origin.run_id, p->image_source[0] ? p->image_source : "the prepared image",
-			 p->image_sha256, sim_n ? " to simulated boards" : "",
-			 sim_n ? "" : "; waiting for boards");
+			 p->image_sha256, sim_args.boards ? " to simulated boards" : "",
+			 sim_args.boards ? "" : "; waiting for boards");
 	}
+	cli_outq_start(&c.out, NULL); /* the station writes its own metadata files */
 	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
 	ret = rp_station_run(c.station, &sum, &d);
 	cli_signals_stop(&c.sig);
 	if (c.mode == OUT_TTY) {
 		rp_liveview_set_status(c.lv, NULL);
-		redraw(&c);
+		redraw(&c, true);
 	}
+	cli_outq_finish(&c.out);
 	if (ret < 0) {
 		exit_code = cli_fail(&d);
 	} else {
@@ -485,7 +507,6 @@ out:
 	rp_station_free(c.station);
 	rp_liveview_free(c.lv);
 	cli_signals_close(&c.sig);
-	pthread_mutex_destroy(&c.out_lock);
 	rp_station_config_free(&cfg);
 	free(arrival);
 	return exit_code;

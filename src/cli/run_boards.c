@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/out_queue.h"
 #include "image/recovery_config.h"
-#include "station/metadata_json.h"
 #include "station/record_json.h"
 #include "transport/devices.h"
 #include "util/clock.h"
@@ -16,7 +16,7 @@
 struct run_ctx {
 	const struct cli_run *run;
 	struct rp_runner *runner;
-	unsigned metadata_errors;
+	struct cli_outq out; /* everything said while boards are in flight */
 };
 
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
@@ -47,32 +47,26 @@ int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct r
 
 static void board_finished(struct run_ctx *rc, const struct rp_board_record *rec)
 {
-	const struct cli_run *run = rc->run;
-	struct rp_diag d;
-
-	if (run->json) {
+	if (rc->run->json) {
 		size_t len;
 		char *line = rp_record_json_line(rec, NULL, &len);
-		if (line) {
-			fwrite(line, 1, len, stdout);
-			free(line);
-		}
+		cli_outq_finished(&rc->out, rec, line ? line : "", line ? len : 0);
+		free(line);
 	} else {
+		/* Every part is bounded by its field in the record. */
+		char line[sizeof(rec->serial) + sizeof(rec->port_path) + sizeof(rec->error) + 64];
 		double secs = (double)(rec->end_unix_ms - rec->start_unix_ms) / 1000.0;
-		printf("%-16s %-12s %-7s %6.2fs%s%s\n", rec->serial[0] ? rec->serial : "-",
-		       rec->port_path, rp_board_result_name(rec->result), secs,
-		       rec->error[0] ? "  " : "", rec->error);
-	}
-	fflush(stdout);
-	if (run->metadata_dir && rec->n_meta) {
-		rp_diag_clear(&d);
-		if (rp_metadata_json_write(run->metadata_dir, rec, &d) != RP_OK) {
-			cli_warn("%s", rp_diag_message(&d));
-			rc->metadata_errors++;
-		}
+		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s\n",
+				 rec->serial[0] ? rec->serial : "-", rec->port_path,
+				 rp_board_result_name(rec->result), secs, rec->error[0] ? "  " : "",
+				 rec->error);
+		size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+		cli_outq_finished(&rc->out, rec, line, len);
 	}
 }
 
+/* Called with the runner's event lock held, which every board's worker
+ * takes between transfers: only format and queue here, never write. */
 static void on_event(void *ctx, const struct rp_runner_event *ev)
 {
 	struct run_ctx *rc = ctx;
@@ -82,22 +76,23 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:
 		/* Always said: a board that is silently skipped looks like a hang. */
-		cli_info("ignoring %04x:%04x on %s: %s", ev->info->vid, ev->info->pid,
-			 ev->info->port_path, ev->reason);
+		cli_outq_info(&rc->out, CLI_OUT_EVENT, "ignoring %04x:%04x on %s: %s", ev->info->vid,
+			      ev->info->pid, ev->info->port_path, ev->reason);
 		break;
 	case RP_RUNNER_BOARD_STARTED:
 		if (show & CLI_SHOW_ARRIVALS)
-			cli_info("%s: board %s arrived", rec->port_path,
-				 rec->serial[0] ? rec->serial : "(no serial yet)");
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s: board %s arrived", rec->port_path,
+				      rec->serial[0] ? rec->serial : "(no serial yet)");
 		break;
 	case RP_RUNNER_PHASE:
 		if (show & CLI_SHOW_PHASES)
-			cli_info("%s: %s", rec->port_path, rp_phase_name(ev->phase));
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s: %s", rec->port_path,
+				      rp_phase_name(ev->phase));
 		break;
 	case RP_RUNNER_PROGRESS:
 		if ((show & CLI_SHOW_FILES) && ev->done == ev->total)
-			cli_info("%s: sent %s (%llu bytes)", rec->port_path, ev->file,
-				 (unsigned long long)ev->total);
+			cli_outq_info(&rc->out, CLI_OUT_PROGRESS, "%s: sent %s (%llu bytes)",
+				      rec->port_path, ev->file, (unsigned long long)ev->total);
 		break;
 	case RP_RUNNER_BOARD_FINISHED:
 		board_finished(rc, rec);
@@ -112,10 +107,11 @@ static void on_signal(void *ctx, unsigned nth)
 	struct run_ctx *rc = ctx;
 
 	if (nth == 1) {
-		cli_info("stopping: boards in progress finish (Ctrl-C again to abort)");
+		cli_outq_info(&rc->out, CLI_OUT_KEEP,
+			      "stopping: boards in progress finish (Ctrl-C again to abort)");
 		rp_runner_stop(rc->runner);
 	} else {
-		cli_info("aborting");
+		cli_outq_info(&rc->out, CLI_OUT_KEEP, "aborting");
 		rp_runner_abort(rc->runner);
 	}
 }
@@ -148,14 +144,15 @@ static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary 
 		return CLI_EXIT_FAILED;
 	if (sum->idle_timed_out && (!sum->finished || sum->finished < count)) {
 		if (run->explain_timeout)
-			cli_info("timed out after %u s without %s", run->ro.idle_timeout_ms / 1000u,
+			cli_info("timed out after %llu s without %s",
+				 (unsigned long long)(run->ro.idle_timeout_ms / 1000u),
 				 sum->finished ? "the remaining boards" : "any board");
 		return CLI_EXIT_TEMPFAIL;
 	}
 	/* Interrupted before the boards it was asked for. */
 	if (sum->stopped && count && sum->finished < count)
 		return CLI_EXIT_FAILED;
-	if (rc->metadata_errors)
+	if (rc->out.metadata_errors)
 		return CLI_EXIT_CANTCREAT;
 	return CLI_EXIT_OK;
 }
@@ -187,11 +184,13 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	r = rp_runner_new(&ro, &rc.runner, &d);
 	if (r != RP_OK)
 		return cli_fail(&d);
-	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	if (run->waiting)
 		cli_info("%s", run->waiting);
+	cli_outq_start(&rc.out, run->metadata_dir);
+	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	r = rp_runner_run(rc.runner, &sum, &d);
 	cli_signals_stop(sig);
+	cli_outq_finish(&rc.out);
 	if (r == RP_OK)
 		print_summary(run, &sum, (double)(rp_now_ms() - t0) / 1000.0);
 	rp_runner_free(rc.runner);

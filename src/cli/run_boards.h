@@ -1,6 +1,7 @@
 /* What `flash` and `boot` share around one run of the board runner:
- * serving a directory, one line per board, Ctrl-C (once: no new boards;
- * twice: abort), the summary and the exit status. */
+ * serving a directory, one line per board (written, with its metadata
+ * file, by the output thread of cli/out_queue.h), Ctrl-C (once: no new
+ * boards; twice: abort), the summary and the exit status. */
 #ifndef RP_CLI_RUN_BOARDS_H
 #define RP_CLI_RUN_BOARDS_H
 

@@ -1,5 +1,6 @@
-/* --simulate, --sim-timing and --sim-fault of `flash` and `boot`, and the
- * device source they choose: simulated boards, or USB. */
+/* --simulate, --sim-timing and --sim-fault of `flash`, `boot` and
+ * `station`, and the device source flash and boot choose: simulated
+ * boards, or USB. */
 #ifndef RP_CLI_SIM_ARGS_H
 #define RP_CLI_SIM_ARGS_H
 
@@ -19,7 +20,7 @@ enum cli_sim_opt {
 
 struct cli_sim {
 	unsigned boards; /* 0: real boards on USB */
-	bool realistic;  /* --sim-timing realistic (default zero) */
+	bool realistic;  /* --sim-timing realistic (default zero, also called fast) */
 	struct rp_sim_fault_spec faults[CLI_MAX_SIM_FAULTS];
 	unsigned n_faults;
 };
@@ -31,10 +32,15 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 /* After the options: the --sim-* options need --simulate, and faults
  * name simulated boards. 0 or a usage exit code. */
 int cli_sim_check(const struct cli_sim *s, const char *cmd);
-/* How many simulated boards the filters let through (their port paths and
- * serials are known in advance), so a run knows how many to wait for. */
+/* How many simulated boards the filters let through (their port paths are
+ * known in advance; they arrive in the boot ROM, without a readable
+ * serial, so a serial filter lets none through), so a run knows how many
+ * to wait for. */
 unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
 			  const char *const *serials, unsigned n_serials);
+/* The template of every simulated board: its timing, and this SoC
+ * ("2712"; NULL: 2711). */
+void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p);
 /* The simulated boards, of this SoC ("2712"; NULL: 2711), or USB. */
 int cli_source_new(const struct cli_sim *s, const char *soc, struct rp_source **out,
 		   struct rp_diag *d);

@@ -252,6 +252,131 @@ static void test_boot_dir(void)
 	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "-p", "1-1.2", NULL), 64);
 }
 
+/* --ports/--serials beside --port/--serial, and --sim-timing fast beside
+ * zero: one parser for flash, boot and station. */
+static void test_option_aliases(void)
+{
+	static uint8_t second[4096];
+	char dir[300], sha[65];
+
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--ports", "1-1.1,1-1.3",
+			 NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK");
+	CHECK_CONTAINS(output, "1-1.1        OK");
+	CHECK_CONTAINS(output, "1-1.3        OK");
+	CHECK(strstr(output, "1-1.2        OK") == NULL);
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--port", "1-1.2",
+			 "--port", "1-1.1", "--sim-timing", "fast", NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--sim-timing", "zero",
+			 NULL), 0);
+	/* Simulated boards arrive in the boot ROM, without a readable serial:
+	 * a serial filter, however given, lets none through. */
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--serials",
+			 "100000005eed0002, 100000005eed0003", NULL), 64);
+	CHECK_CONTAINS(output, "no simulated board matches");
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--serial",
+			 "100000005eed0001", "--serials", "100000005eed0002", "--count", "1", "--timeout",
+			 "1", NULL), 75);
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1");
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--sim-timing", "slow", NULL), 64);
+	CHECK_CONTAINS(output, "expected zero (or fast) or realistic");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--ports", " , ", NULL), 64);
+	CHECK_CONTAINS(output, "--ports");
+	CHECK_EQ_INT(run("flash", "--help", NULL), 0);
+	CHECK_CONTAINS(output, "--ports GLOB,...");
+	CHECK_CONTAINS(output, "--serials S,...");
+	CHECK_CONTAINS(output, "zero|fast (default) or realistic");
+
+	mkd("alias");
+	for (size_t i = 0; i < sizeof(second); i++)
+		second[i] = (uint8_t)(i * 7);
+	write_file("alias/bootcode4.bin", second, sizeof(second));
+	write_image("alias", 4, sha);
+	snprintf(dir, sizeof(dir), "%s/alias", tmp);
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "3", "--ports", "1-1.2,1-1.3", "--sim-timing",
+			 "fast", NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 0 served, 2 verified OK");
+	CHECK(strstr(output, "1-1.1        OK") == NULL);
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-l", "--timeout", "1", "-i",
+			 "100000005eed0001", "--serials", "100000005eed0002", NULL), 75);
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1");
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
+	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "--ports", "1-1.2", NULL), 64);
+	CHECK_EQ_INT(run("boot", "--help", NULL), 0);
+	CHECK_CONTAINS(output, "--ports LIST");
+	CHECK_CONTAINS(output, "--serials LIST");
+	CHECK_CONTAINS(output, "zero|fast (default) or realistic");
+}
+
+/* A stdout nobody reads (a full pipe, a paused terminal) must not hold up
+ * the boards: with output written from the runner's event callback, every
+ * board waited for the pipe and ran past its 1 s deadline. The pipe is
+ * filled before rpiprov starts and read only after 3 s; then every board
+ * must have ended OK and every line and metadata file must be there. */
+static void test_blocked_stdout(void)
+{
+	const char *bin = getenv("RPIPROV_BIN");
+	char meta[300], chunk[4096], serial[32], path[512];
+	static char got[256 * 1024];
+	size_t filled = 0, n_got = 0, ok = 0;
+	int p[2], status = 0, flags;
+	pid_t pid;
+	ssize_t w;
+
+	snprintf(meta, sizeof(meta), "%s/meta-blocked", tmp);
+	CHECK(pipe(p) == 0);
+	flags = fcntl(p[1], F_GETFL);
+	fcntl(p[1], F_SETFL, flags | O_NONBLOCK);
+	memset(chunk, 'x', sizeof(chunk));
+	while ((w = write(p[1], chunk, sizeof(chunk))) > 0)
+		filled += (size_t)w;
+	fcntl(p[1], F_SETFL, flags);
+	CHECK(filled >= 4096);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(127);
+		dup2(p[1], 1);
+		dup2(fd, 2);
+		close(p[0]);
+		execl(bin, bin, "flash", "--simulate", "8", "--json", "--profile", "netboot",
+		      "--board-timeout", "1", "--metadata-dir", meta, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	sleep(3);
+	for (;;) {
+		ssize_t r = read(p[0], got + n_got, sizeof(got) - 1 - n_got);
+		if (r <= 0)
+			break;
+		n_got += (size_t)r;
+	}
+	close(p[0]);
+	got[n_got] = '\0';
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+	CHECK(n_got > filled);
+	if (n_got > filled) {
+		/* stdout: 8 JSON lines, each of a board that ended OK. */
+		for (const char *l = got + filled; *l;) {
+			const char *nl = strchr(l, '\n');
+			ok += strstr(l, "\"result\":\"OK\"") && (!nl || strstr(l, "\"result\":\"OK\"") < nl);
+			if (!nl)
+				break;
+			l = nl + 1;
+		}
+		snprintf(output, sizeof(output), "%s", got + filled);
+	}
+	CHECK_EQ_INT(ok, 8);
+	for (unsigned b = 1; b <= 8; b++) {
+		snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(b, serial));
+		CHECK(access(path, R_OK) == 0);
+	}
+}
+
 int main(void)
 {
 	const char *fw = test_firmware_dir();
@@ -273,6 +398,8 @@ int main(void)
 	snprintf(out_path, sizeof(out_path), "%s/output.txt", tmp);
 	test_flash();
 	test_boot_dir();
+	test_option_aliases();
+	test_blocked_stdout();
 	rc = test_result();
 	if (rc)
 		fprintf(stderr, "last output:\n%s\n", output);

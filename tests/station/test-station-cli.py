@@ -203,6 +203,78 @@ def test_report(tmp):
     check(r.returncode == 66, f"missing database: 66, got {r.returncode}")
 
 
+def test_filter_aliases(tmp):
+    """--port/--serial (repeatable) beside --ports/--serials, and --sim-timing
+    zero beside fast: the same options as flash and boot."""
+    r = run(["station", "--simulate", "4", "--plain", "--port", "1-1.1", "--port", "1-1.3",
+             "--sim-timing", "zero"] + payload_args(), timeout=30)
+    check(r.returncode == 0, f"--port twice: exit 0, got {r.returncode}: {r.stderr}")
+    check("2 attempts: 2 OK" in r.stderr, f"--port twice: the two boards only: {r.stderr!r}")
+    check(" 1-1.3 " in r.stdout and "1-1.2 ignored" in r.stdout, f"--port: {r.stdout!r}")
+    # Simulated boards arrive in the boot ROM, without a readable serial:
+    # every one is ignored, and said to be.
+    r = run(["station", "--simulate", "2", "--plain", "--serial", "100000005eed0002",
+             "--serials", "100000005eed0004,100000005eed0001", "--sim-timing", "fast", "--count", "1",
+             "--idle-timeout", "1"] + payload_args(), timeout=30)
+    check(r.returncode == 0 and "1-1.1 ignored" in r.stdout and "1-1.2 ignored" in r.stdout,
+          f"--serial with --serials: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = run(["station", "--simulate", "2", "--serials", "100000005eed0001"] + payload_args())
+    check(r.returncode == 64 and "no simulated board matches" in r.stderr,
+          f"--serials and simulated boards: {r.returncode} {r.stderr!r}")
+    r = run(["station", "--simulate", "2", "--ports", "1-1.9"] + payload_args())
+    check(r.returncode == 64 and "no simulated board matches" in r.stderr,
+          f"a filter no simulated board passes: {r.returncode} {r.stderr!r}")
+    r = run(["station", "--simulate", "2", "--sim-timing", "slow"] + payload_args())
+    check(r.returncode == 64 and "zero (or fast) or realistic" in r.stderr,
+          f"bad --sim-timing: {r.returncode} {r.stderr!r}")
+    r = run(["station", "--help"])
+    for text in ("--port GLOB: one (repeatable)", "--serial S: one (repeatable)",
+                 "zero|fast (default) or realistic"):
+        check(text in r.stdout, f"--help mentions {text!r}")
+
+
+def test_blocked_stdout(tmp):
+    """A stdout nobody reads must not hold up the boards. The pipe is full
+    before the station starts and is read only after 3 s, past the 1 s
+    board timeout: every board must still end OK, every finished event must
+    come out, and progress events are what gets left out."""
+    import fcntl
+    meta = os.path.join(tmp, "blocked-meta")
+    rfd, wfd = os.pipe()
+    flags = fcntl.fcntl(wfd, fcntl.F_GETFL)
+    fcntl.fcntl(wfd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    filled = 0
+    try:
+        while True:
+            filled += os.write(wfd, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    fcntl.fcntl(wfd, fcntl.F_SETFL, flags)
+    n = 64
+    p = subprocess.Popen([RPIPROV, "station", "--simulate", str(n), "--json", "--board-timeout", "1",
+                          "--metadata-dir", meta] + payload_args(),
+                         stdout=wfd, stderr=subprocess.PIPE)
+    os.close(wfd)
+    time.sleep(3)
+    with os.fdopen(rfd, "rb") as f:
+        data = f.read()
+    try:
+        err = p.communicate(timeout=60)[1].decode()
+    except subprocess.TimeoutExpired:
+        p.kill()
+        err = p.communicate()[1].decode()
+    check(p.returncode == 0, f"blocked stdout: exit 0, got {p.returncode}: {err}")
+    events = [json.loads(l) for l in data[filled:].decode().splitlines()]
+    fin = [e for e in events if e["event"] == "finished"]
+    check(len(fin) == n, f"blocked stdout: every finished event ({len(fin)}/{n})")
+    check(all(e["record"]["result"] == "OK" for e in fin),
+          f"blocked stdout: every board OK: {[e['record']['result'] for e in fin]}")
+    progress = sum(e["event"] == "progress" for e in events)
+    check("progress line" in err and "left out" in err, f"blocked stdout: says what it left out: {err!r}")
+    check(progress < 10 * n, f"blocked stdout: progress events left out ({progress})")
+    check(os.path.isdir(meta) and len(os.listdir(meta)) == n, "blocked stdout: metadata file per board")
+
+
 def main():
     if not RPIPROV:
         print("RPIPROV_BIN not set", file=sys.stderr)
@@ -216,6 +288,8 @@ def main():
         test_sigterm(tmp, twice=True)
         test_json_events(tmp)
         test_report(tmp)
+        test_filter_aliases(tmp)
+        test_blocked_stdout(tmp)
     if failures:
         print(f"{failures} check(s) failed", file=sys.stderr)
         return 1

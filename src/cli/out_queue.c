@@ -1,0 +1,256 @@
+#include "cli/out_queue.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "station/metadata_json.h"
+
+struct cli_out_item {
+	struct cli_out_item *next;
+	enum cli_out_stream stream;
+	struct rp_board_record *rec; /* metadata to write before the text, or NULL */
+	size_t cost;                 /* what it adds to cli_outq.bytes */
+	size_t len;
+	char text[];
+};
+
+static struct cli_out_item *item_new(enum cli_out_stream stream, size_t len)
+{
+	struct cli_out_item *it;
+
+	if (len > SIZE_MAX - sizeof(*it) - 1)
+		return NULL;
+	it = malloc(sizeof(*it) + len + 1);
+	if (!it)
+		return NULL;
+	it->next = NULL;
+	it->stream = stream;
+	it->rec = NULL;
+	it->cost = sizeof(*it) + len;
+	it->len = len;
+	it->text[len] = '\0';
+	return it;
+}
+
+static void item_free(struct cli_out_item *it)
+{
+	free(it->rec);
+	free(it);
+}
+
+/* The only place that writes: the output thread, or the caller when the
+ * thread did not start or there was no memory for a copy. */
+static void emit(struct cli_outq *q, enum cli_out_stream stream, const struct rp_board_record *rec,
+		 const char *text, size_t len)
+{
+	FILE *f = stream == CLI_OUT_STDOUT ? stdout : stderr;
+	struct rp_diag d;
+
+	pthread_mutex_lock(&q->io_lock);
+	if (rec && q->metadata_dir && rec->n_meta) {
+		rp_diag_clear(&d);
+		if (rp_metadata_json_write(q->metadata_dir, rec, &d) != RP_OK) {
+			cli_warn("%s", rp_diag_message(&d));
+			q->metadata_errors++;
+		}
+	}
+	if (len) {
+		fwrite(text, 1, len, f);
+		fflush(f);
+	}
+	pthread_mutex_unlock(&q->io_lock);
+}
+
+static void *out_thread(void *arg)
+{
+	struct cli_outq *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct cli_out_item *it;
+		while (!q->head && !q->closing)
+			pthread_cond_wait(&q->wake, &q->lock);
+		it = q->head;
+		if (!it)
+			break; /* closing, and everything written */
+		q->head = it->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->busy = true;
+		pthread_mutex_unlock(&q->lock);
+		emit(q, it->stream, it->rec, it->text, it->len);
+		pthread_mutex_lock(&q->lock);
+		q->busy = false;
+		q->bytes -= it->cost;
+		item_free(it);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+void cli_outq_start(struct cli_outq *q, const char *metadata_dir)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_init(&q->io_lock, NULL);
+	pthread_cond_init(&q->wake, NULL);
+	q->metadata_dir = metadata_dir;
+	q->started = pthread_create(&q->thread, NULL, out_thread, q) == 0;
+}
+
+/* Takes it: queued, written at once (no thread), or dropped. */
+static void push(struct cli_outq *q, struct cli_out_item *it, enum cli_out_kind kind)
+{
+	size_t limit = kind == CLI_OUT_PROGRESS ? CLI_OUTQ_PROGRESS_LIMIT
+		       : kind == CLI_OUT_EVENT  ? CLI_OUTQ_EVENT_LIMIT
+						: SIZE_MAX;
+
+	if (!q->started) {
+		emit(q, it->stream, it->rec, it->text, it->len);
+		item_free(it);
+		return;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (q->bytes > limit || limit - q->bytes < it->cost) {
+		if (kind == CLI_OUT_PROGRESS)
+			q->dropped_progress++;
+		else
+			q->dropped_events++;
+		pthread_mutex_unlock(&q->lock);
+		item_free(it);
+		return;
+	}
+	q->bytes += it->cost;
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void cli_outq_put(struct cli_outq *q, enum cli_out_stream stream, enum cli_out_kind kind,
+		  const char *text, size_t len)
+{
+	struct cli_out_item *it = item_new(stream, len);
+
+	if (!it) {
+		/* No memory for a copy: what must not be lost is written here. */
+		if (kind == CLI_OUT_KEEP)
+			emit(q, stream, NULL, text, len);
+		return;
+	}
+	memcpy(it->text, text, len);
+	push(q, it, kind);
+}
+
+static void put_vprintf(struct cli_outq *q, enum cli_out_kind kind, const char *prefix,
+			const char *fmt, va_list ap)
+{
+	size_t plen = strlen(prefix);
+	struct cli_out_item *it;
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return;
+	it = item_new(CLI_OUT_STDERR, plen + (size_t)n + 1);
+	if (!it) {
+		if (kind == CLI_OUT_KEEP) {
+			pthread_mutex_lock(&q->io_lock);
+			fputs(prefix, stderr);
+			vfprintf(stderr, fmt, ap);
+			fputc('\n', stderr);
+			pthread_mutex_unlock(&q->io_lock);
+		}
+		return;
+	}
+	memcpy(it->text, prefix, plen);
+	vsnprintf(it->text + plen, (size_t)n + 1, fmt, ap);
+	it->text[it->len - 1] = '\n';
+	push(q, it, kind);
+}
+
+void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_vprintf(q, kind, "rpiprov: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_outq_warn(struct cli_outq *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_vprintf(q, CLI_OUT_KEEP, "rpiprov: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_outq_finished(struct cli_outq *q, const struct rp_board_record *rec, const char *line,
+		       size_t len)
+{
+	bool file = q->metadata_dir && rec->n_meta;
+	struct cli_out_item *it = item_new(CLI_OUT_STDOUT, len);
+
+	if (it && file) {
+		it->rec = malloc(sizeof(*rec));
+		if (it->rec) {
+			*it->rec = *rec;
+			it->cost += sizeof(*rec);
+		}
+	}
+	if (!it || (file && !it->rec)) {
+		free(it);
+		emit(q, CLI_OUT_STDOUT, rec, line, len);
+		return;
+	}
+	memcpy(it->text, line, len);
+	push(q, it, CLI_OUT_KEEP);
+}
+
+bool cli_outq_idle(struct cli_outq *q)
+{
+	bool idle;
+
+	pthread_mutex_lock(&q->lock);
+	idle = !q->head && !q->busy;
+	pthread_mutex_unlock(&q->lock);
+	return idle;
+}
+
+void cli_outq_finish(struct cli_outq *q)
+{
+	if (q->started) {
+		pthread_mutex_lock(&q->lock);
+		q->closing = true;
+		pthread_cond_signal(&q->wake);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+		q->started = false;
+	}
+	if (q->dropped_progress || q->dropped_events) {
+		char progress[64] = "", other[64] = "";
+		if (q->dropped_progress)
+			snprintf(progress, sizeof(progress), "%u progress line%s", q->dropped_progress,
+				 q->dropped_progress == 1 ? "" : "s");
+		if (q->dropped_events)
+			snprintf(other, sizeof(other), "%u %sline%s", q->dropped_events,
+				 q->dropped_progress ? "other " : "", q->dropped_events == 1 ? "" : "s");
+		cli_warn("output could not keep up: %s%s%s left out", progress,
+			 *progress && *other ? " and " : "", other);
+	}
+	pthread_cond_destroy(&q->wake);
+	pthread_mutex_destroy(&q->io_lock);
+	pthread_mutex_destroy(&q->lock);
+}

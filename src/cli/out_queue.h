@@ -1,0 +1,70 @@
+/* What the board commands (flash, boot, station) print while boards are
+ * in flight goes through this queue to one output thread, so that a
+ * stdout nobody reads (a full pipe, a terminal paused with Ctrl-S) never
+ * holds up a board: the runner's event callback runs with a lock every
+ * worker needs between transfers, and must only copy and return.
+ *
+ * Memory stays bounded while the output is stuck: progress lines are
+ * dropped first, then other event lines; what a run is for (a finished
+ * board's line and its metadata file, warnings) is never dropped. */
+#ifndef RP_CLI_OUT_QUEUE_H
+#define RP_CLI_OUT_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "session/record.h"
+
+/* Bytes queued beyond which new lines of a kind are dropped. */
+#define CLI_OUTQ_PROGRESS_LIMIT (64u * 1024u)
+#define CLI_OUTQ_EVENT_LIMIT (1024u * 1024u)
+
+enum cli_out_stream { CLI_OUT_STDOUT, CLI_OUT_STDERR };
+
+enum cli_out_kind {
+	CLI_OUT_PROGRESS, /* dropped once CLI_OUTQ_PROGRESS_LIMIT bytes wait */
+	CLI_OUT_EVENT,    /* dropped once CLI_OUTQ_EVENT_LIMIT bytes wait */
+	CLI_OUT_KEEP,     /* never dropped */
+};
+
+struct cli_out_item;
+
+struct cli_outq {
+	pthread_mutex_t lock;    /* the list, the counters */
+	pthread_mutex_t io_lock; /* one writer of the streams and files at a time */
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started, closing, busy;
+	struct cli_out_item *head, *tail;
+	size_t bytes;
+	const char *metadata_dir; /* NULL: finished boards write no file */
+	unsigned dropped_progress, dropped_events;
+	unsigned metadata_errors; /* read it after cli_outq_finish */
+};
+
+/* Start the output thread. metadata_dir (may be NULL) must outlive the
+ * queue. Should the thread not start, output is written by the caller
+ * as before, and the run goes on. */
+void cli_outq_start(struct cli_outq *q, const char *metadata_dir);
+/* Queue len bytes of text as they are. */
+void cli_outq_put(struct cli_outq *q, enum cli_out_stream stream, enum cli_out_kind kind,
+		  const char *text, size_t len);
+/* "rpiprov: <message>\n" on stderr, like cli_info. */
+void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "rpiprov: warning: <message>\n" on stderr, like cli_warn; kept. */
+void cli_outq_warn(struct cli_outq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A finished board: its metadata file DIR/<serial>.json when the queue
+ * has a directory and the board reported metadata, then its line on
+ * stdout; kept. The file comes first so that whoever reads the line finds
+ * it. A file that cannot be written is warned about and counted. */
+void cli_outq_finished(struct cli_outq *q, const struct rp_board_record *rec, const char *line,
+		       size_t len);
+/* True when everything queued so far has been written. */
+bool cli_outq_idle(struct cli_outq *q);
+/* Write everything still queued, end the thread, and say how many lines
+ * were dropped, if any. Blocks as long as stdout does. */
+void cli_outq_finish(struct cli_outq *q);
+
+#endif
