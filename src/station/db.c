@@ -224,21 +224,6 @@ static int prepare(struct rp_db *db, const char *sql, sqlite3_stmt **st, struct 
 	return rc == SQLITE_OK ? RP_OK : db_fail(db, d, rc, "cannot prepare a statement");
 }
 
-static int make_parent(const char *path, struct rp_diag *d)
-{
-	char *dir = strdup(path), *slash;
-	int ret = RP_OK;
-
-	if (!dir)
-		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		ret = rp_mkdir_p(dir, 0755, d);
-	}
-	free(dir);
-	return ret;
-}
 
 int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struct rp_diag *d)
 {
@@ -249,7 +234,7 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 	if (!path || !*path)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "database file name is empty");
 	if (mode == RP_DB_READWRITE) {
-		ret = make_parent(path, d);
+		ret = rp_mkdir_parent(path, 0755, d);
 		if (ret < 0)
 			return ret;
 	}

@@ -40,8 +40,6 @@ char *rp_event_json_line(const struct rp_runner_event *ev, const struct rp_recor
 	char iso[RP_TIME_ISO_MAX];
 	const char *name = (unsigned)ev->type < sizeof(event_names) / sizeof(event_names[0]) &&
 				   event_names[ev->type] ? event_names[ev->type] : "unknown";
-	const char *text;
-	char *line = NULL;
 	bool ok;
 
 	if (!o)
@@ -76,21 +74,9 @@ char *rp_event_json_line(const struct rp_runner_event *ev, const struct rp_recor
 	default:
 		break;
 	}
-	if (ok) {
-		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (text) {
-			size_t n = strlen(text);
-			line = malloc(n + 2);
-			if (line) {
-				memcpy(line, text, n);
-				line[n] = '\n';
-				line[n + 1] = '\0';
-				if (len)
-					*len = n + 1;
-			}
-		}
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
 	}
-	json_object_put(o);
-	return line;
+	return rp_json_line_take(o, len);
 }

@@ -94,19 +94,16 @@ struct json_object *rp_record_json(const struct rp_board_record *r,
 	return o;
 }
 
-char *rp_record_json_line(const struct rp_board_record *r, const struct rp_record_origin *origin,
-			  size_t *len)
+char *rp_json_line_take(struct json_object *o, size_t *len)
 {
-	struct json_object *o = rp_record_json(r, origin);
 	const char *text;
-	size_t n;
 	char *line = NULL;
 
 	if (!o)
 		return NULL;
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text) {
-		n = strlen(text);
+		size_t n = strlen(text);
 		line = malloc(n + 2);
 		if (line) {
 			memcpy(line, text, n);
@@ -118,4 +115,10 @@ char *rp_record_json_line(const struct rp_board_record *r, const struct rp_recor
 	}
 	json_object_put(o);
 	return line;
+}
+
+char *rp_record_json_line(const struct rp_board_record *r, const struct rp_record_origin *origin,
+			  size_t *len)
+{
+	return rp_json_line_take(rp_record_json(r, origin), len);
 }

@@ -18,6 +18,10 @@ struct rp_record_origin {
 
 /* A new object with every field of the record (see report_jsonl.h for the
  * keys). NULL when out of memory. */
+/* Plain one-line JSON text of o plus '\n' (malloc'ed; *len without the
+ * NUL when len is not NULL). Takes ownership of o. NULL on failure. */
+char *rp_json_line_take(struct json_object *o, size_t *len);
+
 struct json_object *rp_record_json(const struct rp_board_record *r,
 				   const struct rp_record_origin *origin);
 

@@ -18,36 +18,7 @@ struct rp_jsonl_report {
 	struct rp_record_origin origin;
 };
 
-static int errno_code(int e)
-{
-	switch (e) {
-	case ENOENT:
-	case ENOTDIR:
-		return RP_ERR_NOT_FOUND;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return RP_ERR_ACCESS;
-	default:
-		return RP_ERR_IO;
-	}
-}
 
-static int make_parent(const char *path, struct rp_diag *d)
-{
-	char *dir = strdup(path), *slash;
-	int ret = RP_OK;
-
-	if (!dir)
-		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		ret = rp_mkdir_p(dir, 0755, d);
-	}
-	free(dir);
-	return ret;
-}
 
 /* Write all of buf with O_APPEND semantics. A regular file takes the whole
  * buffer in one call; the loop only matters for EINTR before anything was
@@ -81,7 +52,7 @@ static int terminate_torn_tail(struct rp_jsonl_report *j, struct rp_diag *d)
 	if (pread(j->fd, &last, 1, st.st_size - 1) != 1 || last == '\n')
 		return RP_OK;
 	if (write_full(j->fd, "\n", 1) != 1)
-		return rp_diag_set(d, errno_code(errno), "%s: cannot write: %s", j->path,
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot write: %s", j->path,
 				   strerror(errno));
 	return RP_OK;
 }
@@ -95,7 +66,7 @@ int rp_jsonl_report_open(const char *path, const struct rp_record_origin *origin
 	*out = NULL;
 	if (!path || !*path)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "report file name is empty");
-	ret = make_parent(path, d);
+	ret = rp_mkdir_parent(path, 0755, d);
 	if (ret < 0)
 		return ret;
 	j = calloc(1, sizeof(*j));
@@ -106,7 +77,7 @@ int rp_jsonl_report_open(const char *path, const struct rp_record_origin *origin
 	/* O_RDWR rather than O_WRONLY only to look at the last byte. */
 	j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
 	if (j->fd < 0) {
-		ret = rp_diag_set(d, errno_code(errno), "%s: cannot open report: %s", path,
+		ret = rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open report: %s", path,
 				  strerror(errno));
 		free(j->path);
 		free(j);
@@ -145,7 +116,7 @@ int rp_jsonl_report_append(struct rp_jsonl_report *j, const struct rp_board_reco
 		/* Keep the file line-structured for the next writer. */
 		if (n > 0)
 			(void)write_full(j->fd, "\n", 1);
-		return rp_diag_set(d, errno_code(n < 0 ? e : ENOSPC),
+		return rp_diag_set(d, rp_errno_to_error(n < 0 ? e : ENOSPC),
 				   "%s: cannot append attempt %llu (board %s): %s", j->path,
 				   (unsigned long long)r->attempt_id, r->serial[0] ? r->serial : r->port_path,
 				   strerror(n < 0 ? e : ENOSPC));

@@ -16,7 +16,7 @@ static bool has_suffix(const char *s, const char *suffix)
 	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
-static int errno_to_rp(int e)
+int rp_errno_to_error(int e)
 {
 	switch (e) {
 	case ENOENT:
@@ -43,7 +43,7 @@ static int read_gz(const char *path, size_t max_size, uint8_t **data, size_t *le
 	uint8_t *buf;
 
 	if (!gz)
-		return rp_diag_set(d, errno ? errno_to_rp(errno) : RP_ERR_IO,
+		return rp_diag_set(d, errno ? rp_errno_to_error(errno) : RP_ERR_IO,
 				   "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
 	buf = malloc(cap + 1);
 	if (!buf) {
@@ -110,7 +110,7 @@ int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return rp_diag_set(d, errno_to_rp(errno), "%s: cannot open: %s", path,
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open: %s", path,
 				   strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -164,7 +164,7 @@ int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	if (fd < 0) {
 		int e = errno;
 		free(tmp);
-		return rp_diag_set(d, errno_to_rp(e), "%s: cannot create output: %s", path,
+		return rp_diag_set(d, rp_errno_to_error(e), "%s: cannot create output: %s", path,
 				   strerror(e));
 	}
 	while (done < len) {
@@ -176,7 +176,7 @@ int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 			close(fd);
 			unlink(tmp);
 			free(tmp);
-			return rp_diag_set(d, errno_to_rp(e), "%s: write failed: %s", path, strerror(e));
+			return rp_diag_set(d, rp_errno_to_error(e), "%s: write failed: %s", path, strerror(e));
 		}
 		done += (size_t)n;
 	}
@@ -184,14 +184,14 @@ int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		int e = errno;
 		unlink(tmp);
 		free(tmp);
-		return rp_diag_set(d, errno_to_rp(e), "%s: cannot finish output: %s", path,
+		return rp_diag_set(d, rp_errno_to_error(e), "%s: cannot finish output: %s", path,
 				   strerror(e));
 	}
 	if (rename(tmp, path) < 0) {
 		int e = errno;
 		unlink(tmp);
 		free(tmp);
-		return rp_diag_set(d, errno_to_rp(e), "%s: cannot rename into place: %s", path,
+		return rp_diag_set(d, rp_errno_to_error(e), "%s: cannot rename into place: %s", path,
 				   strerror(e));
 	}
 	free(tmp);
@@ -221,7 +221,7 @@ int rp_mkdir_p(const char *path, mode_t mode, struct rp_diag *d)
 		buf[i] = '\0';
 		if (mkdir(buf, mode) < 0 && errno != EEXIST) {
 			int e = errno;
-			return rp_diag_set(d, errno_to_rp(e), "%s: cannot create directory: %s", buf,
+			return rp_diag_set(d, rp_errno_to_error(e), "%s: cannot create directory: %s", buf,
 					   strerror(e));
 		}
 		buf[i] = saved;
@@ -230,4 +230,20 @@ int rp_mkdir_p(const char *path, mode_t mode, struct rp_diag *d)
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return rp_diag_set(d, RP_ERR_IO, "%s: not a directory", path);
 	return RP_OK;
+}
+
+int rp_mkdir_parent(const char *path, mode_t mode, struct rp_diag *d)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ret;
+
+	if (!slash || slash == path)
+		return RP_OK;
+	dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
+	ret = rp_mkdir_p(dir, mode, d);
+	free(dir);
+	return ret;
 }

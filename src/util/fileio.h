@@ -25,6 +25,12 @@ int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 /* True when both paths name the same existing file (same device and inode). */
 bool rp_file_same(const char *a, const char *b);
 
+/* The rp_error for an errno value from a file operation. */
+int rp_errno_to_error(int e);
+
+/* Create the directory that will hold `path` (a file), with its parents. */
+int rp_mkdir_parent(const char *path, mode_t mode, struct rp_diag *d);
+
 /* Create a directory and its parents (like mkdir -p). */
 int rp_mkdir_p(const char *path, mode_t mode, struct rp_diag *d);
 
