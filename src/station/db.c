@@ -186,6 +186,31 @@ static int begin_immediate(struct rp_db *db, struct rp_diag *d)
 	}
 }
 
+/* Switching a new database to WAL needs an exclusive lock, and SQLite
+ * answers SQLITE_BUSY at once (without the busy handler) while another
+ * process is creating or recovering the same file: retry until the busy
+ * timeout, as for BEGIN IMMEDIATE. */
+static int enable_wal(struct rp_db *db, struct rp_diag *d)
+{
+	uint64_t deadline = rp_now_ms() + BUSY_TIMEOUT_MS;
+
+	for (;;) {
+		char *err = NULL;
+		int rc = sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, &err);
+		if (rc == SQLITE_OK)
+			return RP_OK;
+		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+		    rp_now_ms() >= deadline) {
+			rc = rp_diag_set(d, sqlite_code(rc), "%s: cannot enable WAL mode: %s", db->path,
+					 err ? err : sqlite3_errstr(rc));
+			sqlite3_free(err);
+			return rc;
+		}
+		sqlite3_free(err);
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	}
+}
+
 static int migrate(struct rp_db *db, struct rp_diag *d)
 {
 	int version, ret;
@@ -272,7 +297,7 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 
 	/* WAL lets readers (reports) run while stations write; FULL sync makes
 	 * a committed attempt survive a power cut. */
-	ret = exec_sql(db, "PRAGMA journal_mode = WAL", "cannot enable WAL mode", d);
+	ret = enable_wal(db, d);
 	if (ret == RP_OK)
 		ret = exec_sql(db, "PRAGMA synchronous = FULL", "cannot set synchronous mode", d);
 	if (ret == RP_OK)
