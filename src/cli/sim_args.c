@@ -1,8 +1,8 @@
 #include "cli/sim_args.h"
 
-#include <fnmatch.h>
 #include <string.h>
 
+#include "station/runner.h"
 #include "usb/usb_source.h"
 
 void cli_sim_longopts(struct cli_longopts *t)
@@ -73,19 +73,14 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, uns
 {
 	unsigned count = 0;
 
-	/* Simulated boards arrive in the boot ROM, which like the hardware's
-	 * has no readable serial: the runner lets none through a serial
-	 * filter. */
-	(void)serials;
-	if (n_serials)
-		return 0;
+	/* Ask the runner's own filter about each board as it will arrive:
+	 * in the boot ROM, without a readable serial, on its known port. */
 	for (unsigned i = 0; i < s->boards; i++) {
-		char port[RP_PORT_PATH_MAX];
-		bool ok = !n_globs;
-		rp_sim_source_port_path(1, i, port);
-		for (unsigned g = 0; g < n_globs && !ok; g++)
-			ok = fnmatch(globs[g], port, 0) == 0;
-		count += ok;
+		struct rp_device_info info = { .stage = RP_STAGE_ROM };
+		char why[256];
+		rp_sim_source_port_path(1, i, info.port_path);
+		count += rp_runner_filters_accept(globs, n_globs, serials, n_serials, &info, why,
+						  sizeof(why));
 	}
 	return count;
 }

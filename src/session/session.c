@@ -24,13 +24,6 @@ static const char *const update_success_values[] = { "success", "1" };
  * then reboot; .bin: update then stop). */
 static const char *const eeprom_image_names[] = { "pieeprom.bin", "pieeprom.upd" };
 
-static int64_t unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void copy_printable(char *dst, size_t size, const char *src)
 {
 	size_t i = 0;
@@ -51,14 +44,14 @@ void rp_session_record_init(struct rp_board_record *rec, const struct rp_device_
 	copy_printable(rec->serial, sizeof(rec->serial), info->serial);
 	copy_printable(rec->soc, sizeof(rec->soc), dev ? dev->soc : "");
 	rec->pid = info->pid;
-	rec->start_unix_ms = unix_ms();
+	rec->start_unix_ms = rp_wall_now_ms();
 	rec->result = RP_RESULT_PENDING;
 	rec->error_code = RP_OK;
 }
 
 void rp_session_record_finish(struct rp_board_record *rec, enum rp_board_result result)
 {
-	rec->end_unix_ms = unix_ms();
+	rec->end_unix_ms = rp_wall_now_ms();
 	if (rec->result == RP_RESULT_PENDING)
 		rec->result = result;
 }

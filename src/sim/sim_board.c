@@ -416,6 +416,9 @@ static int step_fault(struct rp_sim_board *b, enum rp_sim_step s, unsigned *read
 	}
 }
 
+/* The model hashes with EVP itself rather than the image library's
+ * rp_sha256_hex: as a test oracle of the host it must not share the code
+ * whose result it checks. */
 static void sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
 	unsigned char md[32];

@@ -360,39 +360,57 @@ static void ignore(struct rp_runner *r, const struct rp_device_info *info, const
 	emit(r, &ev);
 }
 
+bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,
+			      const char *const *serials, unsigned n_serials,
+			      const struct rp_device_info *info, char *why, size_t why_size)
+{
+	bool ok;
+
+	if (n_port_globs) {
+		ok = false;
+		for (unsigned i = 0; i < n_port_globs && !ok; i++)
+			ok = fnmatch(port_globs[i], info->port_path, 0) == 0;
+		if (!ok) {
+			snprintf(why, why_size, "port %s does not match the --port filter",
+				 info->port_path);
+			return false;
+		}
+	}
+	if (n_serials) {
+		ok = false;
+		for (unsigned i = 0; i < n_serials && !ok; i++)
+			ok = info->serial[0] && !strcmp(serials[i], info->serial);
+		if (!ok) {
+			if (!info->serial[0] && info->stage == RP_STAGE_ROM)
+				snprintf(why, why_size,
+					 "board in the boot ROM stage has no readable serial number: "
+					 "--serial only selects boards already running a second stage "
+					 "(use --port to select boards in the boot ROM)");
+			else if (!info->serial[0])
+				snprintf(why, why_size,
+					 "serial number unreadable, cannot match the --serial filter");
+			else
+				snprintf(why, why_size, "serial %s does not match the --serial filter",
+					 info->serial);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Why a device must not be touched, or NULL. */
 static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
 			 const struct rp_device_desc *dev)
 {
-	bool ok;
 	if (!dev) {
 		ignore(r, info, "%04x:%04x is not a Raspberry Pi boot device", info->vid, info->pid);
 		return true;
 	}
-	if (r->o.n_port_globs) {
-		ok = false;
-		for (unsigned i = 0; i < r->o.n_port_globs && !ok; i++)
-			ok = fnmatch(r->o.port_globs[i], info->port_path, 0) == 0;
-		if (!ok) {
-			ignore(r, info, "port %s does not match the --port filter", info->port_path);
-			return true;
-		}
-	}
-	if (r->o.n_serials) {
-		ok = false;
-		for (unsigned i = 0; i < r->o.n_serials && !ok; i++)
-			ok = info->serial[0] && !strcmp(r->o.serials[i], info->serial);
-		if (!ok) {
-			if (!info->serial[0] && info->stage == RP_STAGE_ROM)
-				ignore(r, info,
-				       "board in the boot ROM stage has no readable serial number: "
-				       "--serial only selects boards already running a second stage "
-				       "(use --port to select boards in the boot ROM)");
-			else if (!info->serial[0])
-				ignore(r, info, "serial number unreadable, cannot match the --serial filter");
-			else
-				ignore(r, info, "serial %s does not match the --serial filter",
-				       info->serial);
+	{
+		char why[256];
+		if (!rp_runner_filters_accept(r->o.port_globs, r->o.n_port_globs, r->o.serials,
+					      r->o.n_serials, info, why, sizeof(why))) {
+			ignore(r, info, "%s", why);
 			return true;
 		}
 	}

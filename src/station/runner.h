@@ -93,6 +93,13 @@ struct rp_runner_summary {
 
 struct rp_runner;
 
+/* The port-glob and serial filters alone: whether they let this device
+ * through, and if not, why (the reason the runner reports). Lets a caller
+ * predict which known devices (simulated boards) a run will take. */
+bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,
+			      const char *const *serials, unsigned n_serials,
+			      const struct rp_device_info *info, char *why, size_t why_size);
+
 int rp_runner_new(const struct rp_runner_opts *opts, struct rp_runner **out, struct rp_diag *d);
 /* Run until `count` boards finished, the idle timeout, rp_runner_stop
  * (then in-flight boards finish, bounded by stop_grace_ms) or

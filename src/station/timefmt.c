@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t rp_wall_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void rp_time_format_iso(int64_t unix_ms, char buf[RP_TIME_ISO_MAX])
 {
 	int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;

@@ -6,12 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/clock.h"
+
 #include "util/error.h"
 
 #define RP_TIME_ISO_MAX 32
 
-/* Wall-clock now in unix milliseconds (CLOCK_REALTIME). */
-int64_t rp_wall_now_ms(void);
 
 /* "2024-05-01T12:34:56.789Z" into buf (RP_TIME_ISO_MAX bytes). */
 void rp_time_format_iso(int64_t unix_ms, char buf[RP_TIME_ISO_MAX]);

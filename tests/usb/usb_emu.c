@@ -1167,13 +1167,17 @@ const char *usb_emu_port_path(struct usb_emu *e, unsigned i)
 	return board(e, i)->port_path;
 }
 
-uint8_t *usb_emu_eeprom(struct usb_emu *e, unsigned i, size_t *len)
+/* A copy taken under the emulator lock, since the model keeps changing
+ * on the loop thread. */
+static uint8_t *copy_model_bytes(struct usb_emu *e, unsigned i,
+				 const uint8_t *(*get)(const struct rp_sim_board *, size_t *),
+				 size_t *len)
 {
 	const uint8_t *p;
 	uint8_t *copy = NULL;
 
 	g_mutex_lock(&e->lock);
-	p = rp_sim_board_eeprom(board(e, i)->model, len);
+	p = get(board(e, i)->model, len);
 	if (p && *len) {
 		copy = malloc(*len);
 		if (copy)
@@ -1183,20 +1187,14 @@ uint8_t *usb_emu_eeprom(struct usb_emu *e, unsigned i, size_t *len)
 	return copy;
 }
 
+uint8_t *usb_emu_eeprom(struct usb_emu *e, unsigned i, size_t *len)
+{
+	return copy_model_bytes(e, i, rp_sim_board_eeprom, len);
+}
+
 uint8_t *usb_emu_second_stage(struct usb_emu *e, unsigned i, size_t *len)
 {
-	const uint8_t *p;
-	uint8_t *copy = NULL;
-
-	g_mutex_lock(&e->lock);
-	p = rp_sim_board_second_stage(board(e, i)->model, len);
-	if (p && *len) {
-		copy = malloc(*len);
-		if (copy)
-			memcpy(copy, p, *len);
-	}
-	g_mutex_unlock(&e->lock);
-	return copy;
+	return copy_model_bytes(e, i, rp_sim_board_second_stage, len);
 }
 
 static bool settled_locked(struct usb_emu *e)
