@@ -23,7 +23,7 @@
 
 #include "session/payload.h"
 #include "sim/sim_source.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "util/clock.h"
 
 #define IMAGE_SIZE (512u * 1024u)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "usb/usb_source.h"
 #include "usb_emu.h"
 #include "usb_payload.h"

@@ -1,6 +1,9 @@
-/* Minimal test helpers shared by the test programs. A failed check prints
- * where and why and makes the program exit non-zero at the end; exit code
- * 77 tells meson the test was skipped. */
+/* Minimal test helpers shared by the test programs, which speak TAP
+ * (meson's `protocol : 'tap'`): each RUN(test_case(...)) prints one
+ * "ok N - name" or "not ok N - name" line, so `meson test` lists every
+ * scenario and a failure names it. A failed check prints where and why on
+ * stderr. test_skip_all() skips a whole program (fixtures missing),
+ * test_skip_case() the case being run. */
 #ifndef RP_TESTS_TESTLIB_H
 #define RP_TESTS_TESTLIB_H
 
@@ -11,6 +14,64 @@
 #define TEST_SKIP 77
 
 static int test_failures;
+static int tap_cases;
+static int tap_case_failures; /* failed checks counted inside RUN() */
+static const char *tap_skip_reason;
+
+/* "test_flash_one(&c, &f)" is listed as "flash_one(&c, &f)", and a case
+ * without arguments without its "()". */
+static inline void tap_case_end(const char *call, int new_failures)
+{
+	const char *name = strncmp(call, "test_", 5) == 0 ? call + 5 : call;
+	size_t len = strlen(name);
+
+	if (len > 2 && strcmp(name + len - 2, "()") == 0)
+		len -= 2;
+	tap_cases++;
+	tap_case_failures += new_failures;
+	if (new_failures)
+		printf("not ok %d - %.*s\n", tap_cases, (int)len, name);
+	else if (tap_skip_reason)
+		printf("ok %d - %.*s # SKIP %s\n", tap_cases, (int)len, name, tap_skip_reason);
+	else
+		printf("ok %d - %.*s\n", tap_cases, (int)len, name);
+	tap_skip_reason = NULL;
+	fflush(stdout);
+	/* Keep stderr diagnostics next to the case they belong to. */
+	fflush(stderr);
+}
+
+#define RUN_NAMED(name, call)                                                           \
+	do {                                                                            \
+		int before_ = test_failures;                                            \
+		tap_skip_reason = NULL;                                                 \
+		fflush(stdout);                                                         \
+		call;                                                                   \
+		tap_case_end((name), test_failures - before_);                          \
+	} while (0)
+#define RUN(call) RUN_NAMED(#call, call)
+
+/* A case that cannot run here (fixture missing) is listed as skipped. */
+#define RUN_SKIPPED(call, reason)                                                       \
+	do {                                                                            \
+		tap_skip_reason = (reason);                                             \
+		tap_case_end(#call, 0);                                                 \
+	} while (0)
+
+/* Inside a case run by RUN(): the case is reported as skipped. */
+static inline void test_skip_case(const char *reason)
+{
+	tap_skip_reason = reason;
+	fprintf(stderr, "skipped: %s\n", reason);
+}
+
+/* From main(): the whole program is skipped; return its result. */
+static inline int test_skip_all(const char *reason)
+{
+	printf("1..0 # SKIP %s\n", reason);
+	fprintf(stderr, "skipped: %s\n", reason);
+	return EXIT_SUCCESS;
+}
 
 #define CHECK(cond)                                                                     \
 	do {                                                                            \
@@ -51,10 +112,16 @@ static int test_failures;
 		}                                                                       \
 	} while (0)
 
+/* Ends the TAP stream. Checks failed outside any RUN() still fail the
+ * program, as one extra case. */
 static inline int test_result(void)
 {
+	if (test_failures > tap_case_failures)
+		printf("not ok %d - checks outside a case\n", ++tap_cases);
+	printf("1..%d\n", tap_cases);
 	if (test_failures)
 		fprintf(stderr, "%d check(s) failed\n", test_failures);
+	fflush(stdout);
 	return test_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "cli/cli.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 
 /* getopt_long values, apart from the payload, simulation and command ones. */
 enum cli_filter_opt {

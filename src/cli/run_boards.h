@@ -9,7 +9,7 @@
 
 #include "cli/signals.h"
 #include "cli/sim_args.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 
 /* What -v adds; each command keeps what it has always shown. */
 enum cli_verbose {

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "usb/usb_source.h"
 
 void cli_sim_longopts(struct cli_longopts *t)

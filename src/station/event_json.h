@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "station/record_json.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 
 /* A malloc'ed line ending in '\n' (NULL when out of memory). */
 char *rp_event_json_line(const struct rp_runner_event *ev, const struct rp_record_origin *origin,

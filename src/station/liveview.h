@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "station/runner.h"
+#include "runner/runner.h"
 
 struct rp_liveview;
 

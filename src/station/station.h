@@ -17,7 +17,7 @@
 
 #include "image/prepare.h"
 #include "sim/sim_source.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "station/station_config.h"
 
 /* Simulated boards instead of USB (--simulate N). */

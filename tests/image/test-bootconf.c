@@ -260,10 +260,10 @@ static void test_profiles(void)
 
 int main(void)
 {
-	test_set_unset();
-	test_get();
-	test_validate();
-	test_boot_order();
-	test_profiles();
+	RUN(test_set_unset());
+	RUN(test_get());
+	RUN(test_validate());
+	RUN(test_boot_order());
+	RUN(test_profiles());
 	return test_result();
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # rpiprov eeprom / digest / prepare from the outside: exit codes, messages,
-# and that nothing is written when an input is bad.
+# and that nothing is written when an input is bad. Speaks TAP: one line
+# per command checked.
 # usage: test-cli-image.sh SYNTH_IMAGE_TOOL   (RPIPROV_BIN names rpiprov)
 set -u
 BIN=${RPIPROV_BIN:?RPIPROV_BIN is not set}
@@ -10,10 +11,33 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
 checks=0
+in_check=0
+check_failed=0
+
+# tap RESULT NAME: one TAP line; '#' would start a TAP directive.
+tap() {
+	checks=$((checks + 1))
+	printf '%s %d - %s\n' "$1" "$checks" "${2//#/%23}"
+}
 
 fail() {
 	echo "FAIL: $*" >&2
 	fails=$((fails + 1))
+	if [ "$in_check" -eq 1 ]; then
+		check_failed=1
+	else
+		tap "not ok" "$*"
+	fi
+}
+
+begin_check() {
+	in_check=1
+	check_failed=0
+}
+
+end_check() {
+	in_check=0
+	if [ "$check_failed" -eq 0 ]; then tap ok "$*"; else tap "not ok" "$*"; fi
 }
 
 # expect_fail EXIT TEXT OUTPUT CMD...: exits EXIT, says TEXT on stderr as a
@@ -21,7 +45,7 @@ fail() {
 expect_fail() {
 	local code=$1 text=$2 out=$3
 	shift 3
-	checks=$((checks + 1))
+	begin_check
 	"$@" >"$T/stdout" 2>"$T/stderr"
 	local rc=$?
 	[ "$rc" -eq "$code" ] || fail "$*: exit $rc, expected $code: $(cat "$T/stderr")"
@@ -33,11 +57,13 @@ expect_fail() {
 	if ls "$T"/*.tmp.* >/dev/null 2>&1; then
 		fail "$*: temporary file left behind: $(ls "$T"/*.tmp.*)"
 	fi
+	end_check "exit $code: ${*#"$BIN "}"
 }
 
 expect_ok() {
-	checks=$((checks + 1))
+	begin_check
 	"$@" >"$T/stdout" 2>"$T/stderr" || fail "$*: exit $?: $(cat "$T/stderr")"
+	end_check "ok: ${*#"$BIN "}"
 }
 
 # --- inputs -------------------------------------------------------------
@@ -262,5 +288,6 @@ if [ -n "$FW" ]; then
 		$BIN prepare -o "$T/ps" --image "$S/pieeprom-signed.bin" --recovery "$T/recovery.bin" -k "$S/private.pem"
 fi
 
-echo "$checks checks, $fails failed"
+echo "1..$checks"
+echo "$checks checks, $fails failed" >&2
 [ "$fails" -eq 0 ]

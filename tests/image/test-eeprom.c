@@ -430,14 +430,14 @@ int main(void)
 {
 	const char *fw = test_firmware_dir();
 
-	test_synth_layout();
-	test_replace_bytes();
-	test_bootcode();
-	test_timestamp();
-	test_bad_images();
+	RUN(test_synth_layout());
+	RUN(test_replace_bytes());
+	RUN(test_bootcode());
+	RUN(test_timestamp());
+	RUN(test_bad_images());
 	if (fw)
-		test_fixtures(fw);
+		RUN(test_fixtures(fw));
 	else
-		fprintf(stderr, "RPIPROV_TEST_FIRMWARE is empty: fixture tests skipped, synthetic tests ran\n");
+		RUN_SKIPPED(test_fixtures(fw), "RPIPROV_TEST_FIRMWARE is empty");
 	return test_result();
 }

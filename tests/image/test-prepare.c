@@ -263,10 +263,10 @@ int main(void)
 	snprintf(recovery_path, sizeof(recovery_path), "%s/recovery.bin", dir);
 	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
 	setup();
-	test_basic();
-	test_signed();
-	test_recovery_config();
-	test_threads();
+	RUN(test_basic());
+	RUN(test_signed());
+	RUN(test_recovery_config());
+	RUN(test_threads());
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

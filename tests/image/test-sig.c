@@ -367,14 +367,16 @@ int main(void)
 	}
 	EVP_PKEY *key = make_key(2048, "k");
 
-	test_sha256();
-	test_timestamp_env();
-	test_sig_text(key);
-	test_sig_parse();
-	test_keys(key);
-	test_hsm(key);
+	RUN(test_sha256());
+	RUN(test_timestamp_env());
+	RUN(test_sig_text(key));
+	RUN(test_sig_parse());
+	RUN(test_keys(key));
+	RUN(test_hsm(key));
 	if (test_firmware_dir())
-		test_fixture(test_firmware_dir());
+		RUN(test_fixture(test_firmware_dir()));
+	else
+		RUN_SKIPPED(test_fixture(test_firmware_dir()), "RPIPROV_TEST_FIRMWARE is empty");
 	EVP_PKEY_free(key);
 
 	char cmd[512];

@@ -14,7 +14,7 @@
 #include "session/payload.h"
 #include "session/record.h"
 #include "sim/sim_source.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 
 #define TH_IMAGE_SIZE (512u * 1024u)
 #define TH_SECOND_STAGE_SIZE 100140u

@@ -411,7 +411,7 @@ static void test_no_proc_fails_closed(void)
 		return;
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TEST_SKIP) {
-		fprintf(stderr, "no mount namespace here (not root?): /proc check skipped\n");
+		test_skip_case("no mount namespace here (not root?): /proc check skipped");
 		return;
 	}
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -426,12 +426,12 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_names();
-	test_directory();
-	test_memory();
-	test_no_proc_fails_closed();
-	test_too_large_for_the_wire();
-	test_rewritten_while_read();
+	RUN(test_names());
+	RUN(test_directory());
+	RUN(test_memory());
+	RUN(test_no_proc_fails_closed());
+	RUN(test_too_large_for_the_wire());
+	RUN(test_rewritten_while_read());
 	rc = test_result();
 	{
 		char cmd[300];

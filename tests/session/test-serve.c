@@ -469,10 +469,10 @@ int main(void)
 		perror(root);
 		return 1;
 	}
-	test_one_version_per_session();
-	test_serve_verdicts();
-	test_repeated_metadata();
-	test_many_names();
+	RUN(test_one_version_per_session());
+	RUN(test_serve_verdicts());
+	RUN(test_repeated_metadata());
+	RUN(test_many_names());
 	rc = test_result();
 	{
 		char cmd[300];

@@ -507,21 +507,20 @@ int main(int argc, char **argv)
 	/* "netboot": only the part that needs the real firmware fixtures. */
 	if (argc > 1 && !strcmp(argv[1], "netboot")) {
 		if (!test_firmware_dir()) {
-			fprintf(stderr, "RPIPROV_TEST_FIRMWARE not set: netboot profile test skipped\n");
-			return TEST_SKIP;
+			return test_skip_all("RPIPROV_TEST_FIRMWARE not set: netboot profile test skipped");
 		}
-		test_netboot_profile();
+		RUN(test_netboot_profile());
 		return test_result();
 	}
-	test_one_board();
-	test_many_boards(64);
-	test_serve_without_image();
-	test_no_metadata();
-	test_filters();
-	test_arrivals_and_idle();
-	test_stop();
-	test_unplug();
-	test_abort_and_direct_second_stage(false);
-	test_abort_and_direct_second_stage(true);
+	RUN(test_one_board());
+	RUN(test_many_boards(64));
+	RUN(test_serve_without_image());
+	RUN(test_no_metadata());
+	RUN(test_filters());
+	RUN(test_arrivals_and_idle());
+	RUN(test_stop());
+	RUN(test_unplug());
+	RUN(test_abort_and_direct_second_stage(false));
+	RUN(test_abort_and_direct_second_stage(true));
 	return test_result();
 }

@@ -207,9 +207,9 @@ static void test_files(void)
 
 int main(void)
 {
-	test_all_keys();
-	test_errors();
-	test_checks();
-	test_files();
+	RUN(test_all_keys());
+	RUN(test_errors());
+	RUN(test_checks());
+	RUN(test_files());
 	return test_result();
 }

@@ -12,16 +12,8 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("CHECK failed:", what, file=sys.stderr)
-        failures += 1
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import case, check, done, failures, skip_all  # noqa: E402
 
 
 def main():
@@ -29,11 +21,14 @@ def main():
     fw = os.environ.get("RPIPROV_TEST_FIRMWARE")
     tmux = shutil.which("tmux")
     if not tmux:
-        print("tmux not installed (apt-get install tmux): skipping", file=sys.stderr)
-        return SKIP
+        return skip_all("tmux not installed (apt-get install tmux)")
     if not fw:
-        print("RPIPROV_TEST_FIRMWARE not set: skipping", file=sys.stderr)
-        return SKIP
+        return skip_all("RPIPROV_TEST_FIRMWARE not set")
+    case("live view of 8 boards in tmux", check_liveview, rpiprov, fw, tmux)
+    return done()
+
+
+def check_liveview(rpiprov, fw, tmux):
     sock = f"rpiprov-test-{os.getpid()}"
     t = [tmux, "-L", sock, "-f", "/dev/null"]
     cmd = " ".join(shlex.quote(a) for a in [
@@ -83,11 +78,8 @@ def main():
     check("1-1.3" in final and re.search(r"^1-1\.3 .*last: FAILED", final, re.M) is not None,
           "board 3's row shows its failure")
     check("EXIT=1" in final, "exit status 1 (a board failed)")
-    if failures:
+    if failures():
         print("last capture:\n" + final, file=sys.stderr)
-        print(f"{failures} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -240,8 +240,8 @@ static void test_json_events(void)
 
 int main(void)
 {
-	test_table();
-	test_plain_lines();
-	test_json_events();
+	RUN(test_table());
+	RUN(test_plain_lines());
+	RUN(test_json_events());
 	return test_result();
 }

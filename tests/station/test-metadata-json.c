@@ -227,10 +227,10 @@ int main(void)
 	CHECK(dir != NULL);
 	if (!dir)
 		return test_result();
-	test_round_trip(dir);
-	test_no_metadata(dir);
-	test_unsafe_serials(dir);
-	test_factory_uuid(dir);
+	RUN(test_round_trip(dir));
+	RUN(test_no_metadata(dir));
+	RUN(test_unsafe_serials(dir));
+	RUN(test_factory_uuid(dir));
 	{
 		/* The directory is created when missing. */
 		char sub[512];
@@ -241,7 +241,7 @@ int main(void)
 		snprintf(sub, sizeof(sub), "%s/new/deeper/abc.json", dir);
 		CHECK(access(sub, R_OK) == 0);
 	}
-	test_unwritable();
+	RUN(test_unwritable());
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -587,11 +587,11 @@ int main(void)
 		perror(tmpl);
 		return EXIT_FAILURE;
 	}
-	test_time();
-	test_jsonl_round_trip();
-	test_db_round_trip();
-	test_db_concurrency();
-	test_summary();
+	RUN(test_time());
+	RUN(test_jsonl_round_trip());
+	RUN(test_db_round_trip());
+	RUN(test_db_concurrency());
+	RUN(test_summary());
 	if (chdir("/") != 0)
 		perror("chdir");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

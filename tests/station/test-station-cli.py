@@ -15,17 +15,8 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("CHECK failed:", what, file=sys.stderr)
-        failures += 1
-    return cond
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import case, check, done, failures, skip_all  # noqa: E402
 
 RPIPROV = os.environ.get("RPIPROV_BIN")
 FW = os.environ.get("RPIPROV_TEST_FIRMWARE")
@@ -280,20 +271,16 @@ def main():
         print("RPIPROV_BIN not set", file=sys.stderr)
         return 1
     if not FW:
-        print("RPIPROV_TEST_FIRMWARE not set: skipping", file=sys.stderr)
-        return SKIP
+        return skip_all("RPIPROV_TEST_FIRMWARE not set")
     with tempfile.TemporaryDirectory(prefix="rpiprov-station-cli-") as tmp:
-        test_config_errors(tmp)
-        test_sigterm(tmp, twice=False)
-        test_sigterm(tmp, twice=True)
-        test_json_events(tmp)
-        test_report(tmp)
-        test_filter_aliases(tmp)
-        test_blocked_stdout(tmp)
-    if failures:
-        print(f"{failures} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
+        case("config errors", test_config_errors, tmp)
+        case("SIGTERM mid-tray", test_sigterm, tmp, twice=False)
+        case("second signal aborts", test_sigterm, tmp, twice=True)
+        case("--json events", test_json_events, tmp)
+        case("report text, CSV and JSON", test_report, tmp)
+        case("filter aliases", test_filter_aliases, tmp)
+        case("blocked stdout", test_blocked_stdout, tmp)
+    return done()
 
 
 if __name__ == "__main__":

@@ -346,16 +346,15 @@ int main(void)
 	char cmd[600], *tmpdir;
 
 	if (!fw) {
-		fprintf(stderr, "RPIPROV_TEST_FIRMWARE not set: skipping the station runs\n");
-		return TEST_SKIP;
+		return test_skip_all("RPIPROV_TEST_FIRMWARE not set: the station runs need real firmware");
 	}
 	tmpdir = mkdtemp(tmpl);
 	if (!tmpdir || chdir(tmpdir) != 0) {
 		perror(tmpl);
 		return EXIT_FAILURE;
 	}
-	test_tray_with_failures();
-	test_stop_mid_tray();
+	RUN(test_tray_with_failures());
+	RUN(test_stop_mid_tray());
 	if (chdir("/") != 0)
 		perror("chdir");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

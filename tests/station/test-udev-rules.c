@@ -177,12 +177,10 @@ int main(void)
 {
 	const char *src = getenv("RPIPROV_SRCDIR");
 
-	if (!src || !*src) {
-		fprintf(stderr, "RPIPROV_SRCDIR not set\n");
-		return TEST_SKIP;
-	}
-	test_parser();
-	check_file(src, "60-rpiprov.rules", false);
-	check_file(src, "61-rpiprov-autoprovision.rules", true);
+	if (!src || !*src)
+		return test_skip_all("RPIPROV_SRCDIR not set");
+	RUN(test_parser());
+	RUN(check_file(src, "60-rpiprov.rules", false));
+	RUN(check_file(src, "61-rpiprov-autoprovision.rules", true));
 	return test_result();
 }

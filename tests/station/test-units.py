@@ -9,27 +9,24 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("CHECK failed:", what, file=sys.stderr)
-        failures += 1
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import case, check, done, failures, skip_all  # noqa: E402
 
 
 def main():
     analyze = shutil.which("systemd-analyze")
     if not analyze:
-        print("systemd-analyze not installed: skipping", file=sys.stderr)
-        return SKIP
+        return skip_all("systemd-analyze not installed")
     src = os.environ.get("RPIPROV_SRCDIR")
     binary = os.environ.get("RPIPROV_BIN")
     if not src or not binary:
         print("RPIPROV_SRCDIR / RPIPROV_BIN not set", file=sys.stderr)
         return 1
+    case("station unit", check_unit, analyze, src, binary)
+    return done()
+
+
+def check_unit(analyze, src, binary):
     template = open(os.path.join(src, "udev", "rpiprov-station.service.in")).read()
     check(template.count("@bindir@") == 1, "one @bindir@ placeholder")
     unit = template.replace("@bindir@", os.path.dirname(os.path.abspath(binary)))
@@ -87,13 +84,8 @@ def main():
             print("systemd-analyze security --offline not supported here", file=sys.stderr)
         else:
             score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
-            print(score.group(0) if score else r.stdout[-300:])
+            print(score.group(0) if score else r.stdout[-300:], file=sys.stderr)
             check(r.returncode == 0, "security exposure at most 3.0")
-
-    if failures:
-        print(f"{failures} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -328,9 +328,7 @@ int main(int argc, char **argv)
 	struct ctx c;
 
 	if (!fw) {
-		fprintf(stderr, "RPIPROV_TEST_FIRMWARE is not set: skipping (needs recovery.bin and "
-				"a pieeprom image)\n");
-		return TEST_SKIP;
+		return test_skip_all("RPIPROV_TEST_FIRMWARE is not set (needs recovery.bin and a pieeprom image)");
 	}
 	if (ctx_init(&c, argc, argv) < 0)
 		return EXIT_FAILURE;
@@ -338,15 +336,15 @@ int main(int argc, char **argv)
 		ctx_cleanup(&c);
 		return EXIT_FAILURE;
 	}
-	test_flash_one(&c, &f);
-	test_flash_eight(&c, &f);
-	test_flash_one_by_one(&c, &f);
-	test_flash_pulled_out(&c, &f);
-	test_flash_silent(&c, &f);
-	test_flash_permission(&c, &f);
-	test_flash_port_filter(&c, &f);
-	test_boot_serial_filter(&c, &f);
-	test_boot_dir(&c, &f);
+	RUN(test_flash_one(&c, &f));
+	RUN(test_flash_eight(&c, &f));
+	RUN(test_flash_one_by_one(&c, &f));
+	RUN(test_flash_pulled_out(&c, &f));
+	RUN(test_flash_silent(&c, &f));
+	RUN(test_flash_permission(&c, &f));
+	RUN(test_flash_port_filter(&c, &f));
+	RUN(test_boot_serial_filter(&c, &f));
+	RUN(test_boot_dir(&c, &f));
 	fixture_free(&f);
 	ctx_cleanup(&c);
 	return test_result();

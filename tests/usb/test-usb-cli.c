@@ -217,13 +217,13 @@ int main(int argc, char **argv)
 
 	if (ctx_init(&c, argc, argv) < 0)
 		return EXIT_FAILURE;
-	test_list_table(&c);
-	test_list_json(&c);
-	test_list_watch(&c);
-	test_list_watch_json_sigint(&c);
-	test_list_wait(&c);
-	test_list_usage(&c);
-	test_list_no_usb(&c);
+	RUN(test_list_table(&c));
+	RUN(test_list_json(&c));
+	RUN(test_list_watch(&c));
+	RUN(test_list_watch_json_sigint(&c));
+	RUN(test_list_wait(&c));
+	RUN(test_list_usage(&c));
+	RUN(test_list_no_usb(&c));
 	ctx_cleanup(&c);
 	return test_result();
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "session/payload.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "testlib.h"
 #include "usb/usb_source.h"
 #include "usb_emu.h"
@@ -381,15 +381,15 @@ int main(void)
 
 	if (usb_payload_init(&pl) < 0)
 		return EXIT_FAILURE;
-	test_one_board(&pl, false);
-	test_one_board(&pl, true);
-	test_eight_at_once(&pl);
-	test_one_by_one(&pl);
-	test_pulled_out(&pl);
-	test_silent(&pl, RP_SIM_STEP_STAGE1);
-	test_silent(&pl, RP_SIM_STEP_CONFIG);
-	test_port_filter(&pl);
-	test_serial_filter(&pl);
+	RUN(test_one_board(&pl, false));
+	RUN(test_one_board(&pl, true));
+	RUN(test_eight_at_once(&pl));
+	RUN(test_one_by_one(&pl));
+	RUN(test_pulled_out(&pl));
+	RUN(test_silent(&pl, RP_SIM_STEP_STAGE1));
+	RUN(test_silent(&pl, RP_SIM_STEP_CONFIG));
+	RUN(test_port_filter(&pl));
+	RUN(test_serial_filter(&pl));
 	usb_payload_free(&pl);
 	return test_result();
 }

@@ -245,11 +245,11 @@ static void test_transport(void)
 
 int main(void)
 {
-	test_enumerate_existing();
-	test_arrive_leave(false);
-	test_arrive_leave(true);
-	test_wakeup();
-	test_permission_denied();
-	test_transport();
+	RUN(test_enumerate_existing());
+	RUN(test_arrive_leave(false));
+	RUN(test_arrive_leave(true));
+	RUN(test_wakeup());
+	RUN(test_permission_denied());
+	RUN(test_transport());
 	return test_result();
 }

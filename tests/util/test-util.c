@@ -92,9 +92,9 @@ static void test_files(void)
 
 int main(void)
 {
-	test_error_names();
-	test_diag();
-	test_endian();
-	test_files();
+	RUN(test_error_names());
+	RUN(test_diag());
+	RUN(test_endian());
+	RUN(test_files());
 	return test_result();
 }

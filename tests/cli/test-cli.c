@@ -388,18 +388,17 @@ int main(void)
 		return 1;
 	}
 	if (!fw) {
-		fprintf(stderr, "RPIPROV_TEST_FIRMWARE not set: the CLI tests need real firmware\n");
-		return TEST_SKIP;
+		return test_skip_all("RPIPROV_TEST_FIRMWARE not set: the CLI tests need real firmware");
 	}
 	setenv("RPIPROV_FIRMWARE_DIR", fw, 1);
 	snprintf(tmp, sizeof(tmp), "%s/rpiprov-cli-XXXXXX", t && *t ? t : "/tmp");
 	if (!mkdtemp(tmp))
 		return 1;
 	snprintf(out_path, sizeof(out_path), "%s/output.txt", tmp);
-	test_flash();
-	test_boot_dir();
-	test_option_aliases();
-	test_blocked_stdout();
+	RUN(test_flash());
+	RUN(test_boot_dir());
+	RUN(test_option_aliases());
+	RUN(test_blocked_stdout());
 	rc = test_result();
 	if (rc)
 		fprintf(stderr, "last output:\n%s\n", output);

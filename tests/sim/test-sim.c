@@ -482,12 +482,12 @@ static void test_source_serials(void)
 
 int main(void)
 {
-	test_fault_specs();
-	test_model_script();
-	test_model_oracle();
-	test_model_timing();
-	test_model_2712();
-	test_wire();
-	test_source_serials();
+	RUN(test_fault_specs());
+	RUN(test_model_script());
+	RUN(test_model_oracle());
+	RUN(test_model_timing());
+	RUN(test_model_2712());
+	RUN(test_wire());
+	RUN(test_source_serials());
 	return test_result();
 }

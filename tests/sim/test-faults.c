@@ -192,10 +192,13 @@ int main(void)
 	struct th_payload tp;
 	if (th_payload_init(&tp, "recovery_metadata=1\n") != 0)
 		return 1;
-	for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++)
-		run_case(&matrix[i], &tp);
-	check_garbage(&tp);
-	check_all_at_once(&tp);
+	for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "%s at %s", matrix[i].fault, matrix[i].step);
+		RUN_NAMED(name, run_case(&matrix[i], &tp));
+	}
+	RUN(check_garbage(&tp));
+	RUN(check_all_at_once(&tp));
 	th_payload_free(&tp);
 	return test_result();
 }

@@ -15,7 +15,7 @@
  * stage 1 fails or the wait ends. A second stage handed over that it will
  * not serve goes back to the event thread, which starts a fresh attempt
  * for it, so a board on the bus is never silently absorbed. */
-#include "station/runner.h"
+#include "runner/runner.h"
 
 #include <fnmatch.h>
 #include <pthread.h>

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "session/payload.h"
-#include "station/runner.h"
+#include "runner/runner.h"
 #include "testlib.h"
 #include "util/clock.h"
 #include "util/endian.h"
@@ -515,12 +515,12 @@ static void test_long_timeouts(void)
 
 int main(void)
 {
-	test_handoff();
-	test_late_second_stage(0);
-	test_late_second_stage(1);
-	test_second_stage_after_failed_stage1();
-	test_handed_over_then_stage1_failed();
-	test_other_kind_on_the_port();
-	test_long_timeouts();
+	RUN(test_handoff());
+	RUN(test_late_second_stage(0));
+	RUN(test_late_second_stage(1));
+	RUN(test_second_stage_after_failed_stage1());
+	RUN(test_handed_over_then_stage1_failed());
+	RUN(test_other_kind_on_the_port());
+	RUN(test_long_timeouts());
 	return test_result();
 }

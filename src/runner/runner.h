@@ -4,8 +4,8 @@
  * board across its re-enumeration by USB port path. Used by `flash`,
  * `boot` and `station`. The runner never prints: everything it has to say
  * goes to the event callback. */
-#ifndef RP_STATION_RUNNER_H
-#define RP_STATION_RUNNER_H
+#ifndef RP_RUNNER_RUNNER_H
+#define RP_RUNNER_RUNNER_H
 
 #include <stdbool.h>
 #include <stdint.h>
