@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/error.h"
@@ -48,8 +49,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A decimal number from 0 to max, digits only (no sign, no blanks). */
-bool cli_parse_uint(const char *s, unsigned max, unsigned *out);
+/* An option's value through util/parse.h: 0, or the usage error's exit
+ * code after printing "rpiprov CMD: OPT: why". Every option that takes a
+ * time accepts the same forms (30s, 2m, 1h, 500ms, plain seconds). */
+int cli_option_uint(const char *cmd, const char *opt, const char *arg, unsigned min, unsigned max,
+		    unsigned *out);
+int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max,
+		   uint64_t *out);
+/* The largest ts: a .sig reader accepts (18 digits): a timestamp we write
+ * must verify. */
+#define CLI_SIG_TS_MAX 999999999999999999ull
+int cli_option_duration(const char *cmd, const char *opt, const char *arg, uint64_t min_ms,
+			uint64_t max_ms, uint64_t *ms);
 
 /* What a parser of a shared group of options (payload, simulation) did
  * with one getopt_long value; a positive value is the exit code of a

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/filter_args.h"
 #include "cli/run_boards.h"
+#include "util/parse.h"
 
 #define MAX_ARGS 512
 
@@ -29,7 +30,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: rpiprov boot -d DIR [-l] [-v] [-o] [-p PORTPATH] [-i SERIAL] [-j DIR]\n"
-		"                    [-0 .. -98] [-m DELAY] [--timeout SECONDS]\n"
+		"                    [-0 .. -98] [-m DELAY] [--timeout DUR]\n"
 		"                    [--allow-otp-permanent]\n"
 		"                    [--simulate N [--sim-timing realistic] [--sim-fault SPEC ...]]\n\n"
 		"Serve an rpiboot directory to boards in USB boot mode, like 'rpiboot -d DIR':\n"
@@ -50,7 +51,8 @@ static void usage(FILE *out)
 		"  -j DIR          write each board's metadata to DIR/<serial>.json\n"
 		"  -0 .. -98       only boards on this port number of their hub\n"
 		"  -m DELAY        accepted for compatibility and ignored (no polling here)\n"
-		"  --timeout S     give up when no board came for S seconds (exit 75)\n"
+		"  --timeout DUR   give up when no board came for DUR (exit 75); DUR is\n"
+		"                  30s, 2m, 1h, 500ms or plain seconds\n"
 		"  --allow-otp-permanent  serve a config.txt that writes OTP memory\n"
 		"                  (program_pubkey, revoke_devkey, ...): PERMANENT\n"
 		"  --simulate N    dry run against N simulated boards (implies serving N)\n"
@@ -71,7 +73,7 @@ static int take_port_numbers(int *argc, char **argv, struct boot_cli *c)
 		unsigned n;
 		if (!strcmp(a, "--"))
 			break;
-		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9' && cli_parse_uint(a + 1, 98, &n)) {
+		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9' && rp_parse_uint(a + 1, 0, 98, &n, NULL) == RP_OK) {
 			if (seen)
 				return cli_usage_error("boot", "only one -N port number");
 			seen = true;
@@ -101,14 +103,11 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	case 'o': c->overlays = true; break;
 	case 'j': c->run.metadata_dir = arg; break;
 	case 'm':
-		if (!cli_parse_uint(arg, UINT_MAX, &n))
-			return cli_usage_error("boot", "-m '%s': expected microseconds", arg);
-		break;
+		/* microseconds, as rpiboot takes them */
+		return cli_option_uint("boot", "-m", arg, 0, UINT_MAX, &n);
 	case O_TIMEOUT:
-		if (!cli_parse_uint(arg, 86400 * 365, &n) || !n)
-			return cli_usage_error("boot", "--timeout '%s': expected seconds >= 1", arg);
-		ro->idle_timeout_ms = (uint64_t)n * 1000u;
-		break;
+		return cli_option_duration("boot", "--timeout", arg, 1000, 365 * 86400000ull,
+					   &ro->idle_timeout_ms);
 	case O_ALLOW_OTP: c->allow_otp = true; break;
 	default: return cli_usage_error("boot", "bad option");
 	}

@@ -135,12 +135,10 @@ int cmd_digest(int argc, char **argv)
 		case 'c': soc = optarg; break;
 		case 'v': verify_sig = optarg; break;
 		case 't': {
-			char *end;
-			long long v = strtoll(optarg, &end, 10);
-			if (!*optarg || *end || v < 0)
-				return cli_usage_error("digest", "--timestamp '%s': expected seconds since 1970",
-						       optarg);
-			ts = v;
+			uint64_t v;
+			if (cli_option_u64("digest", "--timestamp", optarg, 0, CLI_SIG_TS_MAX, &v))
+				return CLI_EXIT_USAGE;
+			ts = (int64_t)v;
 			break;
 		}
 		case 'h': usage(stdout); return CLI_EXIT_OK;

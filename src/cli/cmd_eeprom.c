@@ -359,19 +359,6 @@ static int read_input(const char *path, size_t max, uint8_t **data, size_t *len)
 	return CLI_EXIT_OK;
 }
 
-static bool parse_u32(const char *s, uint32_t *v)
-{
-	char *end;
-	unsigned long long x;
-	if (!*s || *s == '-' || *s == '+')
-		return false;
-	x = strtoull(s, &end, 10);
-	if (*end || x > UINT32_MAX)
-		return false;
-	*v = (uint32_t)x;
-	return true;
-}
-
 struct set_args {
 	const char *image, *out, *config, *digest, *pubkey, *cacert, *bootcode, *bootsys;
 	const char *sets[MAX_EDITS];
@@ -553,13 +540,14 @@ static int cmd_set(int argc, char **argv)
 		case O_DIGEST: a.digest = optarg; break;
 		case O_PUBKEY: a.pubkey = optarg; break;
 		case O_CACERT: a.cacert = optarg; break;
-		case O_TS:
-			if (!parse_u32(optarg, &a.ts))
-				return cli_usage_error("eeprom set",
-						       "--timestamp '%s': expected seconds since 1970 (0-4294967295)",
-						       optarg);
+		case O_TS: {
+			uint64_t ts;
+			if (cli_option_u64("eeprom set", "--timestamp", optarg, 0, UINT32_MAX, &ts))
+				return CLI_EXIT_USAGE;
+			a.ts = (uint32_t)ts;
 			a.has_ts = true;
 			break;
+		}
 		case O_BOOTCODE: a.bootcode = optarg; break;
 		case O_BOOTSYS: a.bootsys = optarg; break;
 		case O_STRICT: a.strict = true; break;

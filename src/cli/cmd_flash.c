@@ -18,7 +18,7 @@ struct flash_cli {
 };
 
 /* getopt_long values of flash's own long-only options. */
-enum flash_opt { O_FOREVER = 256, O_JSON, O_BOARD_TIMEOUT };
+enum flash_opt { O_FOREVER = 256, O_JSON, O_BOARD_TIMEOUT, O_REENUM_TIMEOUT };
 
 static void usage(FILE *out)
 {
@@ -27,7 +27,7 @@ static void usage(FILE *out)
 		"                     [--set KEY=VALUE ...] [--unset KEY ...]\n"
 		"                     [-k PRIVATE.pem | -H WRAPPER -p PUBLIC.pem]\n"
 		"                     [--recovery FILE] [--recovery-config FILE] [-d PREPARED_DIR]\n"
-		"                     [--count N | --forever] [--timeout SECONDS]\n"
+		"                     [--count N | --forever] [--timeout DUR]\n"
 		"                     [--metadata-dir DIR] [--port GLOB ...] [--serial S ...]\n"
 		"                     [--allow-otp-permanent] [--json] [-v]\n"
 		"                     [--simulate N [--sim-timing realistic] [--sim-fault SPEC ...]]\n\n"
@@ -42,9 +42,12 @@ static void usage(FILE *out)
 		"Boards:\n"
 		"  -n, --count N            stop after N boards (default 1; N with --simulate N)\n"
 		"      --forever            keep provisioning boards until interrupted\n"
-		"  -t, --timeout SECONDS    give up when no board is in progress and none\n"
+		"  -t, --timeout DUR        give up when no board is in progress and none\n"
 		"                           arrived for this long (default: wait forever)\n"
-		"      --board-timeout S    deadline for one board (default 120)\n"
+		"      --board-timeout DUR  deadline for one board, from its arrival to its\n"
+		"                           verdict (default 120s)\n"
+		"      --reenum-timeout DUR how long a board may take to come back as the\n"
+		"                           second stage after recovery.bin (default 10s)\n"
 		"      --port GLOB          only boards on matching USB ports, e.g. '1-1.*'\n"
 		"                           (repeatable); others are never opened\n"
 		"      --ports GLOB,...     the same, several globs at once\n"
@@ -66,20 +69,10 @@ static void usage(FILE *out)
 			break;
 	}
 	fprintf(out,
-		"\nCtrl-C once: no new boards, those in progress finish; twice: abort.\n"
+		"\nDUR is a duration: 30s, 2m, 1h, 500ms, or plain seconds.\n"
+		"Ctrl-C once: no new boards, those in progress finish; twice: abort.\n"
 		"Exit status: 0 every board OK; 1 a board failed (or the run was interrupted);\n"
 		"75 timed out waiting for boards; 64-77 see 'rpiprov --help'.\n");
-}
-
-/* A number of seconds from 1 to max, as milliseconds (a year of them
- * does not fit 32 bits). */
-static int parse_seconds(const char *arg, unsigned max, const char *what, uint64_t *ms)
-{
-	unsigned s;
-	if (!cli_parse_uint(arg, max, &s) || !s)
-		return cli_usage_error("flash", "%s '%s': expected seconds >= 1", what, arg);
-	*ms = (uint64_t)s * 1000u;
-	return 0;
 }
 
 /* The options of flash alone; the payload, simulation and filter ones are
@@ -91,13 +84,20 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 	switch (opt) {
 	case 'd': c->prepared_dir = arg; break;
 	case 'n':
-		if (!cli_parse_uint(arg, 1000000, &run->count) || !run->count)
-			return cli_usage_error("flash", "--count '%s': expected a number >= 1", arg);
-		break;
+		return cli_option_uint("flash", "--count", arg, 1, 1000000, &run->count);
 	case O_FOREVER: run->forever = true; break;
-	case 't': return parse_seconds(arg, 86400 * 365, "--timeout", &run->ro.idle_timeout_ms);
+	case 't':
+		return cli_option_duration("flash", "--timeout", arg, 1000, 365 * 86400000ull,
+					   &run->ro.idle_timeout_ms);
 	case O_BOARD_TIMEOUT:
-		return parse_seconds(arg, 86400, "--board-timeout", &run->ro.board_timeout_ms);
+		return cli_option_duration("flash", "--board-timeout", arg, 1000, 86400000,
+					   &run->ro.board_timeout_ms);
+	case O_REENUM_TIMEOUT: {
+		uint64_t ms;
+		int r = cli_option_duration("flash", "--reenum-timeout", arg, 100, 600000, &ms);
+		run->ro.reenum_timeout_ms = (unsigned)ms;
+		return r;
+	}
 	case 'j': run->metadata_dir = arg; break;
 	case O_JSON: run->json = true; break;
 	case 'v': run->verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES; break;
@@ -114,6 +114,7 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		{ "forever", no_argument, NULL, O_FOREVER },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "board-timeout", required_argument, NULL, O_BOARD_TIMEOUT },
+		{ "reenum-timeout", required_argument, NULL, O_REENUM_TIMEOUT },
 		{ "metadata-dir", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "verbose", no_argument, NULL, 'v' },

@@ -13,14 +13,16 @@
 #include "transport/devices.h"
 #include "usb/usb_source.h"
 #include "util/clock.h"
+#include "util/parse.h"
+#include "util/port_path.h"
 
-#define LIST_MAX_TIMEOUT_S (86400u * 365u)
+#define LIST_MAX_TIMEOUT_MS (86400000ull * 365u)
 
 struct list_opts {
 	bool json;
 	bool watch;
 	bool has_timeout;
-	unsigned timeout_s;
+	uint64_t timeout_ms;
 };
 
 /* Boards seen during the initial drain, sorted for printing. */
@@ -32,7 +34,7 @@ struct board_list {
 static void list_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: rpiprov list [--json] [--watch] [--timeout S]\n\n"
+		"Usage: rpiprov list [--json] [--watch] [--timeout DUR]\n\n"
 		"List Raspberry Pi boards in USB boot mode: bus, USB port path, address,\n"
 		"VID:PID, chip, stage (ROM = boot ROM waiting for a second stage,\n"
 		"second-stage = recovery.bin/bootcode running) and serial (second stage only).\n\n"
@@ -40,9 +42,10 @@ static void list_help(FILE *out)
 		"  -j, --json         print JSON (an array; with --watch one object per line)\n"
 		"  -w, --watch        keep running and print arrivals and departures as they\n"
 		"                     happen, until Ctrl-C or --timeout\n"
-		"  -t, --timeout S    with --watch: stop after S seconds; without: wait up to S\n"
-		"                     seconds for a board when none is present (exit 75 if none)\n"
+		"  -t, --timeout DUR  with --watch: stop after DUR; without: wait up to DUR\n"
+		"                     for a board when none is present (exit 75 if none)\n"
 		"  -h, --help         show this help\n\n"
+		"DUR is a duration: 30s, 2m, 1h, 500ms, or plain seconds.\n\n"
 		"Exit status: 0 success; 64 usage; 69 USB not available; 75 no board within\n"
 		"--timeout.\n");
 }
@@ -58,29 +61,10 @@ static const char *chip_name(const struct rp_device_info *info)
 	return desc ? desc->chip : "?";
 }
 
-/* "1-1.10" after "1-1.9": compare digit runs as numbers. */
-static int port_path_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			unsigned long va = strtoul(a, (char **)&a, 10);
-			unsigned long vb = strtoul(b, (char **)&b, 10);
-			if (va != vb)
-				return va < vb ? -1 : 1;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
 static int info_cmp(const void *pa, const void *pb)
 {
 	const struct rp_device_info *a = pa, *b = pb;
-	int c = port_path_cmp(a->port_path, b->port_path);
+	int c = rp_port_path_cmp(a->port_path, b->port_path);
 	if (c)
 		return c;
 	return (int)a->address - (int)b->address;
@@ -208,19 +192,6 @@ static void on_signal(void *ctx, unsigned nth)
 	src->ops->wakeup(src);
 }
 
-static int parse_timeout(const char *arg, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v > LIST_MAX_TIMEOUT_S)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Initial state: everything the source reported by the time it was created. */
 static int drain_existing(struct rp_source *src, struct board_list *l)
 {
@@ -235,7 +206,7 @@ static int drain_existing(struct rp_source *src, struct board_list *l)
 
 static int watch_events(const struct list_opts *o, struct rp_source *src)
 {
-	uint64_t deadline = rp_now_ms() + (uint64_t)o->timeout_s * 1000u;
+	uint64_t deadline = rp_deadline_in(o->timeout_ms);
 
 	cli_info("watching for boards (Ctrl-C to stop)");
 	for (;;) {
@@ -265,7 +236,7 @@ static int watch_events(const struct list_opts *o, struct rp_source *src)
 /* Without --watch, --timeout: wait for a first board when there is none. */
 static int wait_first(const struct list_opts *o, struct rp_source *src, struct board_list *l)
 {
-	uint64_t deadline = rp_now_ms() + (uint64_t)o->timeout_s * 1000u;
+	uint64_t deadline = rp_deadline_in(o->timeout_ms);
 
 	while (l->n == 0) {
 		struct rp_source_event ev;
@@ -299,6 +270,7 @@ int cmd_list(int argc, char **argv)
 	struct list_opts o = { 0 };
 	struct cli_signals sig;
 	struct board_list boards = { 0 };
+	char dur[32];
 	struct rp_source *src = NULL;
 	struct rp_diag d;
 	int c, r, ret;
@@ -313,9 +285,8 @@ int cmd_list(int argc, char **argv)
 			o.watch = true;
 			break;
 		case 't':
-			if (parse_timeout(optarg, &o.timeout_s) < 0)
-				return cli_usage_error("list", "invalid --timeout '%s' (whole seconds)",
-						       optarg);
+			if (rp_parse_duration_ms(optarg, 0, LIST_MAX_TIMEOUT_MS, &o.timeout_ms, &d) < 0)
+				return cli_usage_error("list", "--timeout: %s", d.msg);
 			o.has_timeout = true;
 			break;
 		case 'h':
@@ -341,7 +312,8 @@ int cmd_list(int argc, char **argv)
 	if (r == RP_OK && !o.watch && o.has_timeout)
 		r = wait_first(&o, src, &boards);
 	if (r == RP_ERR_TIMEOUT) {
-		rp_diag_set(&d, r, "no board in USB boot mode appeared within %u s", o.timeout_s);
+		rp_diag_set(&d, r, "no board in USB boot mode appeared within %s",
+			    rp_format_duration_ms(o.timeout_ms, dur, sizeof(dur)));
 		ret = cli_fail(&d);
 		goto out;
 	}

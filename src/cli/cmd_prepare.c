@@ -31,19 +31,16 @@ static void usage(FILE *out)
 /* prepare's own options; the payload ones are shared with flash and station. */
 static int own_option(int opt, const char *arg, const char **dir, struct rp_prepare_opts *o)
 {
-	char *end;
-	long long v;
+	uint64_t v;
 
 	switch (opt) {
 	case 'o':
 		*dir = arg;
 		return 0;
 	case 't':
-		v = strtoll(arg, &end, 10);
-		if (!*arg || *end || v < 0)
-			return cli_usage_error("prepare", "--timestamp '%s': expected seconds since 1970",
-					       arg);
-		o->timestamp = v;
+		if (cli_option_u64("prepare", "--timestamp", arg, 0, CLI_SIG_TS_MAX, &v))
+			return CLI_EXIT_USAGE;
+		o->timestamp = (int64_t)v;
 		return 0;
 	default:
 		return cli_usage_error("prepare", "bad option");

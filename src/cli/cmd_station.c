@@ -22,6 +22,7 @@
 #include "station/liveview.h"
 #include "station/station.h"
 #include "station/timefmt.h"
+#include "util/parse.h"
 #include "util/clock.h"
 
 #define MAX_CLI_KEYS 256
@@ -205,19 +206,6 @@ static void on_tick(void *ctx)
 	redraw(ctx, false);
 }
 
-static int parse_count(const char *opt, const char *text, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || v > max)
-		return cli_usage_error("station", "%s: '%s' is not a number from 0 to %lu", opt, text, max);
-	*out = v;
-	return 0;
-}
-
 static void print_summary(const struct rp_station *s, const struct rp_station_summary *sum,
 			  const struct rp_station_config *cfg)
 {
@@ -280,7 +268,8 @@ int cmd_station(int argc, char **argv)
 	unsigned n_kv = 0;
 	const char *config_path = NULL;
 	bool json = false, plain = false;
-	unsigned long count = 0, seed = 1;
+	unsigned count = 0;
+	uint64_t seed = 1;
 	unsigned idle_ms = 0, grace_ms = 0, arrivals_ms = 0;
 	struct cli_sim sim_args;
 	struct cli_filters filters;
@@ -329,23 +318,24 @@ int cmd_station(int argc, char **argv)
 			config_path = optarg;
 			break;
 		case OPT_COUNT:
-			if (parse_count("--count", optarg, 1000000000UL, &count))
+			if (cli_option_uint("station", "--count", optarg, 0, 1000000000, &count))
 				return CLI_EXIT_USAGE;
 			break;
 		case OPT_IDLE:
 		case OPT_GRACE:
-		case OPT_SIM_ARRIVALS:
+		case OPT_SIM_ARRIVALS: {
+			uint64_t ms;
 			if (opt == OPT_SIM_ARRIVALS && !strcmp(optarg, "0")) {
 				arrivals_ms = 0;
 				break;
 			}
-			if (rp_station_parse_duration(optarg, opt == OPT_IDLE ? &idle_ms
-							    : opt == OPT_GRACE ? &grace_ms : &arrivals_ms,
-						      &d) < 0)
+			if (rp_parse_duration_ms(optarg, 1000, RP_STATION_MAX_DURATION_MS, &ms, &d) < 0)
 				return cli_usage_error("station", "%s: %s",
 						       opt == OPT_IDLE ? "--idle-timeout"
 						       : opt == OPT_GRACE ? "--stop-grace" : "--sim-arrivals", d.msg);
+			*(opt == OPT_IDLE ? &idle_ms : opt == OPT_GRACE ? &grace_ms : &arrivals_ms) = (unsigned)ms;
 			break;
+		}
 		case OPT_JSON:
 			json = true;
 			break;
@@ -353,7 +343,7 @@ int cmd_station(int argc, char **argv)
 			plain = true;
 			break;
 		case OPT_SIM_SEED:
-			if (parse_count("--sim-seed", optarg, ~0UL, &seed))
+			if (cli_option_u64("station", "--sim-seed", optarg, 0, UINT64_MAX, &seed))
 				return CLI_EXIT_USAGE;
 			break;
 		case 'h':
@@ -411,7 +401,7 @@ int cmd_station(int argc, char **argv)
 
 	memset(&so, 0, sizeof(so));
 	so.config = &cfg;
-	so.count = (unsigned)count;
+	so.count = count;
 	/* Like flash: wait for the simulated boards the filters let through,
 	 * not for those that are ignored. */
 	if (sim_args.boards && !count) {

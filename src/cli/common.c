@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "util/parse.h"
+
 int cli_exit_code(int err)
 {
 	switch (err) {
@@ -80,17 +82,31 @@ void cli_info(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-bool cli_parse_uint(const char *s, unsigned max, unsigned *out)
+int cli_option_uint(const char *cmd, const char *opt, const char *arg, unsigned min, unsigned max,
+		    unsigned *out)
 {
-	char *end;
-	unsigned long v;
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (*end || v > max)
-		return false;
-	*out = (unsigned)v;
-	return true;
+	struct rp_diag d;
+	if (rp_parse_uint(arg, min, max, out, &d) < 0)
+		return cli_usage_error(cmd, "%s: %s", opt, d.msg);
+	return 0;
+}
+
+int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max,
+		   uint64_t *out)
+{
+	struct rp_diag d;
+	if (rp_parse_u64(arg, min, max, out, &d) < 0)
+		return cli_usage_error(cmd, "%s: %s", opt, d.msg);
+	return 0;
+}
+
+int cli_option_duration(const char *cmd, const char *opt, const char *arg, uint64_t min_ms,
+			uint64_t max_ms, uint64_t *ms)
+{
+	struct rp_diag d;
+	if (rp_parse_duration_ms(arg, min_ms, max_ms, ms, &d) < 0)
+		return cli_usage_error(cmd, "%s: %s", opt, d.msg);
+	return 0;
 }
 
 void cli_longopts_add_one(struct cli_longopts *t, const struct option *row)

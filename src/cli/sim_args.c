@@ -32,10 +32,7 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 
 	switch (opt) {
 	case CLI_OPT_SIMULATE:
-		if (!cli_parse_uint(arg, RP_SIM_MAX_BOARDS, &s->boards) || !s->boards)
-			return cli_usage_error(cmd, "--simulate '%s': expected 1 to %u boards", arg,
-					       RP_SIM_MAX_BOARDS);
-		return CLI_OPTION_TAKEN;
+		return cli_option_uint(cmd, "--simulate", arg, 1, RP_SIM_MAX_BOARDS, &s->boards);
 	case CLI_OPT_SIM_TIMING:
 		for (size_t i = 0; i < sizeof(timing_models) / sizeof(timing_models[0]); i++) {
 			if (!strcmp(arg, timing_models[i].name)) {

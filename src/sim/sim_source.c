@@ -58,21 +58,6 @@ struct sim_transport {
 
 static const struct rp_source_ops sim_source_ops;
 
-static void abs_time(uint64_t ms, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ms / 1000);
-	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
-}
-
-static void cond_init_monotonic(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-}
-
 void rp_sim_source_port_path(uint8_t bus, unsigned i, char out[RP_PORT_PATH_MAX])
 {
 	snprintf(out, RP_PORT_PATH_MAX, "%u-1.%u", (unsigned)bus, i + 1);
@@ -119,7 +104,7 @@ struct op {
 static int run_op(struct sim_transport *t, struct op *op, unsigned timeout_ms)
 {
 	struct slot *sl = t->slot;
-	uint64_t deadline = rp_now_ms() + timeout_ms;
+	uint64_t deadline = rp_deadline_in(timeout_ms);
 	uint64_t at;
 	bool attach, change;
 	size_t dummy = 0;
@@ -159,9 +144,9 @@ static int run_op(struct sim_transport *t, struct op *op, unsigned timeout_ms)
 			break;
 		}
 		until = now + ready_in;
-		if (until > deadline || until < now)
+		if (until > deadline)
 			until = deadline;
-		abs_time(until, &ts);
+		ts = rp_ms_to_timespec(until);
 		pthread_cond_timedwait(&sl->cond, &sl->lock, &ts);
 	}
 	change = rp_sim_board_bus_change(sl->b, &at, &attach);
@@ -237,7 +222,7 @@ static void enumerate(struct sim_source *s, unsigned i)
 static int sim_next_event(struct rp_source *base, struct rp_source_event *ev, int timeout_ms)
 {
 	struct sim_source *s = from_base(base);
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rp_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rp_deadline_in((uint64_t)timeout_ms);
 
 	memset(ev, 0, sizeof(*ev));
 	for (;;) {
@@ -453,7 +438,7 @@ int rp_sim_source_new(const struct rp_sim_source_opts *o, struct rp_source **out
 				p.fault_step = o->faults[f].step;
 			}
 		pthread_mutex_init(&sl->lock, NULL);
-		cond_init_monotonic(&sl->cond);
+		rp_cond_init_monotonic(&sl->cond);
 		sl->arrive_at = t0 + (o->arrival_ms ? o->arrival_ms[i] : 0);
 		sl->b = rp_sim_board_new(&p);
 		s->n = i + 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "station/timefmt.h"
+#include "util/port_path.h"
 
 #define BAR_WIDTH 20
 #define MAX_ROWS 512 /* more ports than any hub tree a station would have */
@@ -58,30 +59,12 @@ void rp_liveview_free(struct rp_liveview *lv)
 	free(lv);
 }
 
-/* Port paths compare by their numbers: 1-1.2 before 1-1.10. */
-static int port_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			unsigned long x = strtoul(a, (char **)&a, 10), y = strtoul(b, (char **)&b, 10);
-			if (x != y)
-				return x < y ? -1 : 1;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a - (unsigned char)*b;
-		a++;
-		b++;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
 static struct row *row_for(struct rp_liveview *lv, const char *port)
 {
 	unsigned i;
 
 	for (i = 0; i < lv->n_rows; i++) {
-		int c = port_cmp(lv->rows[i].port, port);
+		int c = rp_port_path_cmp(lv->rows[i].port, port);
 		if (c == 0)
 			return &lv->rows[i];
 		if (c > 0)

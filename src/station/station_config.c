@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/parse.h"
 
 enum key_kind {
 	KIND_STRING,   /* single value */
@@ -131,37 +132,6 @@ static int parse_bool(const char *v, bool *out)
 	return -1;
 }
 
-/* "120" (seconds), "90s", "1500ms", "2m", "1.5s". */
-static int parse_duration(const char *v, unsigned *ms_out)
-{
-	static const struct {
-		const char *suffix;
-		double ms;
-	} units[] = { { "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "min", 60000 } };
-	char *end;
-	double x;
-
-	if (!isdigit((unsigned char)*v) && *v != '.')
-		return -1;
-	errno = 0;
-	x = strtod(v, &end);
-	if (errno || end == v)
-		return -1;
-	while (*end == ' ')
-		end++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcmp(end, units[i].suffix)) {
-			double ms = x * units[i].ms;
-			/* A day is beyond any board; below a second is a typo. */
-			if (ms < 1000 || ms > 86400000.0)
-				return -2;
-			*ms_out = (unsigned)(ms + 0.5);
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int check_value(const struct key_desc *k, const char *v, struct rp_diag *d)
 {
 	const char *eq;
@@ -270,14 +240,13 @@ int rp_station_config_set(struct rp_station_config *c, enum rp_config_origin ori
 		}
 		break;
 	}
-	case KIND_DURATION:
-		ret = parse_duration(value, (unsigned *)(base + k->field));
-		if (ret < 0)
-			return rp_diag_set(d, RP_ERR_INVALID_ARG,
-					   ret == -2 ? "'%s': '%s' is out of range (1 s to 24 h)"
-						     : "'%s': '%s' is not a duration (e.g. 120, 90s, 1500ms, 2m)",
-					   key, value);
+	case KIND_DURATION: {
+		uint64_t ms;
+		if (rp_parse_duration_ms(value, 1000, RP_STATION_MAX_DURATION_MS, &ms, d) < 0)
+			return rp_diag_prefix(d, "'%s'", key);
+		*(unsigned *)(base + k->field) = (unsigned)ms;
 		break;
+	}
 	case KIND_BOOL:
 		if (parse_bool(value, (bool *)(base + k->field)) < 0)
 			return rp_diag_set(d, RP_ERR_INVALID_ARG, "'%s': '%s' is not yes or no", key, value);
@@ -387,17 +356,6 @@ int rp_station_config_load(struct rp_station_config *c, const char *path, struct
 	ret = rp_station_config_load_string(c, path, (const char *)data, d);
 	free(data);
 	return ret;
-}
-
-int rp_station_parse_duration(const char *text, unsigned *ms, struct rp_diag *d)
-{
-	int r = parse_duration(text, ms);
-	if (r == -2)
-		return rp_diag_set(d, RP_ERR_INVALID_ARG, "'%s' is out of range (1 s to 24 h)", text);
-	if (r < 0)
-		return rp_diag_set(d, RP_ERR_INVALID_ARG,
-				   "'%s' is not a duration (e.g. 120, 90s, 1500ms, 2m)", text);
-	return RP_OK;
 }
 
 int rp_station_config_check(const struct rp_station_config *c, struct rp_diag *d)

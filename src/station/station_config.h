@@ -70,9 +70,9 @@ int rp_station_config_set(struct rp_station_config *c, enum rp_config_origin ori
 /* Cross-key rules (profile vs config, key vs hsm_wrapper, ...), checked
  * once everything is in. */
 int rp_station_config_check(const struct rp_station_config *c, struct rp_diag *d);
-/* A duration as the file takes it: "120" (seconds), "90s", "1500ms",
- * "2m"; 1 s to 24 h. RP_ERR_INVALID_ARG with a message otherwise. */
-int rp_station_parse_duration(const char *text, unsigned *ms, struct rp_diag *d);
+/* Durations in the file and on the station's command line: 1 s to 24 h
+ * (a day is beyond any board; below a second is a typo). */
+#define RP_STATION_MAX_DURATION_MS 86400000ull
 /* Fill prepare options pointing into c (valid while c lives). */
 void rp_station_config_prepare_opts(const struct rp_station_config *c,
 				    struct rp_prepare_opts *o);

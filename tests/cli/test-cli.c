@@ -254,6 +254,34 @@ static void test_boot_dir(void)
 
 /* --ports/--serials beside --port/--serial, and --sim-timing fast beside
  * zero: one parser for flash, boot and station. */
+/* One duration parser for every option that takes a time: `flash
+ * --timeout 2m` was refused while `station --idle-timeout 2m` worked. */
+static void test_durations(void)
+{
+	static const char *const timed[][2] = {
+		{ "flash", "--timeout" }, { "flash", "--board-timeout" }, { "flash", "--reenum-timeout" },
+		{ "boot", "--timeout" },
+	};
+
+	for (size_t i = 0; i < sizeof(timed) / sizeof(timed[0]); i++) {
+		const char *cmd = timed[i][0], *opt = timed[i][1];
+		int is_boot = !strcmp(cmd, "boot");
+		CHECK_EQ_INT(run(cmd, "--simulate", "1", is_boot ? "-d" : "--profile",
+				 is_boot ? tmp : "netboot", opt, "2m", NULL), is_boot ? 1 : 0);
+		CHECK(strstr(output, "is not a duration") == NULL);
+		CHECK_EQ_INT(run(cmd, "--simulate", "1", opt, "2 weeks", NULL), 64);
+		CHECK_CONTAINS(output, "is not a duration (e.g. 90 or 90s for seconds, 1500ms, 2m, 1h)");
+		CHECK_EQ_INT(run(cmd, "--simulate", "1", opt, "-1s", NULL), 64);
+	}
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--board-timeout", "25h", NULL), 64);
+	CHECK_CONTAINS(output, "'25h' is out of range (1 s to 24 h)");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--count", "-1", NULL), 64);
+	CHECK_CONTAINS(output, "--count: '-1' is not a number from 1 to 1000000");
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--count", "99999999999999999999", NULL), 64);
+	CHECK_EQ_INT(run("list", "--timeout", "1x", NULL), 64);
+	CHECK_CONTAINS(output, "is not a duration");
+}
+
 static void test_option_aliases(void)
 {
 	static uint8_t second[4096];
@@ -398,6 +426,7 @@ int main(void)
 	RUN(test_flash());
 	RUN(test_boot_dir());
 	RUN(test_option_aliases());
+	RUN(test_durations());
 	RUN(test_blocked_stdout());
 	rc = test_result();
 	if (rc)

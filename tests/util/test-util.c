@@ -1,4 +1,5 @@
-/* Error table, diagnostics and crash-safe file writes. */
+/* Error table, diagnostics, crash-safe file writes, the number and
+ * duration parsers, deadlines and the port-path order. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -7,7 +8,10 @@
 #include "testlib.h"
 #include "util/endian.h"
 #include "util/error.h"
+#include "util/clock.h"
 #include "util/fileio.h"
+#include "util/parse.h"
+#include "util/port_path.h"
 
 static void test_error_names(void)
 {
@@ -90,11 +94,100 @@ static void test_files(void)
 	rmdir(dir);
 }
 
+static void test_numbers(void)
+{
+	struct rp_diag d;
+	uint64_t v = 7;
+	unsigned u = 7;
+
+	CHECK_EQ_INT(rp_parse_u64("0", 0, 10, &v, &d), RP_OK);
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(rp_parse_u64("18446744073709551615", 0, UINT64_MAX, &v, &d), RP_OK);
+	CHECK(v == UINT64_MAX);
+	/* Out of range, wrapped by strtoull, signed, blank, hex, trailing junk. */
+	static const char *const bad[] = { "18446744073709551616", "-1", "+1", " 1", "", "0x10",
+					   "1 ", "1k", "11" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rp_diag_clear(&d);
+		CHECK_EQ_INT(rp_parse_u64(bad[i], 0, i == 8 ? 10 : UINT64_MAX, &v, &d), RP_ERR_INVALID_ARG);
+		CHECK_CONTAINS(d.msg, "is not a number from");
+	}
+	CHECK_EQ_INT(rp_parse_uint("0", 1, 5, &u, &d), RP_ERR_INVALID_ARG);
+	CHECK_CONTAINS(d.msg, "'0' is not a number from 1 to 5");
+	CHECK_EQ_INT(rp_parse_uint("5", 1, 5, &u, &d), RP_OK);
+	CHECK_EQ_INT(u, 5);
+	CHECK_EQ_INT(rp_parse_uint("1", 0, 5, &u, NULL), RP_OK);
+}
+
+static void test_durations(void)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} good[] = {
+		{ "30s", 30000 }, { "2m", 120000 }, { "2min", 120000 }, { "1h", 3600000 },
+		{ "500ms", 500 }, { "120", 120000 }, { "1.5s", 1500 }, { ".5s", 500 }, { "0", 0 },
+	};
+	static const char *const bad[] = { "", "s", "-1s", "1d", "inf", "nan", "0x10", " 5", "5 s",
+					   "1e400", "2mm", "ms" };
+	struct rp_diag d;
+	uint64_t ms;
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = 1;
+		CHECK_EQ_INT(rp_parse_duration_ms(good[i].text, 0, UINT64_MAX / 2, &ms, &d), RP_OK);
+		CHECK_EQ_INT(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rp_diag_clear(&d);
+		CHECK_EQ_INT(rp_parse_duration_ms(bad[i], 0, UINT64_MAX / 2, &ms, &d), RP_ERR_INVALID_ARG);
+		CHECK_CONTAINS(d.msg, "is not a duration");
+	}
+	CHECK_EQ_INT(rp_parse_duration_ms("500ms", 1000, 86400000, &ms, &d), RP_ERR_INVALID_ARG);
+	CHECK_CONTAINS(d.msg, "'500ms' is out of range (1 s to 24 h)");
+	CHECK_EQ_INT(rp_parse_duration_ms("25h", 1000, 86400000, &ms, &d), RP_ERR_INVALID_ARG);
+	CHECK_STR_EQ(rp_format_duration_ms(90000, buf, sizeof(buf)), "90 s");
+	CHECK_STR_EQ(rp_format_duration_ms(120000, buf, sizeof(buf)), "2 min");
+	CHECK_STR_EQ(rp_format_duration_ms(1500, buf, sizeof(buf)), "1500 ms");
+}
+
+static void test_deadlines(void)
+{
+	uint64_t now = rp_now_ms();
+	uint64_t dl = rp_deadline_in(1000);
+	struct timespec ts = rp_ms_to_timespec(1234567);
+
+	CHECK(dl >= now + 1000 && dl < now + 60000);
+	CHECK(rp_deadline_in(UINT64_MAX) == UINT64_MAX); /* saturates: for ever stays for ever */
+	CHECK(rp_ms_until(dl) <= 1000 && rp_ms_until(dl) > 0);
+	CHECK_EQ_INT(rp_ms_until(now > 0 ? now - 1 : 0), 0);
+	CHECK_EQ_INT(ts.tv_sec, 1234);
+	CHECK_EQ_INT(ts.tv_nsec, 567000000);
+}
+
+static void test_port_paths(void)
+{
+	CHECK(rp_port_path_cmp("1-1.2", "1-1.10") < 0);
+	CHECK(rp_port_path_cmp("1-1.10", "1-1.9") > 0);
+	CHECK(rp_port_path_cmp("1-1.3", "1-1.3") == 0);
+	CHECK(rp_port_path_cmp("1-1", "1-1.1") < 0);
+	CHECK(rp_port_path_cmp("2-1", "10-1") < 0);
+	CHECK(rp_port_path_cmp("1-1.007", "1-1.7") == 0);
+	/* Longer than any unsigned long: still ordered by value. */
+	CHECK(rp_port_path_cmp("1-99999999999999999999999", "1-100000000000000000000000") < 0);
+	CHECK(rp_port_path_cmp("1-1.a", "1-1.b") < 0);
+}
+
 int main(void)
 {
 	RUN(test_error_names());
 	RUN(test_diag());
 	RUN(test_endian());
 	RUN(test_files());
+	RUN(test_numbers());
+	RUN(test_durations());
+	RUN(test_deadlines());
+	RUN(test_port_paths());
 	return test_result();
 }
