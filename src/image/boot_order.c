@@ -6,22 +6,21 @@
 
 struct boot_mode {
 	unsigned digit;
-	const char *name;
 	const char *words;
 };
 
 /* From the bootloader documentation's BOOT_ORDER table. */
 static const struct boot_mode boot_modes[] = {
-	{ 0x0, "SD-CARD-DETECT", "SD card (then wait for card detect)" },
-	{ 0x1, "SD", "SD card/eMMC" },
-	{ 0x2, "NETWORK", "network boot" },
-	{ 0x3, "RPIBOOT", "USB device boot (rpiboot)" },
-	{ 0x4, "USB-MSD", "USB mass storage" },
-	{ 0x5, "BCM-USB-MSD", "USB 2.0 mass storage (BCM controller)" },
-	{ 0x6, "NVME", "NVMe" },
-	{ 0x7, "HTTP", "HTTP boot" },
-	{ 0xe, "STOP", "stop" },
-	{ 0xf, "RESTART", "restart" },
+	{ 0x0, "SD card (then wait for card detect)" },
+	{ 0x1, "SD card/eMMC" },
+	{ 0x2, "network boot" },
+	{ 0x3, "USB device boot (rpiboot)" },
+	{ 0x4, "USB mass storage" },
+	{ 0x5, "USB 2.0 mass storage (BCM controller)" },
+	{ 0x6, "NVMe" },
+	{ 0x7, "HTTP boot" },
+	{ 0xe, "stop" },
+	{ 0xf, "restart" },
 };
 
 static const struct boot_mode *mode_of(unsigned digit)
@@ -30,12 +29,6 @@ static const struct boot_mode *mode_of(unsigned digit)
 		if (boot_modes[i].digit == digit)
 			return &boot_modes[i];
 	return NULL;
-}
-
-const char *rp_boot_mode_name(unsigned digit)
-{
-	const struct boot_mode *m = mode_of(digit);
-	return m ? m->name : NULL;
 }
 
 

@@ -1,5 +1,6 @@
 /* BOOT_ORDER: up to eight hex digits, each a boot mode, tried from the
- * least significant digit up (DESIGN.md section 6). */
+ * least significant digit up: 0xf21 tries SD (1), then network (2), then
+ * restarts the list (f). */
 #ifndef RP_IMAGE_BOOT_ORDER_H
 #define RP_IMAGE_BOOT_ORDER_H
 
@@ -20,8 +21,6 @@ struct rp_boot_order {
 int rp_boot_order_parse(const char *text, size_t len, struct rp_boot_order *out,
 			struct rp_diag *d);
 
-/* Short mode name ("NETWORK") of a digit, or NULL when it is not a mode. */
-const char *rp_boot_mode_name(unsigned digit);
 /* Words for a user ("SD card/eMMC, then network boot, then restart"). */
 size_t rp_boot_order_describe(const struct rp_boot_order *o, char *buf, size_t size);
 

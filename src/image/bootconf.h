@@ -1,5 +1,5 @@
 /* boot.conf, the bootloader configuration embedded as bootconf.txt
- * (DESIGN.md section 6): `[filter]` section lines, KEY=VALUE lines and
+ * in a pieeprom image: `[filter]` section lines, KEY=VALUE lines and
  * `#` comment lines. Everything here keeps the user's text byte for byte
  * apart from the lines an edit names.
  *

@@ -1,4 +1,5 @@
-/* pieeprom.bin: the bootloader SPI EEPROM image (DESIGN.md section 4).
+/* pieeprom.bin: the bootloader SPI EEPROM image (512 KiB on a BCM2711,
+ * 2 MiB on a BCM2712).
  *
  * An image is a list of 8-byte aligned sections, each a big-endian
  * {magic, length} header followed by `length` bytes. Modifiable files

@@ -1,5 +1,8 @@
-/* config.txt for recovery.bin (DESIGN.md section 3). Some options write
- * the board's OTP memory, which can never be undone; they are refused
+/* config.txt for recovery.bin: the second stage reads it before it asks
+ * for pieeprom.bin, and it holds options such as erase_eeprom,
+ * recovery_metadata and recovery_reboot. Some options write the board's
+ * OTP memory (program_pubkey, revoke_devkey, program_jtag_lock,
+ * program_rpiboot_gpio), which can never be undone; they are refused
  * unless the user says so explicitly. */
 #ifndef RP_IMAGE_RECOVERY_CONFIG_H
 #define RP_IMAGE_RECOVERY_CONFIG_H

@@ -1,4 +1,4 @@
-/* .sig files (DESIGN.md section 5), as rpi-eeprom-digest writes them and
+/* .sig files, as rpi-eeprom-digest writes them and
  * recovery.bin / the bootloader read them:
  *
  *   <sha256 hex of the file>

@@ -1,5 +1,7 @@
 /* The device side of the rpiboot protocol: a BCM2711/2712 boot ROM and
- * recovery.bin as DESIGN.md section 3 describes them. It checks every
+ * recovery.bin (boot ROM takes the second stage by bulk transfer; the
+ * second stage asks for files by GetFileSize/ReadFile and reports by
+ * metadata and Done messages). It checks every
  * host message as strictly as a test oracle should (a wrong header, an
  * extra byte or a reply out of turn stalls and is kept in host_error). */
 #include "sim/sim_board.h"

@@ -98,13 +98,6 @@ int rp_sim_step_from_name(const char *name)
 	return name ? step_lookup(name, strlen(name)) : -1;
 }
 
-enum rp_sim_step rp_sim_fault_default_step(enum rp_sim_fault f)
-{
-	if ((unsigned)f >= RP_SIM_FAULT_COUNT)
-		return RP_SIM_STEP_STAGE1;
-	return faults[f].natural_step;
-}
-
 const char *rp_sim_fault_help(void)
 {
 	return help_text;

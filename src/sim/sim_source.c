@@ -453,12 +453,6 @@ int rp_sim_source_new(const struct rp_sim_source_opts *o, struct rp_source **out
 	return RP_OK;
 }
 
-unsigned rp_sim_source_count(struct rp_source *src)
-{
-	struct sim_source *s = from_base(src);
-	return s ? s->n : 0;
-}
-
 struct rp_sim_board *rp_sim_source_board(struct rp_source *src, unsigned i)
 {
 	struct sim_source *s = from_base(src);

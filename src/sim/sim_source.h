@@ -27,9 +27,8 @@ struct rp_sim_fault_spec {
  * leaves the bus during the pieeprom.bin read), "rom_error:2",
  * "wrong_hash" (every board). Fault and step names are those of
  * rp_sim_fault_name/rp_sim_step_name ('-' accepted for '_'); a missing
- * step takes the fault's natural one (rp_sim_fault_default_step). */
+ * step takes the step where the fault means something. */
 int rp_sim_fault_spec_parse(const char *text, struct rp_sim_fault_spec *out, struct rp_diag *d);
-enum rp_sim_step rp_sim_fault_default_step(enum rp_sim_fault f);
 /* The grammar and the lists of names, for --help. */
 const char *rp_sim_fault_help(void);
 
@@ -53,7 +52,6 @@ struct rp_sim_source_opts {
 
 int rp_sim_source_new(const struct rp_sim_source_opts *opts, struct rp_source **out,
 		      struct rp_diag *d);
-unsigned rp_sim_source_count(struct rp_source *src);
 /* Board i (0-based) for inspection once the boards are idle (after the
  * run): EEPROM contents, outcome, second stage received. */
 struct rp_sim_board *rp_sim_source_board(struct rp_source *src, unsigned i);

@@ -182,15 +182,6 @@ void rp_liveview_set_status(struct rp_liveview *lv, const char *text)
 	pthread_mutex_unlock(&lv->lock);
 }
 
-unsigned rp_liveview_rows(struct rp_liveview *lv)
-{
-	unsigned n;
-	pthread_mutex_lock(&lv->lock);
-	n = lv->n_rows;
-	pthread_mutex_unlock(&lv->lock);
-	return n;
-}
-
 /* A growing output buffer; a failed allocation sticks and is reported once. */
 struct out {
 	char *buf;

@@ -31,8 +31,6 @@ void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev,
 void rp_liveview_totals(struct rp_liveview *lv, uint64_t now_ms, struct rp_liveview_totals *t);
 /* A line under the totals ("stopping: ..."); NULL or "" removes it. */
 void rp_liveview_set_status(struct rp_liveview *lv, const char *text);
-/* Rows currently in the table (one per port seen). */
-unsigned rp_liveview_rows(struct rp_liveview *lv);
 
 /* The table as terminal output: moves the cursor back over the previous
  * frame (if any) and redraws every row, each cut to `width` columns so

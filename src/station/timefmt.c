@@ -30,82 +30,64 @@ void rp_time_format_iso(int64_t unix_ms, char buf[RP_TIME_ISO_MAX])
 		 (unsigned char)tm.tm_sec, (unsigned)ms % 1000u);
 }
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), so parsing does not depend on TZ or timegm. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* Whether s starts with the shape of mask, where 'd' is a digit and any
+ * other character stands for itself: strptime alone would also take
+ * "2024-5-1" and blanks before a field. */
+static bool has_shape(const char *s, const char *mask)
 {
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool take_digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
+	for (; *mask; s++, mask++) {
+		if (*mask == 'd' ? !isdigit((unsigned char)*s) : *s != *mask)
 			return false;
-		v = v * 10 + ((*p)[i] - '0');
 	}
-	*p += n;
-	*out = v;
 	return true;
 }
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.fff...]]][Z|(+|-)HH[[:]MM]]": strptime reads
+ * the fields, timegm does the calendar in UTC, whatever TZ says. */
 static int parse_iso(const char *s, int64_t *unix_ms)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, da, h = 0, mi = 0, se = 0, ms = 0, off_min = 0;
-	const char *p = s;
+	struct tm tm = { 0 };
+	const char *p;
+	int ms = 0, off_min = 0;
+	int year, mon, mday;
+	time_t t;
 
-	if (!take_digits(&p, 4, &y) || *p++ != '-' || !take_digits(&p, 2, &mo) || *p++ != '-' ||
-	    !take_digits(&p, 2, &da))
-		return -1;
-	if (mo < 1 || mo > 12 || da < 1 || da > mdays[mo - 1] + (mo == 2 && is_leap(y)))
+	if (!has_shape(s, "dddd-dd-dd") || !(p = strptime(s, "%Y-%m-%d", &tm)) || p != s + 10)
 		return -1;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
 		p++;
-		if (!take_digits(&p, 2, &h) || *p++ != ':' || !take_digits(&p, 2, &mi))
-			return -1;
-		if (*p == ':') {
-			p++;
-			if (!take_digits(&p, 2, &se))
+		if (has_shape(p, "dd:dd:dd")) {
+			if (strptime(p, "%H:%M:%S", &tm) != p + 8)
 				return -1;
+			p += 8;
 			if (*p == '.') {
 				int scale = 100;
-				p++;
-				if (!isdigit((unsigned char)*p))
+				if (!isdigit((unsigned char)*++p))
 					return -1;
-				while (isdigit((unsigned char)*p)) {
+				for (; isdigit((unsigned char)*p); p++, scale /= 10)
 					ms += (*p - '0') * scale;
-					scale /= 10;
-					p++;
-				}
 			}
-		}
-		if (h > 23 || mi > 59 || se > 60)
+		} else if (!has_shape(p, "dd:dd") || strptime(p, "%H:%M", &tm) != p + 5) {
 			return -1;
+		} else {
+			p += 5;
+		}
 		if (*p == 'Z' || *p == 'z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-			if (!take_digits(&p, 2, &oh))
+			if (!has_shape(p, "dd"))
 				return -1;
+			oh = (p[0] - '0') * 10 + (p[1] - '0');
+			p += 2;
 			if (*p == ':')
 				p++;
-			if (*p && !take_digits(&p, 2, &om))
-				return -1;
+			if (*p) {
+				if (!has_shape(p, "dd"))
+					return -1;
+				om = (p[0] - '0') * 10 + (p[1] - '0');
+				p += 2;
+			}
 			if (oh > 23 || om > 59)
 				return -1;
 			off_min = sign * (oh * 60 + om);
@@ -113,8 +95,15 @@ static int parse_iso(const char *s, int64_t *unix_ms)
 	}
 	if (*p)
 		return -1;
-	*unix_ms = ((days_from_civil(y, (unsigned)mo, (unsigned)da) * 86400 + h * 3600 + mi * 60 +
-		     se - off_min * 60) * 1000) + ms;
+	year = tm.tm_year;
+	mon = tm.tm_mon;
+	mday = tm.tm_mday;
+	tm.tm_isdst = 0;
+	t = timegm(&tm);
+	/* timegm normalises 2023-02-29 into March: such a date does not exist. */
+	if (tm.tm_year != year || tm.tm_mon != mon || tm.tm_mday != mday)
+		return -1;
+	*unix_ms = ((int64_t)t - (int64_t)off_min * 60) * 1000 + ms;
 	return 0;
 }
 

@@ -209,13 +209,15 @@ static void test_boot_order(void)
 	rp_boot_order_describe(&bo, words, sizeof(words));
 	CHECK_STR_EQ(words,
 		     "NVMe, then USB mass storage, then SD card/eMMC, then restart, then SD card (then wait for card detect)");
-	CHECK_STR_EQ(rp_boot_mode_name(0x7), "HTTP");
-	CHECK(rp_boot_mode_name(0x8) == NULL);
+	CHECK_EQ_INT(rp_boot_order_parse("0x71", 4, &bo, &d), RP_OK);
+	rp_boot_order_describe(&bo, words, sizeof(words));
+	CHECK_STR_EQ(words, "SD card/eMMC, then HTTP boot");
+	/* Digits 8 to d are no boot mode. */
 	for (unsigned digit = 0; digit < 16; digit++) {
 		char v[8];
 		snprintf(v, sizeof(v), "0x%x1", digit);
 		int r = rp_boot_order_parse(v, strlen(v), &bo, &d);
-		CHECK_EQ_INT(r == RP_OK, rp_boot_mode_name(digit) != NULL);
+		CHECK_EQ_INT(r == RP_OK, digit <= 7 || digit >= 0xe);
 	}
 	CHECK_EQ_INT(rp_boot_order_parse("0xf81", 5, &bo, &d), RP_ERR_FORMAT);
 	CHECK_CONTAINS(d.msg, "digit 2 from the right is '8'");

@@ -144,6 +144,22 @@ static void test_time(void)
 	CHECK_EQ_INT(rp_time_parse("2024-05-01X", &t, NULL), RP_ERR_INVALID_ARG);
 	CHECK_EQ_INT(rp_time_parse("", &t, NULL), RP_ERR_INVALID_ARG);
 	CHECK_EQ_INT(rp_time_parse("@2024-05-01", &t, NULL), RP_ERR_INVALID_ARG);
+	/* strptime alone would take these. */
+	CHECK_EQ_INT(rp_time_parse("2024-5-01", &t, NULL), RP_ERR_INVALID_ARG);
+	CHECK_EQ_INT(rp_time_parse("2024-05- 1", &t, NULL), RP_ERR_INVALID_ARG);
+	CHECK_EQ_INT(rp_time_parse("2024-05-01T1:02", &t, NULL), RP_ERR_INVALID_ARG);
+	CHECK_EQ_INT(rp_time_parse("2024-04-31", &t, NULL), RP_ERR_INVALID_ARG);
+	CHECK_EQ_INT(rp_time_parse("2024-05-01T12:34:56.", &t, NULL), RP_ERR_INVALID_ARG);
+	CHECK_EQ_INT(rp_time_parse("2024-05-01T12:34+0", &t, NULL), RP_ERR_INVALID_ARG);
+	/* UTC whatever the host's time zone. */
+	setenv("TZ", "America/New_York", 1);
+	tzset();
+	CHECK_EQ_INT(rp_time_parse("2024-05-01T12:34:56-0130", &t, NULL), RP_OK);
+	CHECK_EQ_INT(t, 1714566896000LL + 90 * 60000LL);
+	CHECK_EQ_INT(rp_time_parse("2024-05-01T12:34:56", &t, NULL), RP_OK);
+	CHECK_EQ_INT(t, 1714566896000LL);
+	unsetenv("TZ");
+	tzset();
 }
 
 static void test_jsonl_round_trip(void)
