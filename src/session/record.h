@@ -57,6 +57,11 @@ struct rp_board_record {
 	char reported_hash[65];         /* EEPROM_HASH the board reported; "" if none */
 	uint64_t bytes_served;
 	unsigned files_served;
+	/* Names the host would not serve (absolute, "..", backslash, outside
+	 * the served tree), answered as missing as rpiboot does; the first
+	 * one, quoted, for the log. */
+	unsigned names_refused;
+	char first_refused[96];
 };
 
 const char *rp_board_result_name(enum rp_board_result r); /* "OK", "FAILED", ... */

@@ -212,22 +212,21 @@ int rp_session_stage1(struct rp_transport *t, const struct rp_session_opts *o,
 	if (r != RP_OK)
 		goto out;
 
-	r = rp_ep_read(t, ret, sizeof(ret), c.request_ms, o->deadline_ms, NULL);
-	if (r == RP_ERR_NO_DEVICE) {
-		/* Every byte of the second stage was accepted; a ROM that
-		 * starts it before the status read completes drops off the
-		 * bus first. Whether it worked shows when (and if) the second
-		 * stage enumerates on this port. */
-		r = RP_OK;
-		goto out;
-	}
-	if (r == RP_ERR_SHORT) {
-		r = rp_session_fail(rec, RP_ERR_PROTOCOL,
-				    "boot ROM sent a short return code after %s", dev->second_stage);
+	/* The ROM answers within about a second when it answers at all (F6),
+	 * so the status read waits one transfer timeout, not a request's. */
+	r = rp_ep_read(t, ret, sizeof(ret), c.transfer_ms, o->deadline_ms, NULL);
+	if (r == RP_ERR_INTERRUPTED || (r == RP_ERR_TIMEOUT && o->deadline_ms &&
+					 rp_now_ms() >= o->deadline_ms)) {
+		r = transfer_failed(&c, r, c.transfer_ms, "reading the boot ROM's return code");
 		goto out;
 	}
 	if (r != RP_OK) {
-		r = transfer_failed(&c, r, c.request_ms, "reading the boot ROM's return code");
+		/* Every byte of the second stage was accepted. A ROM that
+		 * starts it resets before the status read completes, so the
+		 * read fails or times out on real boards (F7; rpiboot prints
+		 * "Failed : 0x0" and goes on). Whether stage 1 worked shows
+		 * when, and if, the second stage enumerates on this port. */
+		r = RP_OK;
 		goto out;
 	}
 	code = (int32_t)rp_get_le32(ret);
@@ -281,6 +280,8 @@ struct serve_state {
 	bool asked_image;         /* GetFileSize or ReadFile of an EEPROM image name */
 	bool image_missing;       /* ... which the payload does not have */
 	bool served_image;        /* ... whose bytes were sent */
+	bool served_file;         /* any file's bytes were sent in this stage */
+	bool got_metadata;        /* the board sent at least one metadata report */
 	char image_name[RP_PAYLOAD_NAME_MAX];
 	char meta_error[400];     /* first malformed or conflicting EEPROM_* report */
 	char last[RP_PAYLOAD_NAME_MAX + 16];
@@ -538,9 +539,15 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 				       "%zu bytes (\"%s\")",
 				       name_len, quoted);
 	}
-	if (!raw[0])
+	if (!raw[0]) {
+		/* An empty name also means Done; rpiboot acknowledges it with a
+		 * zero-length reply, unlike command 2 (F17). A board already
+		 * gone by then has finished all the same. */
+		rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
 		return 1;
+	}
 	if (raw[0] == '*') {
+		s->got_metadata = true;
 		record_metadata(c->rec, s, raw);
 		snprintf(s->last, sizeof(s->last), "metadata");
 		snprintf(what, sizeof(what), "acknowledging metadata");
@@ -549,9 +556,17 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 	}
 	rp_diag_clear(&d);
 	r = rp_payload_check_name(raw, name_len, name, &d);
-	if (r != RP_OK)
-		return rp_session_fail(c->rec, r, "board asked for a file the host refuses to serve: %s",
-				       rp_diag_message(&d));
+	if (r != RP_OK) {
+		/* Answered as a missing file, as rpiboot answers any name it
+		 * cannot open: the board goes on to its next request. */
+		if (!c->rec->names_refused++)
+			rp_payload_quote(raw, strnlen(raw, name_len), c->rec->first_refused,
+					 sizeof(c->rec->first_refused));
+		snprintf(s->last, sizeof(s->last), "a refused name");
+		r = rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
+		return r == RP_OK ? RP_OK
+				  : transfer_failed(c, r, c->transfer_ms, "answering a refused name");
+	}
 	r = lookup(c, s, name, &e);
 	if (r != RP_OK && r != RP_ERR_NOT_FOUND)
 		return r;
@@ -581,11 +596,23 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 		return r;
 	c->rec->files_served++;
 	c->rec->bytes_served += e->f.len;
+	s->served_file = true;
 	if (image) {
 		s->served_image = true;
 		memcpy(c->rec->served_sha256, e->f.sha256, sizeof(c->rec->served_sha256));
 	}
 	return RP_OK;
+}
+
+/* Boards often reboot instead of sending Done (F17; recovery_reboot=1
+ * makes recovery.bin disconnect right after its metadata). Leaving once
+ * the board has reported its metadata, or in serve mode once it was sent
+ * files, is the end of the session: the verdict comes from what it said. */
+static bool finished_by_leaving(struct ctx *c, const struct serve_state *s, int r)
+{
+	if (r != RP_ERR_NO_DEVICE && r != RP_ERR_IO)
+		return false;
+	return s->got_metadata || (c->o->mode == RP_SESSION_SERVE && s->served_file);
 }
 
 int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
@@ -606,7 +633,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 	if (!s)
 		return rp_session_fail(rec, RP_ERR_NOMEM, "out of memory starting the file server");
 	snprintf(s->last, sizeof(s->last), "the second stage started");
-	for (n = 0;; n++) {
+	for (n = 0;;) {
 		size_t got = 0;
 		if (cancelled(&c)) {
 			r = rp_session_fail(rec, RP_ERR_INTERRUPTED, "aborted while serving files");
@@ -619,6 +646,15 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		}
 		memset(msg, 0, sizeof(msg));
 		r = rp_ep_read(t, msg, sizeof(msg), c.request_ms, o->deadline_ms, &got);
+		/* A board erasing and writing its EEPROM can be silent for
+		 * longer than one request timeout (a Pi 5 over 10 s, F19): only
+		 * the board's own deadline gives up on it. */
+		if (r == RP_ERR_TIMEOUT && o->deadline_ms && rp_now_ms() < o->deadline_ms)
+			continue;
+		if (finished_by_leaving(&c, s, r)) {
+			r = RP_OK;
+			break;
+		}
 		if (r == RP_ERR_SHORT && got >= 4 + 1)
 			r = RP_OK; /* a shorter request still carries command + name; the name
 				    * check below keeps to the bytes received */
@@ -633,6 +669,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			transfer_failed(&c, r, c.request_ms, what);
 			break;
 		}
+		n++;
 		r = handle_request(&c, s, msg, got);
 		if (r == 1) {
 			r = RP_OK;

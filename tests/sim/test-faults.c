@@ -49,14 +49,16 @@ static const struct expect matrix[] = {
 	  "board accepted 262144 of 524288 bytes" },
 	{ "silent", "stage1", RP_RESULT_TIMEOUT, "did not answer within 300 ms while sending bootcode4.bin",
 	  NULL },
-	{ "silent", "reenum", RP_RESULT_TIMEOUT, "did not answer within 300 ms while waiting for the next request",
+	{ "silent", "reenum", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
 	  "after the second stage started" },
-	{ "silent", "config", RP_RESULT_TIMEOUT, "did not answer within 300 ms", "next request" },
-	{ "silent", "sig", RP_RESULT_TIMEOUT, "did not answer within 300 ms",
+	{ "silent", "config", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
+	  "next request" },
+	{ "silent", "sig", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
 	  "after the size of pieeprom.bin" },
 	{ "silent", "image", RP_RESULT_TIMEOUT, "did not answer within 300 ms while sending pieeprom.bin",
 	  NULL },
-	{ "silent", "metadata", RP_RESULT_TIMEOUT, "did not answer within 300 ms", "after pieeprom.bin" },
+	{ "silent", "metadata", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
+	  "after pieeprom.bin" },
 	{ "rom_error", "stage1", RP_RESULT_FAILED, "boot ROM returned error code", "bootcode4.bin" },
 	{ "bad_command", "config", RP_RESULT_FAILED, "unknown command 7", "expected 0 GetFileSize" },
 	{ "bad_command", "sig", RP_RESULT_FAILED, "unknown command 7", "after the size of pieeprom.bin" },
@@ -67,10 +69,10 @@ static const struct expect matrix[] = {
 	{ "unterminated_name", "sig", RP_RESULT_FAILED, "not NUL-terminated", NULL },
 	{ "unterminated_name", "image", RP_RESULT_FAILED, "not NUL-terminated", NULL },
 	{ "unterminated_name", "metadata", RP_RESULT_FAILED, "not NUL-terminated", NULL },
-	{ "hostile_name", "config", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
-	{ "hostile_name", "sig", RP_RESULT_FAILED, "refuses to serve", "'..' component" },
-	{ "hostile_name", "image", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
-	{ "hostile_name", "metadata", RP_RESULT_FAILED, "refuses to serve", "../../etc/passwd" },
+	{ "hostile_name", "config", RP_RESULT_OK, NULL, NULL },
+	{ "hostile_name", "sig", RP_RESULT_OK, NULL, NULL },
+	{ "hostile_name", "image", RP_RESULT_OK, NULL, NULL },
+	{ "hostile_name", "metadata", RP_RESULT_OK, NULL, NULL },
 	{ "wrong_hash", "metadata", RP_RESULT_FAILED, "does not match served image", "EEPROM_HASH " },
 	{ "write_protected", "image", RP_RESULT_FAILED, "EEPROM_UPDATE=failed", NULL },
 	{ "garbage_metadata", "metadata", RP_RESULT_OK, NULL, NULL },
@@ -110,6 +112,12 @@ static void run_case(const struct expect *e, struct th_payload *tp)
 		CHECK_CONTAINS(bad->error, e->reason2);
 	if (e->result != RP_RESULT_OK)
 		CHECK(bad->error_code != RP_OK);
+	/* An unsafe name is answered as missing, as rpiboot does, and noted;
+	 * the board goes on and flashes. */
+	if (!strcmp(e->fault, "hostile_name")) {
+		CHECK(bad->names_refused >= 1);
+		CHECK_CONTAINS(bad->first_refused, "..");
+	}
 	/* The port is named in every reason that concerns the bus. */
 	CHECK_STR_EQ(bad->port_path, "1-1.2");
 	for (unsigned i = 0; i < 3; i += 2) {
