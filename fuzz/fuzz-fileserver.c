@@ -16,7 +16,7 @@
 
 #include "session/payload.h"
 #include "session/session.h"
-#include "transport/devices.h"
+#include "soc/soc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

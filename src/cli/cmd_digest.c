@@ -8,12 +8,15 @@
 #include "cli/cli.h"
 #include "image/rsa.h"
 #include "image/sig.h"
+#include "soc/soc.h"
 #include "util/fileio.h"
 
 #define DIGEST_MAX_INPUT (64u << 20)
 
 static void usage(FILE *out)
 {
+	char names[64];
+
 	fprintf(out,
 		"Usage: rpiprov digest -i FILE -o SIG [-k PRIVATE.pem | -H WRAPPER [-p PUBLIC.pem]]\n"
 		"                      [-c SOC] [-t TS]\n"
@@ -25,10 +28,11 @@ static void usage(FILE *out)
 		"  -k, --key PEM          RSA-2048 private key (signing) or public key (--verify)\n"
 		"  -H, --hsm-wrapper PROG sign with 'PROG -a rsa2048-sha256 FILE' (prints hex)\n"
 		"  -p, --pubkey PEM       check the wrapper's signature with this public key\n"
-		"  -c, --soc SOC          add a 'target-soc: SOC' line (2711 or 2712)\n"
+		"  -c, --soc SOC          add a 'target-soc: SOC' line (%s)\n"
 		"  -t, --timestamp TS     ts: value (default: SOURCE_DATE_EPOCH, else now)\n"
 		"  -v, --verify SIG       verify FILE against SIG instead; with -k the rsa2048\n"
-		"                         line must be present and valid\n");
+		"                         line must be present and valid\n",
+		rp_soc_eeprom_names(names, sizeof(names)));
 }
 
 static bool has_gz_suffix(const char *s)
@@ -160,8 +164,11 @@ int cmd_digest(int argc, char **argv)
 		return cli_usage_error("digest", "use -k or -H, not both");
 	if (pubkey && !wrapper)
 		return cli_usage_error("digest", "-p checks an HSM wrapper's output; it needs -H");
-	if (soc && strcmp(soc, "2711") && strcmp(soc, "2712"))
-		return cli_usage_error("digest", "-c '%s': expected 2711 or 2712", soc);
+	if (soc && !rp_soc_eeprom_by_name(soc)) {
+		char names[64];
+		return cli_usage_error("digest", "-c '%s': expected %s", soc,
+				       rp_soc_eeprom_names(names, sizeof(names)));
+	}
 	if (!strcmp(input, output) || rp_file_same(input, output)) {
 		struct rp_diag d;
 		rp_diag_set(&d, RP_ERR_INVALID_ARG, "%s: output is the input file", output);

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/signals.h"
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "usb/usb_source.h"
 #include "util/clock.h"
 #include "util/parse.h"
@@ -57,7 +57,7 @@ static const char *stage_name(enum rp_stage st)
 
 static const char *chip_name(const struct rp_device_info *info)
 {
-	const struct rp_device_desc *desc = rp_device_lookup(info->vid, info->pid);
+	const struct rp_soc *desc = rp_soc_by_usb_id(info->vid, info->pid);
 	return desc ? desc->chip : "?";
 }
 
@@ -72,7 +72,7 @@ static int info_cmp(const void *pa, const void *pb)
 
 static json_object *info_json(const struct rp_device_info *info, const char *event)
 {
-	const struct rp_device_desc *desc = rp_device_lookup(info->vid, info->pid);
+	const struct rp_soc *desc = rp_soc_by_usb_id(info->vid, info->pid);
 	json_object *o = json_object_new_object();
 	char hex[8];
 

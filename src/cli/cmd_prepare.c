@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/prepare_args.h"
 #include "image/eeprom_image.h"
+#include "soc/soc.h"
 
 static void usage(FILE *out)
 {
@@ -93,9 +94,9 @@ int cmd_prepare(int argc, char **argv)
 	cli_info("using recovery.bin %s", p.recovery_source);
 	r = rp_prepare_write_dir(&p, dir, &d);
 	if (r == RP_OK) {
-		const struct rp_soc_info *soc = rp_soc_by_name(p.soc);
+		const struct rp_soc *soc = rp_soc_by_name(p.soc);
 		printf("%s/%s\n%s/pieeprom.bin  sha256 %s\n%s/pieeprom.sig\n%s/config.txt\n", dir,
-		       soc ? soc->second_stage : "bootcode4.bin", dir, p.image_sha256, dir, dir);
+		       (soc ? soc : rp_soc_default())->second_stage, dir, p.image_sha256, dir, dir);
 	}
 	rp_prepared_free(&p);
 	if (r < 0) {

@@ -6,8 +6,8 @@
 
 #include "cli/out_queue.h"
 #include "image/recovery_config.h"
+#include "soc/soc.h"
 #include "station/record_json.h"
-#include "transport/devices.h"
 #include "util/clock.h"
 #include "util/fileio.h"
 
@@ -19,20 +19,32 @@ struct run_ctx {
 	struct cli_outq out; /* everything said while boards are in flight */
 };
 
+static bool shares_folder_with_earlier(const struct rp_soc *table, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (rp_soc_same_family(&table[j], &table[i]))
+			return true;
+	return false;
+}
+
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
 			struct rp_diag *d)
 {
 	struct rp_payload_opts po = { .dir = dir, .overlays = overlays };
 	size_t n;
-	const struct rp_device_desc *table = rp_device_table(&n);
+	const struct rp_soc *table = rp_soc_table(&n);
 
+	/* Every config.txt a board may be served: one per rpiboot folder, and
+	 * the one at the top. */
 	for (size_t i = 0; i <= n; i++) {
 		char path[PATH_MAX];
 		uint8_t *text = NULL;
 		size_t len = 0;
 		int r;
+		if (i < n && shares_folder_with_earlier(table, i))
+			continue;
 		if (i < n)
-			snprintf(path, sizeof(path), "%s/%s/config.txt", dir, table[i].soc);
+			snprintf(path, sizeof(path), "%s/%s/config.txt", dir, table[i].rpiboot_dir);
 		else
 			snprintf(path, sizeof(path), "%s/config.txt", dir);
 		if (rp_file_read_all(path, RP_RECOVERY_CONFIG_MAX, &text, &len, NULL) != RP_OK)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "runner/runner.h"
+#include "soc/soc.h"
 #include "usb/usb_source.h"
 
 void cli_sim_longopts(struct cli_longopts *t)
@@ -84,9 +85,11 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, uns
 
 void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p)
 {
+	const struct rp_soc *chip = rp_soc_eeprom_by_name(soc);
+
 	rp_sim_params_default(p, 0);
-	if (soc && !strcmp(soc, "2712"))
-		p->pid = 0x2712;
+	if (chip)
+		p->pid = chip->pid;
 	if (s->realistic)
 		rp_sim_timing_realistic(&p->timing);
 }

@@ -10,12 +10,6 @@
 /* Larger inputs are read only far enough to say that the size is wrong. */
 #define MAX_INPUT_SIZE (64u << 20)
 
-static const struct rp_soc_info soc_table[] = {
-	{ "2711", 512u * 1024u, 0, 0, "bootcode4.bin" },
-	/* 2712: 64 KiB read-only area, then a 988 KiB A/B partition. */
-	{ "2712", 2048u * 1024u, 64u * 1024u, 988u * 1024u, "bootcode5.bin" },
-};
-
 struct magic_name {
 	uint32_t magic;
 	const char *name;
@@ -39,14 +33,6 @@ struct file_limit {
 static const struct file_limit file_limits[] = {
 	{ "bootsys", SIZE_MAX },
 };
-
-const struct rp_soc_info *rp_soc_by_name(const char *soc)
-{
-	for (size_t i = 0; soc && i < sizeof(soc_table) / sizeof(soc_table[0]); i++)
-		if (!strcmp(soc_table[i].soc, soc))
-			return &soc_table[i];
-	return NULL;
-}
 
 const char *rp_eeprom_magic_name(uint32_t magic)
 {
@@ -153,18 +139,39 @@ static int scan(struct rp_eeprom *img, struct rp_diag *d)
 	return RP_OK;
 }
 
+/* "512 KiB = 524288 for 2711, 2 MiB = 2097152 for 2712", from the SoC table. */
+static const char *known_sizes(char *buf, size_t size)
+{
+	size_t n_soc, used = 0;
+	const struct rp_soc *socs = rp_soc_table(&n_soc);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n_soc && used < size; i++) {
+		size_t sz = socs[i].eeprom_size;
+		bool mib = sz % (1024u * 1024u) == 0;
+		int n;
+		if (!sz)
+			continue;
+		n = snprintf(buf + used, size - used, "%s%zu %s = %zu for %s", used ? ", " : "",
+			     mib ? sz >> 20 : sz >> 10, mib ? "MiB" : "KiB", sz, socs[i].soc);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
 int rp_eeprom_parse(struct rp_eeprom *img, const uint8_t *data, size_t len, const char *label,
 		    struct rp_diag *d)
 {
 	memset(img, 0, sizeof(*img));
 	snprintf(img->label, sizeof(img->label), "%s", label ? label : "image");
-	for (size_t i = 0; i < sizeof(soc_table) / sizeof(soc_table[0]); i++)
-		if (soc_table[i].image_size == len)
-			img->soc = &soc_table[i];
-	if (!img->soc)
-		return rp_diag_set(d, RP_ERR_FORMAT,
-				   "%s: %zu bytes is not a bootloader image size (512 KiB = 524288 for 2711, 2 MiB = 2097152 for 2712)",
-				   img->label, len);
+	img->soc = rp_soc_by_eeprom_size(len);
+	if (!img->soc) {
+		char sizes[256];
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: %zu bytes is not a bootloader image size (%s)",
+				   img->label, len, known_sizes(sizes, sizeof(sizes)));
+	}
 	img->data = malloc(len);
 	if (!img->data)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", img->label);

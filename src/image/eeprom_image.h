@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "soc/soc.h"
 #include "util/error.h"
 
 #define RP_EEPROM_MAGIC_BOOTCODE 0x55aaf00fu
@@ -35,19 +36,6 @@
 /* Oldest bootloader that supports secure boot (signed bootconf.txt). */
 #define RP_EEPROM_SECURE_BOOT_MIN_TS 1632136573
 
-/* What differs between chips: image size, the A/B partition layout and the
- * name the boot ROM asks for as the second stage. */
-struct rp_soc_info {
-	const char *soc;              /* "2711", "2712" */
-	size_t image_size;
-	uint32_t ab_ro_size;          /* read-only area in front of the partition; 0 = no A/B */
-	uint32_t ab_part_size;
-	const char *second_stage;     /* "bootcode4.bin" */
-};
-
-/* Known SoC by name ("2711") or NULL. */
-const struct rp_soc_info *rp_soc_by_name(const char *soc);
-
 struct rp_eeprom_section {
 	uint32_t offset;  /* of the 8-byte header */
 	uint32_t magic;
@@ -58,7 +46,7 @@ struct rp_eeprom_section {
 struct rp_eeprom {
 	uint8_t *data;    /* owned copy of the image */
 	size_t size;
-	const struct rp_soc_info *soc;
+	const struct rp_soc *soc; /* the chip whose EEPROM size the image has */
 	struct rp_eeprom_section *sec;
 	size_t n_sec;
 	size_t cap_sec;
@@ -68,8 +56,9 @@ struct rp_eeprom {
 	char label[512];    /* file name used in messages */
 };
 
-/* Copy `len` bytes into img and parse them. Only 512 KiB (2711) and 2 MiB
- * (2712) images are accepted. `label` names the source in messages. */
+/* Copy `len` bytes into img and parse them. Only the EEPROM sizes of the
+ * SoC table (512 KiB for 2711, 2 MiB for 2712) are accepted. `label`
+ * names the source in messages. */
 int rp_eeprom_parse(struct rp_eeprom *img, const uint8_t *data, size_t len, const char *label,
 		    struct rp_diag *d);
 /* Read (".gz" is inflated) and parse a file. */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "soc/soc.h"
+
 #define MAX_DIRS 8
 
 static const char *const system_roots[] = {
@@ -31,20 +33,20 @@ static void add_dir(struct dirlist *l, const char *a, const char *b)
 }
 
 /* The folders to search, in order; false when RPIPROV_FIRMWARE_DIR is used. */
-static bool search_dirs(const char *soc, struct dirlist *l)
+static bool search_dirs(const struct rp_soc *soc, struct dirlist *l)
 {
 	const char *env = getenv("RPIPROV_FIRMWARE_DIR");
 
 	l->n = 0;
 	if (env && *env) {
-		add_dir(l, env, soc);
+		add_dir(l, env, soc->soc);
 		add_dir(l, env, NULL);
 		return false;
 	}
 	for (size_t r = 0; r < sizeof(system_roots) / sizeof(system_roots[0]); r++)
 		for (size_t i = 0; i < sizeof(release_dirs) / sizeof(release_dirs[0]); i++) {
 			char base[4096];
-			snprintf(base, sizeof(base), "%s/bootloader-%s", system_roots[r], soc);
+			snprintf(base, sizeof(base), "%s/%s", system_roots[r], soc->bootloader_dir);
 			add_dir(l, base, release_dirs[i]);
 		}
 	return true;
@@ -93,14 +95,28 @@ static void describe(const struct dirlist *l, char *out, size_t size)
 	}
 }
 
-int rp_firmware_find_image(const char *soc, char *path, size_t size, struct rp_diag *d)
+/* The chip named by `name` (the default one for NULL), if it has an EEPROM. */
+static int chip(const char *name, const struct rp_soc **soc, struct rp_diag *d)
 {
+	char names[64];
+
+	*soc = name ? rp_soc_eeprom_by_name(name) : rp_soc_default();
+	if (*soc)
+		return RP_OK;
+	return rp_diag_set(d, RP_ERR_INVALID_ARG, "no bootloader firmware for SoC '%s' (%s)", name,
+			   rp_soc_eeprom_names(names, sizeof(names)));
+}
+
+int rp_firmware_find_image(const char *name, char *path, size_t size, struct rp_diag *d)
+{
+	const struct rp_soc *soc;
 	struct dirlist l;
 	char best_date[11] = "", where[1024];
 	bool found = false;
+	int r = chip(name, &soc, d);
 
-	if (!soc)
-		soc = "2711";
+	if (r < 0)
+		return r;
 	search_dirs(soc, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		DIR *dir = opendir(l.dir[i]);
@@ -130,17 +146,19 @@ int rp_firmware_find_image(const char *soc, char *path, size_t size, struct rp_d
 	describe(&l, where, sizeof(where));
 	return rp_diag_set(d, RP_ERR_NOT_FOUND,
 			   "no pieeprom-YYYY-MM-DD.bin for %s found (looked in %s); pass --image FILE or set RPIPROV_FIRMWARE_DIR",
-			   soc, where);
+			   soc->soc, where);
 }
 
-int rp_firmware_find_recovery(const char *soc, const char *image_path, char *path, size_t size,
+int rp_firmware_find_recovery(const char *name, const char *image_path, char *path, size_t size,
 			      struct rp_diag *d)
 {
+	const struct rp_soc *soc;
 	struct dirlist l;
 	char where[1024];
+	int r = chip(name, &soc, d);
 
-	if (!soc)
-		soc = "2711";
+	if (r < 0)
+		return r;
 	search_dirs(soc, &l);
 	if (image_path) {
 		const char *slash = strrchr(image_path, '/');
@@ -166,5 +184,5 @@ int rp_firmware_find_recovery(const char *soc, const char *image_path, char *pat
 	describe(&l, where, sizeof(where));
 	return rp_diag_set(d, RP_ERR_NOT_FOUND,
 			   "no recovery.bin for %s found (looked next to the image and in %s); pass --recovery FILE",
-			   soc, where);
+			   soc->soc, where);
 }

@@ -4,8 +4,9 @@
  * Search: $RPIPROV_FIRMWARE_DIR/<soc>/ and $RPIPROV_FIRMWARE_DIR/ when that
  * variable is set (and nothing else, so a test or a factory setup is never
  * surprised by system files); otherwise the rpi-eeprom package folders
- * /lib/firmware/raspberrypi/bootloader-<soc>/{latest,default} and the same
- * under /usr/lib. Names ending in .gz count too (they are read inflated). */
+ * /lib/firmware/raspberrypi/<bootloader_dir>/{latest,default} (the SoC
+ * table's bootloader-2711, bootloader-2712) and the same under /usr/lib.
+ * Names ending in .gz count too (they are read inflated). */
 #ifndef RP_IMAGE_FIRMWARE_H
 #define RP_IMAGE_FIRMWARE_H
 
@@ -13,7 +14,8 @@
 
 #include "util/error.h"
 
-/* soc: "2711" (default when NULL) or "2712". */
+/* soc: the short name of a chip with an EEPROM ("2711", "2712"); NULL:
+ * the default chip (rp_soc_default). Other names: RP_ERR_INVALID_ARG. */
 int rp_firmware_find_image(const char *soc, char *path, size_t size, struct rp_diag *d);
 /* recovery.bin: next to `image_path` first (when given), then the search
  * folders above. */

@@ -13,6 +13,7 @@
 #include "image/recovery_config.h"
 #include "image/rsa.h"
 #include "image/sig.h"
+#include "soc/soc.h"
 #include "util/fileio.h"
 
 #define MAX_SECOND_STAGE (8u << 20)
@@ -56,8 +57,14 @@ static int check_args(const struct rp_prepare_opts *o, struct rp_diag *d)
 	if (o->n_sets > RP_PREPARE_MAX_SETS || o->n_unsets > RP_PREPARE_MAX_SETS)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "too many --set/--unset options (max %d)",
 				   RP_PREPARE_MAX_SETS);
-	if (o->soc && !rp_soc_by_name(o->soc))
-		return rp_diag_set(d, RP_ERR_INVALID_ARG, "unknown SoC '%s' (2711 or 2712)", o->soc);
+	if (o->soc) {
+		const struct rp_soc *soc = rp_soc_by_name(o->soc);
+		char names[64];
+		if (!soc || !rp_soc_has_eeprom(soc))
+			return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s SoC '%s' (%s)",
+					   soc ? "no bootloader EEPROM on" : "unknown", o->soc,
+					   rp_soc_eeprom_names(names, sizeof(names)));
+	}
 	return RP_OK;
 }
 
@@ -274,13 +281,13 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 
 int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d)
 {
-	const struct rp_soc_info *soc = rp_soc_by_name(p->soc);
+	const struct rp_soc *soc = rp_soc_by_name(p->soc);
 	struct {
 		const char *name;
 		const void *data;
 		size_t len;
 	} files[] = {
-		{ soc ? soc->second_stage : "bootcode4.bin", p->second_stage, p->second_stage_len },
+		{ (soc ? soc : rp_soc_default())->second_stage, p->second_stage, p->second_stage_len },
 		{ "pieeprom.bin", p->image, p->image_len },
 		{ "pieeprom.sig", p->image_sig, p->image_sig_len },
 		{ "config.txt", p->recovery_config, p->recovery_config_len },

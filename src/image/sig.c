@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "image/hsm.h"
+#include "soc/soc.h"
 #include "util/hex.h"
 
 
@@ -73,7 +74,8 @@ int rp_sig_create(const uint8_t *data, size_t len, const struct rp_sig_create_op
 	r = rp_sig_timestamp(o->timestamp, &ts, d);
 	if (r < 0)
 		return r;
-	if (o->target_soc && (strlen(o->target_soc) > 7 || strpbrk(o->target_soc, "\r\n")))
+	if (o->target_soc &&
+	    (strlen(o->target_soc) >= RP_SOC_NAME_MAX || strpbrk(o->target_soc, "\r\n")))
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "target SoC '%.16s' is not valid",
 				   o->target_soc);
 	rp_sha256_hex(data, len, hash);
@@ -120,6 +122,20 @@ static bool starts(const uint8_t *l, size_t n, const char *prefix)
 {
 	size_t p = strlen(prefix);
 	return n >= p && !memcmp(l, prefix, p);
+}
+
+/* A target-soc: value names a chip whose EEPROM the .sig can be for. The
+ * bytes come from the file: no NUL inside, and short enough for
+ * rp_sig.target_soc (RP_SOC_NAME_MAX, which every table name fits). */
+static bool target_soc_known(const uint8_t *v, size_t n)
+{
+	char name[RP_SOC_NAME_MAX];
+
+	if (n >= sizeof(name) || memchr(v, '\0', n))
+		return false;
+	memcpy(name, v, n);
+	name[n] = '\0';
+	return rp_soc_eeprom_by_name(name) != NULL;
 }
 
 int rp_sig_parse(const uint8_t *t, size_t len, const char *name, struct rp_sig *out,
@@ -171,12 +187,14 @@ int rp_sig_parse(const uint8_t *t, size_t len, const char *name, struct rp_sig *
 			if (out->target_soc[0])
 				return rp_diag_set(d, RP_ERR_FORMAT, "%s line %u: second target-soc: line",
 						   name, lineno);
-			if (!((n - 12 == 4 && (!memcmp(l + 12, "2711", 4) || !memcmp(l + 12, "2712", 4)))))
+			if (!target_soc_known(l + 12, n - 12)) {
+				char names[64];
 				return rp_diag_set(d, RP_ERR_FORMAT,
-						   "%s line %u: target-soc: must be 2711 or 2712", name,
-						   lineno);
-			memcpy(out->target_soc, l + 12, 4);
-			out->target_soc[4] = '\0';
+						   "%s line %u: target-soc: must be %s", name, lineno,
+						   rp_soc_eeprom_names(names, sizeof(names)));
+			}
+			memcpy(out->target_soc, l + 12, n - 12);
+			out->target_soc[n - 12] = '\0';
 		} else if (starts(l, n, "rsa2048: ")) {
 			if (out->has_rsa)
 				return rp_diag_set(d, RP_ERR_FORMAT, "%s line %u: second rsa2048: line",

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "image/rsa.h"
+#include "soc/soc.h"
 #include "util/error.h"
 
 #define RP_SIG_MAX_TEXT 4096u
@@ -45,7 +46,7 @@ struct rp_sig {
 	char sha256[65];            /* lower case */
 	bool has_ts;
 	int64_t ts;
-	char target_soc[8];         /* "" when absent */
+	char target_soc[RP_SOC_NAME_MAX]; /* "" when absent */
 	bool has_rsa;
 	uint8_t rsa[RP_RSA_SIG_LEN];
 };

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/clock.h"
 
 #define DEFAULT_BOARD_TIMEOUT_MS 120000u
@@ -400,7 +400,7 @@ bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_glo
 
 /* Why a device must not be touched, or NULL. */
 static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
-			 const struct rp_device_desc *dev)
+			 const struct rp_soc *dev)
 {
 	if (!dev) {
 		ignore(r, info, "%04x:%04x is not a Raspberry Pi boot device", info->vid, info->pid);
@@ -418,7 +418,7 @@ static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
 		ignore(r, info, "%s board, but the payload is for BCM%s", dev->chip, r->o.soc);
 		return true;
 	}
-	if (r->o.mode == RP_SESSION_FLASH && !dev->has_eeprom) {
+	if (r->o.mode == RP_SESSION_FLASH && !rp_soc_has_eeprom(dev)) {
 		ignore(r, info, "%s boards have no bootloader EEPROM to flash", dev->chip);
 		return true;
 	}
@@ -431,15 +431,12 @@ static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
  * A 0x2712 second stage on the port of a 0x2711 ROM is another board. */
 static bool same_board_kind(const struct rp_device_info *first, const struct rp_device_info *next)
 {
-	const struct rp_device_desc *a, *b;
 	if (first->vid != next->vid)
 		return false;
 	if (first->pid == next->pid)
 		return true;
-	a = rp_device_lookup(first->vid, first->pid);
-	b = rp_device_lookup(next->vid, next->pid);
-	return a && b && !strcmp(a->second_stage, b->second_stage) &&
-	       !strcmp(a->second_stage, "bootcode.bin");
+	return rp_soc_same_family(rp_soc_by_usb_id(first->vid, first->pid),
+				  rp_soc_by_usb_id(next->vid, next->pid));
 }
 
 /* The board whose worker would take `info` as its own: same port, same
@@ -504,7 +501,7 @@ static bool accepting(struct rp_runner *r)
 
 static void on_arrived(struct rp_runner *r, const struct rp_device_info *info)
 {
-	const struct rp_device_desc *dev = rp_device_lookup(info->vid, info->pid);
+	const struct rp_soc *dev = rp_soc_by_usb_id(info->vid, info->pid);
 	struct board *b;
 
 	if (filtered_out(r, info, dev))

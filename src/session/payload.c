@@ -13,7 +13,7 @@
 
 #include "image/prepare.h"
 #include "image/sig.h"
-#include "transport/devices.h"
+#include "soc/soc.h"
 
 #define DEFAULT_MAX_FILE (64u << 20)
 /* A file rewritten while it is read is read again this many times before
@@ -255,22 +255,17 @@ int rp_payload_add(struct rp_payload *p, const char *name, const void *data, siz
 int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep,
 			    struct rp_diag *d)
 {
-	size_t n_dev;
-	const struct rp_device_desc *table = rp_device_table(&n_dev);
-	const char *second = NULL;
+	const struct rp_soc *soc = rp_soc_by_name(prep->soc);
 	int r;
 
-	for (size_t i = 0; i < n_dev; i++)
-		if (!strcmp(table[i].soc, prep->soc))
-			second = table[i].second_stage;
-	if (!second)
+	if (!soc)
 		return rp_diag_set(d, RP_ERR_UNSUPPORTED,
 				   "prepared payload is for SoC \"%s\", which no known boot ROM uses",
 				   prep->soc);
 	if (!prep->image || !prep->second_stage)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG,
 				   "prepared payload lacks the image or the second stage");
-	r = rp_payload_add(p, second, prep->second_stage, prep->second_stage_len, d);
+	r = rp_payload_add(p, soc->second_stage, prep->second_stage, prep->second_stage_len, d);
 	if (r == RP_OK)
 		r = rp_payload_add(p, "pieeprom.bin", prep->image, prep->image_len, d);
 	if (r == RP_OK && prep->image_sig)
@@ -519,7 +514,7 @@ out:
 	return r;
 }
 
-int rp_payload_lookup(struct rp_payload *p, const char *soc, const char *port_path,
+int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *port_path,
 		      const char *name, struct rp_payload_file *f, struct rp_diag *d)
 {
 	char checked[RP_PAYLOAD_NAME_MAX], rel[RP_PAYLOAD_NAME_MAX + 80];
@@ -543,8 +538,8 @@ int rp_payload_lookup(struct rp_payload *p, const char *soc, const char *port_pa
 		if (r != RP_ERR_NOT_FOUND)
 			return r;
 	}
-	if (soc_safe(soc)) {
-		snprintf(rel, sizeof(rel), "%s/%s", soc, checked);
+	if (soc_safe(soc_dir)) {
+		snprintf(rel, sizeof(rel), "%s/%s", soc_dir, checked);
 		r = dir_try(p, rel, checked, f, d);
 		if (r != RP_ERR_NOT_FOUND)
 			return r;
@@ -572,13 +567,13 @@ void rp_payload_file_release(struct rp_payload *p, struct rp_payload_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
-int rp_payload_second_stage(struct rp_payload *p, const struct rp_device_desc *dev,
+int rp_payload_second_stage(struct rp_payload *p, const struct rp_soc *dev,
 			    const char *port_path, struct rp_payload_file *f, struct rp_diag *d)
 {
 	int r;
 	if (!dev)
 		return rp_diag_set(d, RP_ERR_UNSUPPORTED, "unknown boot ROM: no second stage");
-	r = rp_payload_lookup(p, dev->soc, port_path, dev->second_stage, f, d);
+	r = rp_payload_lookup(p, dev->rpiboot_dir, port_path, dev->second_stage, f, d);
 	if (r == RP_ERR_NOT_FOUND)
 		return rp_diag_set(d, RP_ERR_NOT_FOUND,
 				   "no %s (the second stage for %s boards) in the payload%s%s",

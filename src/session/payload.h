@@ -22,7 +22,7 @@
 #include "util/error.h"
 
 struct rp_prepared;
-struct rp_device_desc;
+struct rp_soc;
 
 /* Longest name a device can send (the name field of the 260-byte request). */
 #define RP_PAYLOAD_NAME_MAX 256
@@ -56,7 +56,7 @@ void rp_payload_free(struct rp_payload *p);
 int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
 		   struct rp_diag *d);
 /* Add pieeprom.bin, pieeprom.sig, config.txt and the second stage (under
- * the name the device table gives for prepared->soc, e.g. bootcode4.bin)
+ * the name the SoC table gives for prepared->soc, e.g. bootcode4.bin)
  * of a prepared payload. */
 int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prepared,
 			    struct rp_diag *d);
@@ -77,8 +77,9 @@ int rp_payload_check_name(const char *raw, size_t raw_len, char out[RP_PAYLOAD_N
  * to fit out_size. */
 void rp_payload_quote(const char *raw, size_t len, char *out, size_t out_size);
 
-/* Find `name` for a board of SoC `soc` ("2711", may be NULL) on USB port
- * `port_path` (may be NULL). Memory entries first, then the directory in
+/* Find `name` for a board whose chip has rpiboot folder `soc_dir` (the SoC
+ * table's rpiboot_dir: "2711", "2710" for 2835/2837; may be NULL) on USB
+ * port `port_path` (may be NULL). Memory entries first, then the directory in
  * rpiboot order. A directory hit is opened with O_NOFOLLOW on its last
  * component and its realpath must stay inside the served tree, so a
  * symlink pointing outside is refused (RP_ERR_REFUSED), and so is a file
@@ -87,15 +88,15 @@ void rp_payload_quote(const char *raw, size_t len, char *out, size_t out_size);
  * torn; one that keeps changing is RP_ERR_IO. RP_ERR_NOT_FOUND when absent
  * (not an error for the protocol: the board is told size 0).
  * Thread-safe. Release the file with rp_payload_file_release. */
-int rp_payload_lookup(struct rp_payload *p, const char *soc, const char *port_path,
+int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *port_path,
 		      const char *name, struct rp_payload_file *f, struct rp_diag *d);
 void rp_payload_file_release(struct rp_payload *p, struct rp_payload_file *f);
 
-/* The second stage for a boot ROM of this kind: the name the device table
+/* The second stage for a boot ROM of this kind: the name the SoC table
  * gives (bootcode4.bin for 2711, bootcode5.bin for 2712, bootcode.bin for
  * older SoCs), looked up like any other file; a 2711/2712 directory that
  * only has bootcode.bin is not accepted (it is a 2835-family file). */
-int rp_payload_second_stage(struct rp_payload *p, const struct rp_device_desc *dev,
+int rp_payload_second_stage(struct rp_payload *p, const struct rp_soc *dev,
 			    const char *port_path, struct rp_payload_file *f, struct rp_diag *d);
 
 #endif

@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/clock.h"
 #include "util/endian.h"
 
@@ -37,7 +37,7 @@ static void copy_printable(char *dst, size_t size, const char *src)
 void rp_session_record_init(struct rp_board_record *rec, const struct rp_device_info *info,
 			    uint64_t attempt_id)
 {
-	const struct rp_device_desc *dev = rp_device_lookup(info->vid, info->pid);
+	const struct rp_soc *dev = rp_soc_by_usb_id(info->vid, info->pid);
 	memset(rec, 0, sizeof(*rec));
 	rec->attempt_id = attempt_id;
 	copy_printable(rec->port_path, sizeof(rec->port_path), info->port_path);
@@ -168,7 +168,7 @@ static void add_phase_time(struct rp_board_record *rec, enum rp_phase p, uint64_
 int rp_session_stage1(struct rp_transport *t, const struct rp_session_opts *o,
 		      struct rp_board_record *rec)
 {
-	const struct rp_device_desc *dev = rp_device_lookup(t->info.vid, t->info.pid);
+	const struct rp_soc *dev = rp_soc_by_usb_id(t->info.vid, t->info.pid);
 	uint8_t msg[RP_BOOT_MESSAGE_SIZE] = { 0 };
 	uint8_t ret[4];
 	struct rp_payload_file f;
@@ -471,6 +471,8 @@ static int verdict(struct rp_board_record *rec, const struct serve_state *s,
 static int lookup(struct ctx *c, struct serve_state *s, const char *name,
 		  const struct looked_up **out)
 {
+	/* rpiboot's folder for this board's chip ("2710" for a 2835). */
+	const struct rp_soc *soc = rp_soc_by_name(c->rec->soc);
 	struct looked_up *e;
 	struct rp_diag d;
 
@@ -494,8 +496,8 @@ static int lookup(struct ctx *c, struct serve_state *s, const char *name,
 	e = &s->files[s->n_files];
 	memset(e, 0, sizeof(*e));
 	rp_diag_clear(&d);
-	e->status = rp_payload_lookup(c->o->payload, c->rec->soc, c->t->info.port_path, name, &e->f,
-				      &d);
+	e->status = rp_payload_lookup(c->o->payload, soc ? soc->rpiboot_dir : NULL,
+				      c->t->info.port_path, name, &e->f, &d);
 	if (e->status != RP_OK && e->status != RP_ERR_NOT_FOUND)
 		return rp_session_fail(c->rec, e->status, "cannot serve %s: %s", name,
 				       rp_diag_message(&d));

@@ -13,7 +13,7 @@
 
 #include <openssl/evp.h>
 
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/clock.h"
 #include "util/endian.h"
 #include "util/hex.h"
@@ -64,8 +64,8 @@ static const struct script_entry script[] = {
 	[Q_DONE] = { 2, "", RP_SIM_STEP_METADATA, false, false },
 };
 
-/* Metadata keys in the order recovery.bin reports them; the 2712 ones
- * only on 2712. */
+/* Metadata keys in the order recovery.bin reports them; the `extra`
+ * ones only on chips whose SoC table row has extra_metadata (2712). */
 enum meta_source {
 	M_MAC, M_BOOT_ROM, M_ZERO, M_ERASE, M_UPDATE, M_HASH, M_BOARDREV, M_SERIAL,
 	M_KEY_HASH, M_UUID, M_MAC_BT, M_MAC_WIFI,
@@ -73,7 +73,7 @@ enum meta_source {
 struct meta_key {
 	const char *key;
 	enum meta_source src;
-	bool only_2712;
+	bool extra;
 };
 static const struct meta_key meta_keys[] = {
 	{ "MAC_ADDR", M_MAC, false },
@@ -127,7 +127,7 @@ enum reply_kind {
 
 struct rp_sim_board {
 	struct rp_sim_params p;
-	const struct rp_device_desc *dev;
+	const struct rp_soc *soc;
 	size_t eeprom_size;
 
 	enum rp_stage stage;
@@ -174,22 +174,20 @@ struct rp_sim_board {
 
 void rp_sim_timing_realistic(struct rp_sim_timing *t)
 {
-	/* A CM4 recovering a 512 KiB EEPROM: the ROM takes a few ms to start
-	 * the second stage, USB re-enumeration ~300 ms, SPI erase of 128
-	 * sectors ~0.8 s, page programming ~1.5 s, read-back verify ~0.5 s.
-	 * (Order of magnitude of the UART timestamps of recovery.bin and
-	 * typical SPI NOR datasheet figures; not measured on this machine.) */
-	t->stage1_ms = 20;
-	t->reenum_ms = 300;
-	t->erase_ms = 800;
-	t->write_ms = 1500;
-	t->verify_ms = 500;
+	/* The default chip's figures (a CM4 recovering 512 KiB; see soc.c). */
+	const struct rp_soc_timing *f = &rp_soc_default()->model_timing;
+
+	t->stage1_ms = f->stage1_ms;
+	t->reenum_ms = f->reenum_ms;
+	t->erase_ms = f->erase_ms;
+	t->write_ms = f->write_ms;
+	t->verify_ms = f->verify_ms;
 }
 
 void rp_sim_params_default(struct rp_sim_params *p, unsigned n)
 {
 	memset(p, 0, sizeof(*p));
-	p->pid = 0x2711;
+	p->pid = rp_soc_default()->pid;
 	snprintf(p->serial, sizeof(p->serial), "10000000%08x", 0x5eed0000u + n);
 	p->mac[0] = 0xdc;
 	p->mac[1] = 0xa6;
@@ -209,13 +207,13 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 	b->p = *p;
 	b->p.serial[sizeof(b->p.serial) - 1] = '\0';
 	if (!b->p.pid)
-		b->p.pid = 0x2711;
-	b->dev = rp_device_lookup(RP_USB_VID_BROADCOM, b->p.pid);
-	if (!b->dev || !b->dev->has_eeprom) {
+		b->p.pid = rp_soc_default()->pid;
+	b->soc = rp_soc_by_usb_id(RP_USB_VID_BROADCOM, b->p.pid);
+	if (!b->soc || !rp_soc_has_eeprom(b->soc)) {
 		free(b);
 		return NULL;
 	}
-	b->eeprom_size = b->dev->eeprom_size;
+	b->eeprom_size = b->soc->eeprom_size;
 	b->stage = p->second_stage ? RP_STAGE_SECOND : RP_STAGE_ROM;
 	b->attached = true;
 	b->rom = p->second_stage ? ROM_JUMPED : ROM_MSG_HEADER;
@@ -571,7 +569,7 @@ static void fill_meta_value(const struct rp_sim_board *b, enum meta_source src, 
 			 (uint8_t)(m[5] + 2));
 		break;
 	case M_BOOT_ROM:
-		snprintf(v, size, "%s", b->p.pid == 0x2712 ? "00000063" : "0000c8b0");
+		snprintf(v, size, "%s", b->soc->model_boot_rom);
 		break;
 	case M_ERASE:
 		snprintf(v, size, "%d", b->erase_requested ? 1 : 0);
@@ -583,7 +581,7 @@ static void fill_meta_value(const struct rp_sim_board *b, enum meta_source src, 
 		snprintf(v, size, "%s", b->hash_value);
 		break;
 	case M_BOARDREV:
-		snprintf(v, size, "%s", b->p.pid == 0x2712 ? "0xd04180" : "0xd03140");
+		snprintf(v, size, "%s", b->soc->model_board_rev);
 		break;
 	case M_SERIAL:
 		snprintf(v, size, "%s", b->p.serial);
@@ -613,7 +611,7 @@ static bool next_metadata(struct rp_sim_board *b, char *name, size_t size)
 	}
 	while (b->meta_sent < N_META_KEYS) {
 		const struct meta_key *k = &meta_keys[b->meta_sent];
-		if (k->only_2712 && b->p.pid != 0x2712) {
+		if (k->extra && !b->soc->extra_metadata) {
 			b->meta_sent++;
 			continue;
 		}

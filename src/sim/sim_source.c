@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/clock.h"
 
 /* One simulated board on its port. The board model is guarded by the
@@ -208,8 +208,8 @@ static void enumerate(struct sim_source *s, unsigned i)
 	s->next_address = (uint8_t)(s->next_address >= 127 ? 2 : s->next_address + 1);
 	info->address = s->next_address;
 	info->serial_index = rp_sim_board_serial_index(b);
-	info->stage = rp_device_serial_index_is_rom(info->serial_index) ? RP_STAGE_ROM
-									: RP_STAGE_SECOND;
+	info->stage = rp_soc_serial_index_is_rom(info->serial_index) ? RP_STAGE_ROM
+								     : RP_STAGE_SECOND;
 	info->num_interfaces = info->stage == RP_STAGE_ROM ? 2 : 1;
 	rp_sim_source_port_path(s->bus, i, info->port_path);
 	/* As on hardware: the boot ROM has no serial string (iSerialNumber 0),

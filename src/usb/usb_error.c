@@ -15,8 +15,9 @@ static const struct usb_error_entry usb_errors[] = {
 	{ LIBUSB_ERROR_IO, RP_ERR_USB, "USB input/output error", NULL },
 	{ LIBUSB_ERROR_INVALID_PARAM, RP_ERR_INVALID_ARG, "invalid parameter passed to libusb", NULL },
 	{ LIBUSB_ERROR_ACCESS, RP_ERR_ACCESS, "permission denied",
-	  "install udev/60-rpiprov.rules ('meson install' does; by hand: copy it into "
-	  "/etc/udev/rules.d/ and run 'udevadm control --reload && udevadm trigger'), add your "
+	  "install 60-rpiprov.rules ('meson install' does; by hand: copy the build's "
+	  "udev/60-rpiprov.rules into /etc/udev/rules.d/ and run "
+	  "'udevadm control --reload && udevadm trigger'), add your "
 	  "user to the plugdev group ('sudo usermod -aG plugdev $USER', then log in again), and "
 	  "replug the board; or run rpiprov as root" },
 	{ LIBUSB_ERROR_NO_DEVICE, RP_ERR_NO_DEVICE, "board left the bus", NULL },

@@ -19,7 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/clock.h"
 #include "util/endian.h"
 
@@ -177,7 +177,7 @@ static int format_port_path(uint8_t bus, const uint8_t *ports, int n, char *out,
 	return 0;
 }
 
-/* false: not one of ours (not in the device table, a root hub, unreadable). */
+/* false: not one of ours (not in the SoC table, a root hub, unreadable). */
 static bool describe_device(libusb_device *dev, struct rp_device_info *info)
 {
 	struct libusb_device_descriptor dd;
@@ -186,7 +186,7 @@ static bool describe_device(libusb_device *dev, struct rp_device_info *info)
 	int n;
 
 	memset(info, 0, sizeof(*info));
-	if (libusb_get_device_descriptor(dev, &dd) < 0 || !rp_device_lookup(dd.idVendor, dd.idProduct))
+	if (libusb_get_device_descriptor(dev, &dd) < 0 || !rp_soc_by_usb_id(dd.idVendor, dd.idProduct))
 		return false;
 	n = libusb_get_port_numbers(dev, ports, sizeof(ports));
 	if (n <= 0)
@@ -196,7 +196,7 @@ static bool describe_device(libusb_device *dev, struct rp_device_info *info)
 	info->bus = libusb_get_bus_number(dev);
 	info->address = libusb_get_device_address(dev);
 	info->serial_index = dd.iSerialNumber;
-	info->stage = rp_device_serial_index_is_rom(dd.iSerialNumber) ? RP_STAGE_ROM : RP_STAGE_SECOND;
+	info->stage = rp_soc_serial_index_is_rom(dd.iSerialNumber) ? RP_STAGE_ROM : RP_STAGE_SECOND;
 	if (format_port_path(info->bus, ports, n, info->port_path, sizeof(info->port_path)) < 0)
 		return false;
 	if (libusb_get_active_config_descriptor(dev, &cfg) < 0)
@@ -297,7 +297,7 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
 
 	(void)ctx;
 	if (arrived && (libusb_get_device_descriptor(dev, &dd) < 0 ||
-			!rp_device_lookup(dd.idVendor, dd.idProduct)))
+			!rp_soc_by_usb_id(dd.idVendor, dd.idProduct)))
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	if (grow((void **)&s->notes, &s->cap_notes, s->n_notes + 1, sizeof(*s->notes))) {

@@ -18,8 +18,8 @@
 #include <openssl/evp.h>
 
 #include "session/payload.h"
+#include "soc/soc.h"
 #include "testlib.h"
-#include "transport/devices.h"
 
 static char root[256];
 
@@ -122,7 +122,7 @@ static void test_directory(void)
 	struct rp_payload_opts po = { .dir = root };
 	struct rp_payload *p = NULL, *po_overlay = NULL;
 	struct rp_payload_file f1, f2, f3;
-	const struct rp_device_desc *dev = rp_device_lookup(0x0a5c, 0x2711);
+	const struct rp_soc *dev = rp_soc_by_usb_id(0x0a5c, 0x2711);
 	struct rp_diag d;
 	char path[512];
 
@@ -170,11 +170,11 @@ static void test_directory(void)
 	/* A hostile port path is never used as a folder. */
 	lookup_text(po_overlay, "2711", "../..", "config.txt", RP_OK, "soc\n", NULL);
 
-	/* The second stage by SoC through the device table. */
+	/* The second stage by SoC through the SoC table. */
 	CHECK_EQ_INT(rp_payload_second_stage(p, dev, "1-1.3", &f1, &d), RP_OK);
 	CHECK_EQ_INT(f1.len, 12);
 	rp_payload_file_release(p, &f1);
-	CHECK_EQ_INT(rp_payload_second_stage(p, rp_device_lookup(0x0a5c, 0x2712), NULL, &f1, &d),
+	CHECK_EQ_INT(rp_payload_second_stage(p, rp_soc_by_usb_id(0x0a5c, 0x2712), NULL, &f1, &d),
 		     RP_ERR_NOT_FOUND);
 	CHECK_CONTAINS(d.msg, "bootcode5.bin");
 

@@ -1,7 +1,8 @@
-/* The udev rules must match exactly the boot ROM ids of the device table:
- * every PID in rp_device_table has a rule, no rule names anything else,
- * and every rule has the keys that make it work (usb_device only, uaccess
- * + plugdev; the systemd hand-off in the auto-provisioning variant). */
+/* The udev rules (generated into the build tree) must match exactly the
+ * boot ROM ids of the SoC table: every row has a rule, no rule names
+ * anything else, and every rule has the keys that make it work
+ * (usb_device only, uaccess + plugdev; the systemd hand-off in the
+ * auto-provisioning variant). */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "transport/devices.h"
+#include "soc/soc.h"
 #include "util/fileio.h"
 
 #define MAX_PAIRS 32
@@ -81,10 +82,10 @@ static bool has(const struct pair *pairs, int n, const char *key, const char *op
 	return false;
 }
 
-static void check_file(const char *src, const char *name, bool autoprovision)
+static void check_file(const char *dir, const char *name, bool autoprovision)
 {
 	size_t n_dev, len;
-	const struct rp_device_desc *table = rp_device_table(&n_dev);
+	const struct rp_soc *table = rp_soc_table(&n_dev);
 	unsigned matched[16] = { 0 };
 	char path[1024];
 	uint8_t *data;
@@ -93,7 +94,7 @@ static void check_file(const char *src, const char *name, bool autoprovision)
 	int lineno = 0, rules = 0;
 
 	CHECK(n_dev <= 16);
-	snprintf(path, sizeof(path), "%s/udev/%s", src, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (rp_file_read_all(path, 1 << 20, &data, &len, &d) < 0) {
 		fprintf(stderr, "%s\n", d.msg);
 		CHECK(0);
@@ -131,13 +132,14 @@ static void check_file(const char *src, const char *name, bool autoprovision)
 		      strspn(pid, "0123456789abcdef") == 4);
 		CHECK_EQ_INT(strtoul(vid, NULL, 16), RP_USB_VID_BROADCOM);
 		for (size_t i = 0; i < n_dev; i++) {
-			if (strtoul(pid, NULL, 16) == table[i].pid) {
+			if (strtoul(vid, NULL, 16) == table[i].vid &&
+			    strtoul(pid, NULL, 16) == table[i].pid) {
 				matched[i]++;
 				known = true;
 			}
 		}
 		if (!known)
-			fprintf(stderr, "%s:%d: product %s is not in the device table\n", name, lineno, pid);
+			fprintf(stderr, "%s:%d: product %s is not in the SoC table\n", name, lineno, pid);
 		CHECK(known);
 		CHECK(has(pairs, np, "TAG", "+=", "uaccess"));
 		CHECK_STR_EQ(get(pairs, np, "MODE", "="), "0660");
@@ -175,12 +177,12 @@ static void test_parser(void)
 
 int main(void)
 {
-	const char *src = getenv("RPIPROV_SRCDIR");
+	const char *dir = getenv("RPIPROV_UDEV_DIR");
 
-	if (!src || !*src)
-		return test_skip_all("RPIPROV_SRCDIR not set");
+	if (!dir || !*dir)
+		return test_skip_all("RPIPROV_UDEV_DIR (the build's udev folder) not set");
 	RUN(test_parser());
-	RUN(check_file(src, "60-rpiprov.rules", false));
-	RUN(check_file(src, "61-rpiprov-autoprovision.rules", true));
+	RUN(check_file(dir, "60-rpiprov.rules", false));
+	RUN(check_file(dir, "61-rpiprov-autoprovision.rules", true));
 	return test_result();
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <linux/usbdevice_fs.h>
 
+#include "soc/soc.h"
 #include "transport/devices.h"
 #include "usb_emu_desc.h"
 #include "util/clock.h"
@@ -1103,7 +1104,7 @@ int usb_emu_plug(struct usb_emu *e, const struct usb_emu_board_opts *opts)
 	b->bus = (uint8_t)bus;
 	g_strlcpy(b->devpath, dash + 1, sizeof(b->devpath));
 	g_snprintf(b->product, sizeof(b->product), "%s Boot",
-		   rp_device_lookup(RP_USB_VID_BROADCOM, rp_sim_board_pid(b->model))->chip);
+		   rp_soc_by_usb_id(RP_USB_VID_BROADCOM, rp_sim_board_pid(b->model))->chip);
 	b->plug_pending = true;
 	g_ptr_array_add(e->boards, b);
 	g_mutex_unlock(&e->lock);

@@ -1,0 +1,142 @@
+#include "soc/soc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KIB 1024u
+#define MIB (1024u * 1024u)
+
+/* The device model's figures for a CM4 recovering a 512 KiB EEPROM: the
+ * ROM takes a few ms to start the second stage, USB re-enumeration
+ * ~300 ms, SPI erase of 128 sectors ~0.8 s, page programming ~1.5 s,
+ * read-back verify ~0.5 s. (Order of magnitude of the UART timestamps of
+ * recovery.bin and typical SPI NOR datasheet figures; not measured.) */
+#define CM4_TIMING { .stage1_ms = 20, .reenum_ms = 300, .erase_ms = 800, \
+		     .write_ms = 1500, .verify_ms = 500 }
+
+static const struct rp_soc soc_table[] = {
+	{
+		.vid = RP_USB_VID_BROADCOM, .pid = 0x2763,
+		.chip = "BCM2835", .soc = "2835", .boards = "Pi Zero, Pi 1, CM1",
+		.second_stage = "bootcode.bin", .rpiboot_dir = "2710",
+		/* Older ROMs use index 0; bootcode.bin reports 1 (usbboot PR#9). */
+		.rom_serial_index = 0, .second_serial_index = { 1 },
+	},
+	{
+		.vid = RP_USB_VID_BROADCOM, .pid = 0x2764,
+		.chip = "BCM2837", .soc = "2837", .boards = "Pi 3, CM3",
+		.second_stage = "bootcode.bin", .rpiboot_dir = "2710",
+		.rom_serial_index = 0, .second_serial_index = { 1 },
+	},
+	{
+		.vid = RP_USB_VID_BROADCOM, .pid = 0x2711,
+		.chip = "BCM2711", .soc = "2711", .boards = "Pi 4, CM4, Pi 400",
+		.eeprom_size = 512u * KIB,
+		.second_stage = "bootcode4.bin", .rpiboot_dir = "2711",
+		.bootloader_dir = "bootloader-2711", .firmware_dir = "firmware-2711",
+		/* ROM 3 (F2); second stage 4 since 2022, 1 on 2021 builds (F9). */
+		.rom_serial_index = 3, .second_serial_index = { 4, 1 },
+		.model_boot_rom = "0000c8b0", .model_board_rev = "0xd03140",
+		.model_timing = CM4_TIMING,
+	},
+	{
+		.vid = RP_USB_VID_BROADCOM, .pid = 0x2712,
+		.chip = "BCM2712", .soc = "2712", .boards = "Pi 5, CM5, Pi 500",
+		/* 64 KiB read-only area, then a 988 KiB A/B partition. */
+		.eeprom_size = 2u * MIB, .ab_ro_size = 64u * KIB, .ab_part_size = 988u * KIB,
+		.second_stage = "bootcode5.bin", .rpiboot_dir = "2712",
+		.bootloader_dir = "bootloader-2712", .firmware_dir = "firmware-2712",
+		/* ROM 3 (F2); no log has caught the second stage's index. */
+		.rom_serial_index = 3,
+		.extra_metadata = true,
+		/* No 2712 timings are known (HARDWARE-EVIDENCE.md open question
+		 * 8): the model plays it with the CM4 figures. */
+		.model_boot_rom = "00000063", .model_board_rev = "0xd04180",
+		.model_timing = CM4_TIMING,
+	},
+};
+
+#define N_SOC (sizeof(soc_table) / sizeof(soc_table[0]))
+
+/* The chip of the first boards rpiprov was built for, and the only one
+ * every command supported before --soc existed. */
+#define DEFAULT_PID 0x2711
+
+const struct rp_soc *rp_soc_table(size_t *count)
+{
+	*count = N_SOC;
+	return soc_table;
+}
+
+const struct rp_soc *rp_soc_by_usb_id(uint16_t vid, uint16_t pid)
+{
+	for (size_t i = 0; i < N_SOC; i++)
+		if (soc_table[i].vid == vid && soc_table[i].pid == pid)
+			return &soc_table[i];
+	return NULL;
+}
+
+const struct rp_soc *rp_soc_by_name(const char *soc)
+{
+	for (size_t i = 0; soc && i < N_SOC; i++)
+		if (!strcmp(soc_table[i].soc, soc))
+			return &soc_table[i];
+	return NULL;
+}
+
+const struct rp_soc *rp_soc_eeprom_by_name(const char *soc)
+{
+	const struct rp_soc *s = rp_soc_by_name(soc);
+	return s && rp_soc_has_eeprom(s) ? s : NULL;
+}
+
+const struct rp_soc *rp_soc_by_eeprom_size(size_t image_size)
+{
+	for (size_t i = 0; image_size && i < N_SOC; i++)
+		if (soc_table[i].eeprom_size == image_size)
+			return &soc_table[i];
+	return NULL;
+}
+
+const struct rp_soc *rp_soc_default(void)
+{
+	return rp_soc_by_usb_id(RP_USB_VID_BROADCOM, DEFAULT_PID);
+}
+
+bool rp_soc_same_family(const struct rp_soc *a, const struct rp_soc *b)
+{
+	return a && b && !strcmp(a->rpiboot_dir, b->rpiboot_dir);
+}
+
+bool rp_soc_serial_index_is_rom(uint8_t serial_index)
+{
+	for (size_t i = 0; i < N_SOC; i++)
+		if (soc_table[i].rom_serial_index == serial_index)
+			return true;
+	return false;
+}
+
+const char *rp_soc_eeprom_names(char *buf, size_t size)
+{
+	size_t total = 0, seen = 0, used = 0;
+
+	for (size_t i = 0; i < N_SOC; i++)
+		total += rp_soc_has_eeprom(&soc_table[i]);
+	if (size)
+		buf[0] = '\0';
+	for (size_t i = 0; i < N_SOC; i++) {
+		const char *sep;
+		int n;
+		if (!rp_soc_has_eeprom(&soc_table[i]))
+			continue;
+		seen++;
+		sep = seen == 1 ? "" : seen == total ? " or " : ", ";
+		if (used >= size)
+			break;
+		n = snprintf(buf + used, size - used, "%s%s", sep, soc_table[i].soc);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
