@@ -347,6 +347,9 @@ int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *
 
 	rp_put_le32(pair, ~ts);
 	rp_put_le32(pair + 4, ts);
+	/* rpi-eeprom-config since its A/B rework (2026) uses the updatetime
+	 * files only on A/B images; on a 2711 image it writes the last 8
+	 * bytes even when the image has an updatetime file. */
 	if (img->ab) {
 		long i = find_in(img, "updatetime", 0, img->part_start);
 		if (i >= 0) {
@@ -356,12 +359,12 @@ int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *
 				return r;
 			found = true;
 		}
-	}
-	if (rp_eeprom_find_file(img, "updatetime")) {
-		r = rp_eeprom_replace_file(img, "updatetime", pair, sizeof(pair), d);
-		if (r < 0)
-			return r;
-		found = true;
+		if (rp_eeprom_find_file(img, "updatetime")) {
+			r = rp_eeprom_replace_file(img, "updatetime", pair, sizeof(pair), d);
+			if (r < 0)
+				return r;
+			found = true;
+		}
 	}
 	if (!found)
 		memcpy(img->data + img->size - sizeof(pair), pair, sizeof(pair));
@@ -370,7 +373,7 @@ int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *
 
 void rp_eeprom_get_timestamp(const struct rp_eeprom *img, uint32_t *ts, bool *is_set)
 {
-	const struct rp_eeprom_section *s = rp_eeprom_find_file(img, "updatetime");
+	const struct rp_eeprom_section *s = img->ab ? rp_eeprom_find_file(img, "updatetime") : NULL;
 	const uint8_t *p = img->data + img->size - 8;
 	uint32_t inv, val;
 

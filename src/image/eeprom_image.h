@@ -86,9 +86,10 @@ int rp_eeprom_replace_file(struct rp_eeprom *img, const char *name, const uint8_
 int rp_eeprom_replace_bootcode(struct rp_eeprom *img, const uint8_t *data, size_t len,
 			       struct rp_diag *d);
 
-/* The update timestamp: `updatetime` holds LE ~ts then LE ts (in both the
- * read-only area and the partition of an A/B image); images without that
- * file keep the pair in their last 8 bytes. */
+/* The update timestamp, LE ~ts then LE ts, where rpi-eeprom-config puts
+ * it: in `updatetime` (both the read-only area's and the partition's) on
+ * an A/B image, in the last 8 bytes otherwise, even on a 2711 image that
+ * has an updatetime file. */
 int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d);
 /* *is_set is false for an erased (0xffffffff) or inconsistent pair. */
 void rp_eeprom_get_timestamp(const struct rp_eeprom *img, uint32_t *ts, bool *is_set);

@@ -25,6 +25,7 @@ struct build {
 	uint8_t *conf;
 	size_t conf_len;
 	char conf_name[4200];
+	int64_t update_ts; /* the one ts: of both .sig files and the image's update time */
 };
 
 static void build_free(struct build *b)
@@ -164,7 +165,7 @@ static int load_config(const struct rp_prepare_opts *o, struct build *b, struct 
 static int sign_config(const struct rp_prepare_opts *o, struct build *b, struct rp_diag *d)
 {
 	struct rp_sig_create_opts so = {
-		.timestamp = o->timestamp,
+		.timestamp = b->update_ts,
 		.private_key = b->priv,
 		.hsm_wrapper = o->hsm_wrapper,
 		.public_key = b->pub,
@@ -230,6 +231,19 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
 					o->allow_otp, d);
 }
 
+/* recovery.bin writes the .sig's ts into the EEPROM where
+ * rpi-eeprom-config puts it (F20), whatever the served image holds there.
+ * Stamping the image with the same value first makes the served bytes the
+ * flashed bytes, so an EEPROM_HASH over either is the same hash. */
+static int stamp_update_time(struct build *b, struct rp_diag *d)
+{
+	if (b->update_ts < 0 || b->update_ts > (int64_t)UINT32_MAX - 1)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "timestamp %lld does not fit the bootloader's 32-bit update time",
+				   (long long)b->update_ts);
+	return rp_eeprom_set_timestamp(&b->img, (uint32_t)b->update_ts, d);
+}
+
 int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 		     struct rp_diag *d)
 {
@@ -250,10 +264,14 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 		r = load_config(o, &b, out, d);
 	if (r == RP_OK)
 		r = rp_eeprom_replace_file(&b.img, "bootconf.txt", b.conf, b.conf_len, d);
+	if (r == RP_OK)
+		r = rp_sig_timestamp(o->timestamp, &b.update_ts, d);
 	if (r == RP_OK && signing)
 		r = sign_config(o, &b, d);
+	if (r == RP_OK)
+		r = stamp_update_time(&b, d);
 	if (r == RP_OK) {
-		struct rp_sig_create_opts so = { .timestamp = o->timestamp };
+		struct rp_sig_create_opts so = { .timestamp = b.update_ts };
 		rp_sha256_hex(b.img.data, b.img.size, out->image_sha256);
 		r = rp_sig_create(b.img.data, b.img.size, &so, &out->image_sig, &out->image_sig_len, d);
 	}

@@ -55,6 +55,8 @@ struct rp_board_record {
 	unsigned meta_dropped;          /* reports refused (too many, too long, not printable) */
 	char served_sha256[65];         /* sha256 hex of pieeprom.bin as served; "" if none */
 	char reported_hash[65];         /* EEPROM_HASH the board reported; "" if none */
+	char hash_matched[48];          /* what EEPROM_HASH matched: "served image", or the
+					 * served image with the .sig's update time */
 	uint64_t bytes_served;
 	unsigned files_served;
 	/* Names the host would not serve (absolute, "..", backslash, outside

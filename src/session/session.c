@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "soc/soc.h"
+#include "image/eeprom_image.h"
+#include "image/sig.h"
 #include "util/clock.h"
 #include "util/endian.h"
 
@@ -280,6 +282,7 @@ struct serve_state {
 	bool asked_image;         /* GetFileSize or ReadFile of an EEPROM image name */
 	bool image_missing;       /* ... which the payload does not have */
 	bool served_image;        /* ... whose bytes were sent */
+	size_t image_index;       /* files[] entry of the image served */
 	bool served_file;         /* any file's bytes were sent in this stage */
 	bool got_metadata;        /* the board sent at least one metadata report */
 	char image_name[RP_PAYLOAD_NAME_MAX];
@@ -395,9 +398,45 @@ static bool update_succeeded(const char *v)
 	return false;
 }
 
-/* What the board reported against what was served. */
-static int verify_eeprom(struct rp_board_record *rec)
+/* The image as recovery.bin leaves it in the EEPROM: the served bytes
+ * with the ts: of the .sig served beside it written as the update time
+ * (F20). Empty when there is no such .sig, no ts, or nothing changes. */
+static void flashed_sha256(const struct serve_state *s, char out[65])
 {
+	const struct looked_up *img = &s->files[s->image_index];
+	const char *dot = strrchr(img->name, '.');
+	char sig_name[RP_PAYLOAD_NAME_MAX];
+	struct rp_eeprom ee;
+	struct rp_sig sig;
+
+	out[0] = '\0';
+	if (!dot || (size_t)(dot - img->name) + 5 > sizeof(sig_name))
+		return;
+	snprintf(sig_name, sizeof(sig_name), "%.*s.sig", (int)(dot - img->name), img->name);
+	for (size_t i = 0; i < s->n_files; i++) {
+		const struct looked_up *f = &s->files[i];
+		if (f->status != RP_OK || strcmp(f->name, sig_name) != 0)
+			continue;
+		if (rp_sig_parse(f->f.data, f->f.len, sig_name, &sig, NULL) != RP_OK || !sig.has_ts ||
+		    sig.ts < 0 || sig.ts >= (int64_t)UINT32_MAX)
+			return;
+		if (rp_eeprom_parse(&ee, img->f.data, img->f.len, img->name, NULL) != RP_OK)
+			return;
+		if (rp_eeprom_set_timestamp(&ee, (uint32_t)sig.ts, NULL) == RP_OK &&
+		    memcmp(ee.data, img->f.data, img->f.len) != 0)
+			rp_sha256_hex(ee.data, ee.size, out);
+		rp_eeprom_free(&ee);
+		return;
+	}
+}
+
+/* What the board reported against what was served. What EEPROM_HASH
+ * covers is not documented: the served bytes, or the flashed ones with the
+ * update time recovery.bin writes. A board that flashed correctly reports
+ * one of the two; the record says which. */
+static int verify_eeprom(struct rp_board_record *rec, const struct serve_state *s)
+{
+	char flashed[65];
 	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
 	const char *hash = rp_board_record_meta(rec, "EEPROM_HASH");
 
@@ -417,10 +456,19 @@ static int verify_eeprom(struct rp_board_record *rec)
 		return rp_session_fail(rec, RP_ERR_VERIFY,
 				       "board did not report EEPROM_HASH: the write cannot be confirmed%s",
 				       rec->n_meta ? "" : " (no metadata at all: recovery_metadata=0 or write-protect pin held?)");
-	if (strcmp(rec->reported_hash, rec->served_sha256) != 0)
-		return rp_session_fail(rec, RP_ERR_VERIFY,
-				       "EEPROM_HASH %s does not match served image %s",
-				       rec->reported_hash, rec->served_sha256);
+	if (!strcmp(rec->reported_hash, rec->served_sha256)) {
+		snprintf(rec->hash_matched, sizeof(rec->hash_matched), "served image");
+	} else {
+		flashed_sha256(s, flashed);
+		if (!flashed[0] || strcmp(rec->reported_hash, flashed) != 0)
+			return rp_session_fail(rec, RP_ERR_VERIFY,
+					       "EEPROM_HASH %s does not match served image %s%s%s",
+					       rec->reported_hash, rec->served_sha256,
+					       flashed[0] ? " nor the image with its update time " : "",
+					       flashed);
+		snprintf(rec->hash_matched, sizeof(rec->hash_matched),
+			 "served image with the .sig's update time");
+	}
 	if (!update)
 		return rp_session_fail(rec, RP_ERR_VERIFY,
 				       "board did not report EEPROM_UPDATE: the write cannot be confirmed");
@@ -441,7 +489,7 @@ static int verdict(struct rp_board_record *rec, const struct serve_state *s,
 	if (s->meta_error[0])
 		return rp_session_fail(rec, RP_ERR_VERIFY, "%s", s->meta_error);
 	if (s->served_image)
-		return verify_eeprom(rec);
+		return verify_eeprom(rec, s);
 	if (update)
 		snprintf(said, sizeof(said), " (board reported EEPROM_UPDATE=%s)", update);
 	if (mode == RP_SESSION_FLASH)
@@ -601,6 +649,7 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 	s->served_file = true;
 	if (image) {
 		s->served_image = true;
+		s->image_index = (size_t)(e - s->files);
 		memcpy(c->rec->served_sha256, e->f.sha256, sizeof(c->rec->served_sha256));
 	}
 	return RP_OK;
@@ -680,7 +729,6 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		if (r != RP_OK)
 			break;
 	}
-	serve_state_free(o->payload, s);
 	add_phase_time(rec, RP_PHASE_SERVE, t0);
 	if (r == RP_OK) {
 		t0 = rp_now_ms();
@@ -691,6 +739,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			rp_session_record_finish(rec, s->served_image ? RP_RESULT_OK
 								      : RP_RESULT_SERVED);
 	}
+	serve_state_free(o->payload, s);
 	free(s);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include "image/eeprom_image.h"
 #include "image/prepare.h"
 #include "image/sig.h"
+#include "util/endian.h"
 #include "util/fileio.h"
 
 static char dir[256];
@@ -80,6 +81,18 @@ static void check_payload(const struct rp_prepared *p, const char *want_order)
 	      !memcmp(p->image_sig, want_sig, p->image_sig_len));
 	CHECK(p->second_stage_len == 8 && !memcmp(p->second_stage, "RECOVERY", 8));
 	CHECK(p->recovery_config_len > 0);
+	/* The served image already holds the .sig's ts as its update time,
+	 * which recovery.bin writes into the EEPROM (F20): the bytes served
+	 * are the bytes flashed. */
+	{
+		uint32_t ts;
+		bool set;
+		rp_eeprom_get_timestamp(&img, &ts, &set);
+		CHECK(set);
+		CHECK_EQ_INT(ts, 1700000000u);
+		if (!img.ab) /* a 2711 image: the last 8 bytes, as rpi-eeprom-config */
+			CHECK_EQ_INT(rp_get_le32(p->image + p->image_len - 4), 1700000000u);
+	}
 	rp_eeprom_free(&img);
 }
 

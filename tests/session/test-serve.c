@@ -13,12 +13,19 @@
 
 #include <openssl/evp.h>
 
+#include "image/eeprom_image.h"
+#include "image/sig.h"
 #include "session/payload.h"
 #include "session/session.h"
 #include "testlib.h"
+#include "util/clock.h"
 #include "util/endian.h"
+#include "util/fileio.h"
 
 #define MAX_REPLIES 64
+/* A step with this command makes the board stay silent for one request
+ * read (the read times out), as a board busy writing its EEPROM does. */
+#define STEP_SILENT 0xffffu
 
 static char root[256];
 
@@ -87,6 +94,8 @@ static int sb_control_in(struct rp_transport *t, uint8_t request, uint16_t value
 	s = &b->steps[b->next++];
 	if (s->before)
 		s->before();
+	if (s->cmd == STEP_SILENT)
+		return RP_ERR_TIMEOUT;
 	memset(data, 0, len);
 	rp_put_le32(data, s->cmd);
 	nlen = s->name ? strlen(s->name) : 0;
@@ -127,7 +136,7 @@ static int serve(struct rp_payload *p, enum rp_session_mode mode, const struct s
 	struct rp_device_info info = { .vid = 0x0a5c, .pid = 0x2711, .serial_index = 5,
 				       .stage = RP_STAGE_SECOND, .id = 1 };
 	struct rp_session_opts o = { .payload = p, .mode = mode, .transfer_timeout_ms = 1000,
-				     .request_timeout_ms = 1000 };
+				     .request_timeout_ms = 1000, .deadline_ms = rp_deadline_in(30000) };
 	int r;
 
 	snprintf(info.port_path, sizeof(info.port_path), "1-1.2");
@@ -459,6 +468,190 @@ static void test_many_names(void)
 	rp_payload_free(p);
 }
 
+/* ---- where real boards differ from a tidy script (issue #9) ---- */
+
+static size_t n_replies_with_header(const struct script_board *b, uint32_t header)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_replies; i++)
+		n += b->replies[i].header == header && b->replies[i].bulk == 0;
+	return n;
+}
+
+/* recovery.bin writes the .sig's ts into the EEPROM (F20), and what
+ * EEPROM_HASH covers is open: the hash of the served bytes and the hash of
+ * those bytes with that update time are both a board that flashed right;
+ * any other hash is not. */
+static void test_hash_with_update_time(void)
+{
+	const char *fw = test_firmware_dir();
+	char path[600], served[65], stamped[65], sig[128], report[128];
+	struct rp_eeprom ee;
+	struct rp_payload *p;
+	struct script_board b;
+	struct rp_board_record rec;
+	uint8_t *img;
+	size_t len;
+
+	if (!fw) {
+		test_skip_case("RPIPROV_TEST_FIRMWARE not set (needs a real image)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/2711/pieeprom-2022-04-26.bin", fw);
+	if (rp_file_read_all(path, 1u << 22, &img, &len, NULL) != RP_OK) {
+		CHECK(!"fixture image readable");
+		return;
+	}
+	rp_sha256_hex(img, len, served);
+	CHECK_EQ_INT(rp_eeprom_parse(&ee, img, len, path, NULL), RP_OK);
+	CHECK_EQ_INT(rp_eeprom_set_timestamp(&ee, 1700000000u, NULL), RP_OK);
+	rp_sha256_hex(ee.data, ee.size, stamped);
+	rp_eeprom_free(&ee);
+	CHECK(strcmp(served, stamped) != 0);
+	CHECK(mkdir("stamp", 0755) == 0);
+	snprintf(path, sizeof(path), "%s/stamp/pieeprom.bin", root);
+	CHECK_EQ_INT(rp_file_write_atomic(path, img, len, 0644, NULL), RP_OK);
+	snprintf(sig, sizeof(sig), "%s\nts: 1700000000\n", served);
+	snprintf(path, sizeof(path), "%s/stamp/pieeprom.sig", root);
+	CHECK_EQ_INT(rp_file_write_atomic(path, sig, strlen(sig), 0644, NULL), RP_OK);
+	free(img);
+
+	static const char *const kinds[] = { "flashed", "served", "other" };
+	for (unsigned k = 0; k < 3; k++) {
+		snprintf(report, sizeof(report), "*EEPROM_HASH*%s",
+			 k == 0 ? stamped : k == 1 ? served : "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 0, "pieeprom.sig", NULL },
+			{ 1, "pieeprom.sig", NULL }, { 0, "pieeprom.bin", NULL },
+			{ 1, "pieeprom.bin", NULL }, { 0, "*EEPROM_UPDATE*success", NULL },
+			{ 0, report, NULL },         { 2, "", NULL },
+		};
+		p = dir_payload("stamp");
+		serve(p, RP_SESSION_FLASH, steps, sizeof(steps) / sizeof(steps[0]), &b, &rec);
+		fprintf(stderr, "  EEPROM_HASH of the %s image: %s %s\n", kinds[k],
+			rp_board_result_name(rec.result), rec.hash_matched);
+		if (k == 0) {
+			CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+			CHECK_STR_EQ(rec.hash_matched, "served image with the .sig's update time");
+		} else if (k == 1) {
+			CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+			CHECK_STR_EQ(rec.hash_matched, "served image");
+		} else {
+			CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+			CHECK_CONTAINS(rec.error, "nor the image with its update time");
+			CHECK_CONTAINS(rec.error, stamped);
+		}
+		rp_payload_free(p);
+	}
+}
+
+/* F17: an empty name means Done too, and rpiboot acknowledges it with a
+ * zero-length reply; command 2 (Done) gets none. */
+static void test_empty_name_is_acknowledged(void)
+{
+	struct rp_payload *p = dir_payload("toctou");
+	struct script_board b;
+	struct rp_board_record rec;
+	const struct step empty[] = { { 0, "config.txt", NULL }, { 1, "", NULL } };
+	const struct step done[] = { { 0, "config.txt", NULL }, { 2, "", NULL } };
+
+	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, empty, 2, &b, &rec), RP_OK);
+	CHECK_EQ_INT(rec.result, RP_RESULT_SERVED);
+	CHECK_EQ_INT(b.n_replies, 2); /* the size of config.txt, then the empty name's ack */
+	CHECK_EQ_INT(b.replies[1].header, 0);
+	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, done, 2, &b, &rec), RP_OK);
+	CHECK_EQ_INT(b.n_replies, 1);
+	rp_payload_free(p);
+}
+
+/* F17 / recovery_reboot=1: the board reports its metadata and reboots
+ * without Done. It finished; the verdict comes from its reports. */
+static void test_leaves_after_metadata(void)
+{
+	char sha[65], report[128];
+	struct rp_payload *p;
+	struct script_board b;
+	struct rp_board_record rec;
+
+	CHECK(mkdir("reboot", 0755) == 0);
+	put("reboot/pieeprom.bin", 'R', 4096);
+	sha_of_fill('R', 4096, sha);
+	snprintf(report, sizeof(report), "*EEPROM_HASH*%s", sha);
+	p = dir_payload("reboot");
+	{
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*success", NULL }, { 0, report, NULL },
+		};
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, 4, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+	}
+	{
+		/* Gone before any report: that is still a board that left. */
+		const struct step steps[] = { { 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL } };
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, 2, &b, &rec), RP_ERR_NO_DEVICE);
+		CHECK_EQ_INT(rec.result, RP_RESULT_LEFT);
+	}
+	{
+		/* It reported a failed update, then rebooted: FAILED, not OK. */
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*fail", NULL },
+		};
+		serve(p, RP_SESSION_FLASH, steps, 3, &b, &rec);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(rec.error, "EEPROM_UPDATE=fail");
+	}
+	rp_payload_free(p);
+}
+
+/* F19: a board writing its EEPROM can be silent for longer than one
+ * request timeout; the host waits up to the board's deadline. */
+static void test_slow_request(void)
+{
+	char sha[65], report[128];
+	struct rp_payload *p = dir_payload("reboot");
+	struct script_board b;
+	struct rp_board_record rec;
+
+	sha_of_fill('R', 4096, sha);
+	snprintf(report, sizeof(report), "*EEPROM_HASH*%s", sha);
+	const struct step steps[] = {
+		{ 0, "pieeprom.bin", NULL },          { 1, "pieeprom.bin", NULL },
+		{ STEP_SILENT, NULL, NULL },          { STEP_SILENT, NULL, NULL },
+		{ STEP_SILENT, NULL, NULL },          { 0, "*EEPROM_UPDATE*success", NULL },
+		{ 0, report, NULL },                  { 2, "", NULL },
+	};
+	CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, sizeof(steps) / sizeof(steps[0]), &b, &rec),
+		     RP_OK);
+	CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+	rp_payload_free(p);
+}
+
+/* An unsafe name (absolute, "..", backslash) is answered as a missing
+ * file, as rpiboot answers any name it cannot open, and noted; the board
+ * goes on. */
+static void test_unsafe_names_answered_missing(void)
+{
+	struct rp_payload *p = dir_payload("toctou");
+	struct script_board b;
+	struct rp_board_record rec;
+	const struct step steps[] = {
+		{ 0, "../../etc/passwd", NULL }, { 1, "/etc/shadow", NULL },
+		{ 0, "a\\b", NULL },           { 0, "config.txt", NULL },
+		{ 1, "config.txt", NULL },       { 2, "", NULL },
+	};
+
+	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, steps, sizeof(steps) / sizeof(steps[0]), &b, &rec),
+		     RP_OK);
+	CHECK_EQ_INT(rec.result, RP_RESULT_SERVED);
+	CHECK_EQ_INT(rec.names_refused, 3);
+	CHECK_CONTAINS(rec.first_refused, "../../etc/passwd");
+	CHECK(n_replies_with_header(&b, 0) >= 3);
+	CHECK_EQ_INT(rec.files_served, 1);
+	rp_payload_free(p);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -473,6 +666,11 @@ int main(void)
 	RUN(test_serve_verdicts());
 	RUN(test_repeated_metadata());
 	RUN(test_many_names());
+	RUN(test_hash_with_update_time());
+	RUN(test_empty_name_is_acknowledged());
+	RUN(test_leaves_after_metadata());
+	RUN(test_slow_request());
+	RUN(test_unsafe_names_answered_missing());
 	rc = test_result();
 	{
 		char cmd[300];
