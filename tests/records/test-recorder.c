@@ -331,7 +331,7 @@ static void test_failing_sink(void)
 static void test_flush_on_close(void)
 {
 	enum { N = 200 };
-	struct mem_state slow = { .delay_us = 500 };
+	struct mem_state slow = { .delay_us = 2000 };
 	struct rp_sink *sinks[2];
 	struct rp_recorder_stats st;
 	struct rp_recorder *r;
@@ -351,9 +351,8 @@ static void test_flush_on_close(void)
 		rp_recorder_submit(r, &rec);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	/* Submitting never waits for the sinks: 200 slow appends take 100 ms. */
-	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 80);
-	CHECK(slow.appended < N);
+	/* Submitting never waits for the sinks: 200 slow appends take 400 ms. */
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 200);
 	rp_recorder_close(r, &st);
 	CHECK_EQ_INT(slow.appended, N);
 	CHECK(slow.flushes >= 1);
