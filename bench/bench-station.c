@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image/prepare.h"
+#include "records/sink.h"
 #include "sim/sim_source.h"
 #include "station/station.h"
 #include "util/clock.h"
@@ -27,8 +28,11 @@ static int run_once(const struct rp_prepared *prep, const char *dir, unsigned n,
 {
 	struct rp_station_config cfg;
 	struct rp_station_opts so;
-	struct rp_station_sim sim;
+	struct rp_sim_source_opts sim;
 	struct rp_sim_params params;
+	struct rp_source *source = NULL;
+	struct rp_sink *sinks[3];
+	unsigned n_sinks = 0;
 	struct rp_station_summary sum;
 	struct rp_station *s;
 	struct rp_diag d;
@@ -39,11 +43,14 @@ static int run_once(const struct rp_prepared *prep, const char *dir, unsigned n,
 	rp_station_config_init(&cfg);
 	if (records) {
 		snprintf(path, sizeof(path), "%s/report-%u-%u.jsonl", dir, n, repeat);
-		rp_station_config_set(&cfg, RP_CONFIG_CLI, "report", path, &d);
+		if (rp_sink_jsonl_new(path, &sinks[n_sinks], &d) == RP_OK)
+			n_sinks++;
 		snprintf(path, sizeof(path), "%s/boards-%u-%u.db", dir, n, repeat);
-		rp_station_config_set(&cfg, RP_CONFIG_CLI, "database", path, &d);
+		if (rp_sink_sqlite_new(path, &sinks[n_sinks], &d) == RP_OK)
+			n_sinks++;
 		snprintf(path, sizeof(path), "%s/meta-%u-%u", dir, n, repeat);
-		rp_station_config_set(&cfg, RP_CONFIG_CLI, "metadata_dir", path, &d);
+		if (rp_sink_metadata_new(path, &sinks[n_sinks], &d) == RP_OK)
+			n_sinks++;
 	}
 	rp_station_config_set(&cfg, RP_CONFIG_CLI, "station", "bench", &d);
 	rp_sim_params_default(&params, 0);
@@ -53,14 +60,24 @@ static int run_once(const struct rp_prepared *prep, const char *dir, unsigned n,
 	sim.params = &params;
 	memset(&so, 0, sizeof(so));
 	so.config = &cfg;
-	so.sim = &sim;
+	so.sinks = sinks;
+	so.n_sinks = n_sinks;
+	so.count = n;
 	so.prepared = prep;
 
 	/* Set-up (opening the database, creating the source) is not part of
 	 * a board's time; the run, including flushing the records, is. */
-	ret = rp_station_new(&so, &s, &d);
+	ret = rp_sim_source_new(&sim, &source, &d);
+	so.source = source;
+	if (ret == RP_OK)
+		ret = rp_station_new(&so, &s, &d);
+	else
+		for (unsigned i = 0; i < n_sinks; i++)
+			sinks[i]->ops->close(sinks[i]);
 	if (ret < 0) {
 		fprintf(stderr, "bench-station: %s\n", rp_diag_message(&d));
+		if (source)
+			source->ops->destroy(source);
 		rp_station_config_free(&cfg);
 		return ret;
 	}
@@ -68,6 +85,7 @@ static int run_once(const struct rp_prepared *prep, const char *dir, unsigned n,
 	ret = rp_station_run(s, &sum, &d);
 	res->wall_ms = (double)(rp_now_us() - t0) / 1000.0;
 	rp_station_free(s);
+	source->ops->destroy(source);
 	rp_station_config_free(&cfg);
 	if (ret < 0) {
 		fprintf(stderr, "bench-station: %s\n", rp_diag_message(&d));

@@ -10,7 +10,9 @@
 
 #include "cli/cli.h"
 #include "cli/filter_args.h"
+#include "cli/record_args.h"
 #include "cli/run_boards.h"
+#include "cli/source_args.h"
 #include "util/parse.h"
 
 #define MAX_ARGS 512
@@ -31,6 +33,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: rpiprov boot -d DIR [-l] [-v] [-o] [-p PORTPATH] [-i SERIAL] [-j DIR]\n"
 		"                    [-0 .. -98] [-m DELAY] [--timeout DUR]\n"
+		"                    [--report FILE] [--db FILE]\n"
 		"                    [--allow-otp-permanent]\n"
 		"                    [--simulate N [--sim-timing realistic] [--sim-fault SPEC ...]]\n\n"
 		"Serve an rpiboot directory to boards in USB boot mode, like 'rpiboot -d DIR':\n"
@@ -49,6 +52,9 @@ static void usage(FILE *out)
 		"  -i SERIAL       only the board with this serial number (repeatable)\n"
 		"  --serials LIST  several -i at once, separated by commas\n"
 		"  -j DIR          write each board's metadata to DIR/<serial>.json\n"
+		"                  (also --metadata-dir DIR)\n"
+		"  --report FILE   append one JSON line per board (as 'station --report')\n"
+		"  --db FILE       record each board in an SQLite database (as 'station --db')\n"
 		"  -0 .. -98       only boards on this port number of their hub\n"
 		"  -m DELAY        accepted for compatibility and ignored (no polling here)\n"
 		"  --timeout DUR   give up when no board came for DUR (exit 75); DUR is\n"
@@ -101,7 +107,6 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	case 'l': c->run.forever = true; break;
 	case 'v': c->run.verbose = CLI_SHOW_PHASES | CLI_SHOW_FILES; break;
 	case 'o': c->overlays = true; break;
-	case 'j': c->run.metadata_dir = arg; break;
 	case 'm':
 		/* microseconds, as rpiboot takes them */
 		return cli_option_uint("boot", "-m", arg, 0, UINT_MAX, &n);
@@ -121,7 +126,6 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 		{ "loop", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "overlays", no_argument, NULL, 'o' },
-		{ "metadata-dir", required_argument, NULL, 'j' },
 		{ "delay", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "allow-otp-permanent", no_argument, NULL, O_ALLOW_OTP },
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	cli_longopts_add(&opts, own);
 	cli_sim_longopts(&opts);
 	cli_filter_longopts(&opts);
+	cli_record_longopts(&opts);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "d:lvop:i:j:m:h", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
@@ -146,9 +151,13 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 		/* -p and -i are rpiboot's letters for --port and --serial. */
 		if (opt == 'p' || opt == 'i')
 			opt = opt == 'p' ? CLI_OPT_PORT : CLI_OPT_SERIAL;
+		if (opt == 'j')
+			opt = CLI_OPT_METADATA_DIR;
 		r = cli_sim_option(opt, optarg, &c->run.sim, "boot");
 		if (r == CLI_OPTION_OTHER)
 			r = cli_filter_option(opt, optarg, &c->filters, "boot");
+		if (r == CLI_OPTION_OTHER)
+			r = cli_record_option(opt, optarg, &c->run.records, "boot");
 		if (r == CLI_OPTION_OTHER)
 			r = own_option(opt, optarg, c);
 		if (r)
@@ -198,8 +207,10 @@ int cmd_boot(int argc, char **argv)
 	r = cli_signals_init(&sig, &d);
 	if (r == RP_OK)
 		r = cli_dir_payload_new(c.dir, c.overlays, c.allow_otp, &ro->payload, &d);
-	if (r == RP_OK)
-		r = cli_source_new(&run->sim, NULL, &ro->source, &d);
+	if (r == RP_OK) {
+		struct cli_source_opts so = { .sim = &run->sim };
+		r = cli_source_new(&so, &ro->source, &d);
+	}
 	if (r != RP_OK) {
 		exit_code = cli_fail(&d);
 		goto out;

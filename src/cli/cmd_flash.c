@@ -8,7 +8,9 @@
 #include "cli/cli.h"
 #include "cli/filter_args.h"
 #include "cli/prepare_args.h"
+#include "cli/record_args.h"
 #include "cli/run_boards.h"
+#include "cli/source_args.h"
 
 struct flash_cli {
 	struct rp_prepare_opts po;
@@ -28,7 +30,8 @@ static void usage(FILE *out)
 		"                     [-k PRIVATE.pem | -H WRAPPER -p PUBLIC.pem]\n"
 		"                     [--recovery FILE] [--recovery-config FILE] [-d PREPARED_DIR]\n"
 		"                     [--count N | --forever] [--timeout DUR]\n"
-		"                     [--metadata-dir DIR] [--port GLOB ...] [--serial S ...]\n"
+		"                     [--metadata-dir DIR] [--report FILE] [--db FILE]\n"
+		"                     [--port GLOB ...] [--serial S ...]\n"
 		"                     [--allow-otp-permanent] [--json] [-v]\n"
 		"                     [--simulate N [--sim-timing realistic] [--sim-fault SPEC ...]]\n\n"
 		"Write the bootloader EEPROM of boards in USB boot mode: send recovery.bin,\n"
@@ -54,6 +57,9 @@ static void usage(FILE *out)
 		"      --serial S           only boards with this serial (repeatable)\n"
 		"      --serials S,...      the same, several serials at once\n"
 		"  -j, --metadata-dir DIR   write DIR/<serial>.json like 'rpiboot -j DIR'\n"
+		"      --report FILE        append one JSON line per board (as 'station --report')\n"
+		"      --db FILE            record each board in an SQLite database\n"
+		"                           (as 'station --db'; read it with 'rpiprov report')\n"
 		"      --json               one JSON object per board on stdout\n"
 		"  -v, --verbose            show phases and ignored devices\n\n"
 		"Simulation (no hardware):\n"
@@ -98,7 +104,6 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 		run->ro.reenum_timeout_ms = (unsigned)ms;
 		return r;
 	}
-	case 'j': run->metadata_dir = arg; break;
 	case O_JSON: run->json = true; break;
 	case 'v': run->verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES; break;
 	default: return cli_usage_error("flash", "bad option");
@@ -115,7 +120,6 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "board-timeout", required_argument, NULL, O_BOARD_TIMEOUT },
 		{ "reenum-timeout", required_argument, NULL, O_REENUM_TIMEOUT },
-		{ "metadata-dir", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -128,17 +132,22 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 	cli_payload_longopts(&opts, CLI_PAYLOAD_FLASH);
 	cli_sim_longopts(&opts);
 	cli_filter_longopts(&opts);
+	cli_record_longopts(&opts);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "i:c:P:k:H:p:r:d:n:t:j:vh", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
 		}
+		if (opt == 'j')
+			opt = CLI_OPT_METADATA_DIR;
 		r = cli_payload_option(opt, optarg, &c->po, "flash");
 		if (r == CLI_OPTION_OTHER)
 			r = cli_sim_option(opt, optarg, &c->run.sim, "flash");
 		if (r == CLI_OPTION_OTHER)
 			r = cli_filter_option(opt, optarg, &c->filters, "flash");
+		if (r == CLI_OPTION_OTHER)
+			r = cli_record_option(opt, optarg, &c->run.records, "flash");
 		if (r == CLI_OPTION_OTHER)
 			r = own_option(opt, optarg, c);
 		if (r)
@@ -210,8 +219,10 @@ int cmd_flash(int argc, char **argv)
 	r = cli_signals_init(&sig, &d);
 	if (r == RP_OK)
 		r = build_payload(&c, &prep, &run->ro.payload, &d);
-	if (r == RP_OK)
-		r = cli_source_new(&run->sim, run->ro.soc, &run->ro.source, &d);
+	if (r == RP_OK) {
+		struct cli_source_opts so = { .sim = &run->sim, .soc = run->ro.soc };
+		r = cli_source_new(&so, &run->ro.source, &d);
+	}
 	if (r != RP_OK) {
 		exit_code = cli_fail(&d);
 		goto out;

@@ -10,8 +10,8 @@
 
 #include "cli/cli.h"
 #include "cli/signals.h"
+#include "cli/source_args.h"
 #include "soc/soc.h"
-#include "usb/usb_source.h"
 #include "util/clock.h"
 #include "util/parse.h"
 #include "util/port_path.h"
@@ -266,7 +266,7 @@ int cmd_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct rp_usb_source_options uopts = { .enumerate_existing = 1 };
+	struct cli_source_opts so = { .sim = NULL }; /* list looks at USB only */
 	struct list_opts o = { 0 };
 	struct cli_signals sig;
 	struct board_list boards = { 0 };
@@ -302,7 +302,7 @@ int cmd_list(int argc, char **argv)
 	rp_diag_clear(&d);
 	r = cli_signals_init(&sig, &d); /* before the USB source starts its thread */
 	if (r == RP_OK)
-		r = rp_usb_source_new(&uopts, &src, &d);
+		r = cli_source_new(&so, &src, &d);
 	if (r < 0) {
 		ret = cli_fail(&d);
 		goto out;

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "station/db.h"
-#include "station/report_summary.h"
-#include "station/timefmt.h"
+#include "records/query.h"
+#include "records/report_summary.h"
+#include "util/timefmt.h"
 
 static void usage(FILE *out)
 {
@@ -255,7 +255,7 @@ int cmd_report(int argc, char **argv)
 	int64_t since = INT64_MIN;
 	bool csv = false, json = false;
 	struct rp_report_summary s;
-	struct rp_db *db;
+	struct rp_query *q;
 	struct rp_diag d;
 	int c, ret;
 
@@ -288,14 +288,13 @@ int cmd_report(int argc, char **argv)
 	if (csv && json)
 		return cli_usage_error("report", "--csv and --json cannot be combined");
 
-	ret = rp_db_open(db_path, RP_DB_READONLY, &db, &d);
+	ret = rp_sqlite_query_open(db_path, &q, &d);
 	if (ret < 0)
 		return cli_fail(&d);
-	ret = rp_report_summary_build(db, since, &s, &d);
-	if (ret < 0) {
-		rp_db_close(db);
+	ret = rp_report_summary_build(q, since, &s, &d);
+	rp_query_close(q);
+	if (ret < 0)
 		return cli_fail(&d);
-	}
 	if (csv)
 		print_csv(&s);
 	else if (json)
@@ -303,7 +302,6 @@ int cmd_report(int argc, char **argv)
 	else
 		print_text(&s, db_path);
 	rp_report_summary_free(&s);
-	rp_db_close(db);
 	if (ret < 0 || fflush(stdout) != 0 || ferror(stdout)) {
 		rp_diag_set(&d, RP_ERR_IO, "cannot write the report to standard output");
 		return cli_fail(&d);

@@ -16,13 +16,15 @@
 #include "cli/filter_args.h"
 #include "cli/out_queue.h"
 #include "cli/prepare_args.h"
+#include "cli/record_args.h"
 #include "cli/signals.h"
 #include "cli/sim_args.h"
+#include "cli/source_args.h"
 #include "station/event_json.h"
 #include "station/liveview.h"
 #include "station/station.h"
-#include "station/timefmt.h"
 #include "util/parse.h"
+#include "util/timefmt.h"
 #include "util/clock.h"
 
 #define MAX_CLI_KEYS 256
@@ -34,6 +36,7 @@ struct cli_station {
 	enum output_mode mode;
 	struct rp_liveview *lv;
 	struct rp_station *station;
+	struct rp_source *source;
 	struct rp_record_origin origin;
 	struct cli_signals sig;
 	struct cli_outq out; /* all that is said while the station runs */
@@ -229,8 +232,8 @@ static void print_summary(const struct rp_station *s, const struct rp_station_su
 int cmd_station(int argc, char **argv)
 {
 	enum {
-		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_REPORT, OPT_DB,
-		OPT_METADATA, OPT_JSON, OPT_PLAIN, OPT_SIM_ARRIVALS, OPT_SIM_SEED,
+		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
+		OPT_SIM_ARRIVALS, OPT_SIM_SEED,
 	};
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -238,9 +241,6 @@ int cmd_station(int argc, char **argv)
 		{ "count", required_argument, NULL, OPT_COUNT },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "stop-grace", required_argument, NULL, OPT_GRACE },
-		{ "report", required_argument, NULL, OPT_REPORT },
-		{ "db", required_argument, NULL, OPT_DB },
-		{ "metadata-dir", required_argument, NULL, OPT_METADATA },
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "plain", no_argument, NULL, OPT_PLAIN },
@@ -255,13 +255,12 @@ int cmd_station(int argc, char **argv)
 		{ 'i', CLI_OPT_IMAGE }, { 'p', CLI_OPT_PROFILE }, { 's', CLI_OPT_SET }, { 'k', CLI_OPT_KEY },
 	};
 	/* Option -> configuration key, for station's options that are keys
-	 * (the payload options know theirs). */
+	 * (the payload and record options know theirs). */
 	static const struct {
 		int opt;
 		const char *key;
 	} opt_keys[] = {
-		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { OPT_REPORT, "report" }, { OPT_DB, "database" },
-		{ OPT_METADATA, "metadata_dir" }, { 'n', "station" },
+		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" },
 	};
 	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];
@@ -275,8 +274,9 @@ int cmd_station(int argc, char **argv)
 	struct cli_filters filters;
 	struct rp_station_config cfg;
 	struct rp_station_opts so;
-	struct rp_station_sim sim;
-	struct rp_sim_params params;
+	struct cli_source_opts src_opts = { .sim = &sim_args };
+	struct cli_records records;
+	struct rp_sink *sinks[CLI_RECORD_KINDS];
 	struct rp_station_summary sum;
 	struct cli_station c;
 	uint64_t *arrival = NULL;
@@ -291,6 +291,7 @@ int cmd_station(int argc, char **argv)
 	cli_payload_longopts(&opts, CLI_PAYLOAD_STATION);
 	cli_sim_longopts(&opts);
 	cli_filter_longopts(&opts);
+	cli_record_longopts(&opts);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:i:p:s:k:n:h", opts.v, NULL)) != -1) {
 		const char *key = NULL, *value = optarg;
@@ -300,6 +301,8 @@ int cmd_station(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(opt_keys) / sizeof(opt_keys[0]); i++)
 			if (opt_keys[i].opt == opt)
 				key = opt_keys[i].key;
+		if (!key)
+			key = cli_record_config_key(opt);
 		if (key || cli_payload_config_key(opt, optarg, &key, &value)) {
 			if (add_kv(kv, &n_kv, key, value))
 				return CLI_EXIT_USAGE;
@@ -416,26 +419,17 @@ int cmd_station(int argc, char **argv)
 	so.stop_grace_ms = grace_ms;
 	so.on_event = on_event;
 	so.on_record_error = on_record_error;
-	if (sim_args.boards) {
-		memset(&sim, 0, sizeof(sim));
-		cli_sim_params(&sim_args, NULL, &params);
-		sim.n_boards = sim_args.boards;
-		sim.params = &params;
-		sim.faults = sim_args.faults;
-		sim.n_faults = sim_args.n_faults;
-		if (arrivals_ms) {
-			uint64_t state = seed;
-			arrival = calloc(sim_args.boards, sizeof(*arrival));
-			if (!arrival) {
-				rp_station_config_free(&cfg);
-				rp_diag_set(&d, RP_ERR_NOMEM, "out of memory");
-				return cli_fail(&d);
-			}
-			for (unsigned i = 0; i < sim_args.boards; i++)
-				arrival[i] = splitmix64(&state) % arrivals_ms;
-			sim.arrival_ms = arrival;
+	if (sim_args.boards && arrivals_ms) {
+		uint64_t state = seed;
+		arrival = calloc(sim_args.boards, sizeof(*arrival));
+		if (!arrival) {
+			rp_station_config_free(&cfg);
+			rp_diag_set(&d, RP_ERR_NOMEM, "out of memory");
+			return cli_fail(&d);
 		}
-		so.sim = &sim;
+		for (unsigned i = 0; i < sim_args.boards; i++)
+			arrival[i] = splitmix64(&state) % arrivals_ms;
+		src_opts.arrival_ms = arrival;
 	}
 
 	memset(&c, 0, sizeof(c));
@@ -461,7 +455,17 @@ int cmd_station(int argc, char **argv)
 			c.mode = OUT_PLAIN;
 	}
 
-	ret = rp_station_new(&so, &c.station, &d);
+	/* The simulated boards start arriving when the source is made. */
+	ret = cli_source_new(&src_opts, &c.source, &d);
+	if (ret == RP_OK) {
+		cli_records_from_config(&cfg, &records);
+		ret = cli_records_sinks(&records, sinks, &so.n_sinks, &d);
+	}
+	if (ret == RP_OK) {
+		so.source = c.source;
+		so.sinks = sinks;
+		ret = rp_station_new(&so, &c.station, &d);
+	}
 	if (ret < 0) {
 		exit_code = cli_fail(&d);
 		goto out;
@@ -476,7 +480,7 @@ int cmd_station(int argc, char **argv)
 			 p->image_sha256, sim_args.boards ? " to simulated boards" : "",
 			 sim_args.boards ? "" : "; waiting for boards");
 	}
-	cli_outq_start(&c.out, NULL); /* the station writes its own metadata files */
+	cli_outq_start(&c.out); /* the station writes its own records */
 	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
 	ret = rp_station_run(c.station, &sum, &d);
 	cli_signals_stop(&c.sig);
@@ -495,6 +499,8 @@ int cmd_station(int argc, char **argv)
 		cli_warn("cannot write to standard output: %s", strerror(errno));
 out:
 	rp_station_free(c.station);
+	if (c.source)
+		c.source->ops->destroy(c.source);
 	rp_liveview_free(c.lv);
 	cli_signals_close(&c.sig);
 	rp_station_config_free(&cfg);

@@ -7,12 +7,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "station/metadata_json.h"
 
 struct cli_out_item {
 	struct cli_out_item *next;
 	enum cli_out_stream stream;
-	struct rp_board_record *rec; /* metadata to write before the text, or NULL */
 	size_t cost;                 /* what it adds to cli_outq.bytes */
 	size_t len;
 	char text[];
@@ -29,35 +27,19 @@ static struct cli_out_item *item_new(enum cli_out_stream stream, size_t len)
 		return NULL;
 	it->next = NULL;
 	it->stream = stream;
-	it->rec = NULL;
 	it->cost = sizeof(*it) + len;
 	it->len = len;
 	it->text[len] = '\0';
 	return it;
 }
 
-static void item_free(struct cli_out_item *it)
-{
-	free(it->rec);
-	free(it);
-}
-
 /* The only place that writes: the output thread, or the caller when the
  * thread did not start or there was no memory for a copy. */
-static void emit(struct cli_outq *q, enum cli_out_stream stream, const struct rp_board_record *rec,
-		 const char *text, size_t len)
+static void emit(struct cli_outq *q, enum cli_out_stream stream, const char *text, size_t len)
 {
 	FILE *f = stream == CLI_OUT_STDOUT ? stdout : stderr;
-	struct rp_diag d;
 
 	pthread_mutex_lock(&q->io_lock);
-	if (rec && q->metadata_dir && rec->n_meta) {
-		rp_diag_clear(&d);
-		if (rp_metadata_json_write(q->metadata_dir, rec, &d) != RP_OK) {
-			cli_warn("%s", rp_diag_message(&d));
-			q->metadata_errors++;
-		}
-	}
 	if (len) {
 		fwrite(text, 1, len, f);
 		fflush(f);
@@ -82,23 +64,22 @@ static void *out_thread(void *arg)
 			q->tail = NULL;
 		q->busy = true;
 		pthread_mutex_unlock(&q->lock);
-		emit(q, it->stream, it->rec, it->text, it->len);
+		emit(q, it->stream, it->text, it->len);
 		pthread_mutex_lock(&q->lock);
 		q->busy = false;
 		q->bytes -= it->cost;
-		item_free(it);
+		free(it);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
-void cli_outq_start(struct cli_outq *q, const char *metadata_dir)
+void cli_outq_start(struct cli_outq *q)
 {
 	memset(q, 0, sizeof(*q));
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_init(&q->io_lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
-	q->metadata_dir = metadata_dir;
 	q->started = pthread_create(&q->thread, NULL, out_thread, q) == 0;
 }
 
@@ -110,8 +91,8 @@ static void push(struct cli_outq *q, struct cli_out_item *it, enum cli_out_kind 
 						: SIZE_MAX;
 
 	if (!q->started) {
-		emit(q, it->stream, it->rec, it->text, it->len);
-		item_free(it);
+		emit(q, it->stream, it->text, it->len);
+		free(it);
 		return;
 	}
 	pthread_mutex_lock(&q->lock);
@@ -121,7 +102,7 @@ static void push(struct cli_outq *q, struct cli_out_item *it, enum cli_out_kind 
 		else
 			q->dropped_events++;
 		pthread_mutex_unlock(&q->lock);
-		item_free(it);
+		free(it);
 		return;
 	}
 	q->bytes += it->cost;
@@ -142,7 +123,7 @@ void cli_outq_put(struct cli_outq *q, enum cli_out_stream stream, enum cli_out_k
 	if (!it) {
 		/* No memory for a copy: what must not be lost is written here. */
 		if (kind == CLI_OUT_KEEP)
-			emit(q, stream, NULL, text, len);
+			emit(q, stream, text, len);
 		return;
 	}
 	memcpy(it->text, text, len);
@@ -195,28 +176,6 @@ void cli_outq_warn(struct cli_outq *q, const char *fmt, ...)
 	va_start(ap, fmt);
 	put_vprintf(q, CLI_OUT_KEEP, "rpiprov: warning: ", fmt, ap);
 	va_end(ap);
-}
-
-void cli_outq_finished(struct cli_outq *q, const struct rp_board_record *rec, const char *line,
-		       size_t len)
-{
-	bool file = q->metadata_dir && rec->n_meta;
-	struct cli_out_item *it = item_new(CLI_OUT_STDOUT, len);
-
-	if (it && file) {
-		it->rec = malloc(sizeof(*rec));
-		if (it->rec) {
-			*it->rec = *rec;
-			it->cost += sizeof(*rec);
-		}
-	}
-	if (!it || (file && !it->rec)) {
-		free(it);
-		emit(q, CLI_OUT_STDOUT, rec, line, len);
-		return;
-	}
-	memcpy(it->text, line, len);
-	push(q, it, CLI_OUT_KEEP);
 }
 
 bool cli_outq_idle(struct cli_outq *q)

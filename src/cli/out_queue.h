@@ -6,15 +6,15 @@
  *
  * Memory stays bounded while the output is stuck: progress lines are
  * dropped first, then other event lines; what a run is for (a finished
- * board's line and its metadata file, warnings) is never dropped. */
+ * board's line, warnings) is never dropped. Records (report, database,
+ * metadata files) are not written here but by the recorder
+ * (records/recorder.h). */
 #ifndef RP_CLI_OUT_QUEUE_H
 #define RP_CLI_OUT_QUEUE_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "session/record.h"
 
 /* Bytes queued beyond which new lines of a kind are dropped. */
 #define CLI_OUTQ_PROGRESS_LIMIT (64u * 1024u)
@@ -32,21 +32,18 @@ struct cli_out_item;
 
 struct cli_outq {
 	pthread_mutex_t lock;    /* the list, the counters */
-	pthread_mutex_t io_lock; /* one writer of the streams and files at a time */
+	pthread_mutex_t io_lock; /* one writer of the streams at a time */
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool started, closing, busy;
 	struct cli_out_item *head, *tail;
 	size_t bytes;
-	const char *metadata_dir; /* NULL: finished boards write no file */
 	unsigned dropped_progress, dropped_events;
-	unsigned metadata_errors; /* read it after cli_outq_finish */
 };
 
-/* Start the output thread. metadata_dir (may be NULL) must outlive the
- * queue. Should the thread not start, output is written by the caller
- * as before, and the run goes on. */
-void cli_outq_start(struct cli_outq *q, const char *metadata_dir);
+/* Start the output thread. Should the thread not start, output is
+ * written by the caller as before, and the run goes on. */
+void cli_outq_start(struct cli_outq *q);
 /* Queue len bytes of text as they are. */
 void cli_outq_put(struct cli_outq *q, enum cli_out_stream stream, enum cli_out_kind kind,
 		  const char *text, size_t len);
@@ -55,12 +52,6 @@ void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* "rpiprov: warning: <message>\n" on stderr, like cli_warn; kept. */
 void cli_outq_warn(struct cli_outq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A finished board: its metadata file DIR/<serial>.json when the queue
- * has a directory and the board reported metadata, then its line on
- * stdout; kept. The file comes first so that whoever reads the line finds
- * it. A file that cannot be written is warned about and counted. */
-void cli_outq_finished(struct cli_outq *q, const struct rp_board_record *rec, const char *line,
-		       size_t len);
 /* True when everything queued so far has been written. */
 bool cli_outq_idle(struct cli_outq *q);
 /* Write everything still queued, end the thread, and say how many lines

@@ -6,8 +6,10 @@
 
 #include "cli/out_queue.h"
 #include "image/recovery_config.h"
+#include "records/origin.h"
+#include "records/record_json.h"
+#include "records/recorder.h"
 #include "soc/soc.h"
-#include "station/record_json.h"
 #include "util/clock.h"
 #include "util/fileio.h"
 
@@ -16,6 +18,8 @@
 struct run_ctx {
 	const struct cli_run *run;
 	struct rp_runner *runner;
+	struct rp_recorder *recorder; /* every finished board, to every --report/--db/-j */
+	struct rp_origin_buf origin;
 	struct cli_outq out; /* everything said while boards are in flight */
 };
 
@@ -57,12 +61,18 @@ int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct r
 	return rp_payload_new(&po, out, d);
 }
 
-static void board_finished(struct run_ctx *rc, const struct rp_board_record *rec)
+/* The recorder's writer thread, once every sink has had the board: its
+ * line comes after its records, so whoever reads the line finds them. */
+static void board_recorded(void *ctx, const struct rp_board_record *rec, bool all_ok)
 {
+	struct run_ctx *rc = ctx;
+
+	(void)all_ok; /* each refusal was warned about by record_error */
 	if (rc->run->json) {
 		size_t len;
 		char *line = rp_record_json_line(rec, NULL, &len);
-		cli_outq_finished(&rc->out, rec, line ? line : "", line ? len : 0);
+		if (line)
+			cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
 		free(line);
 	} else {
 		/* Every part is bounded by its field in the record. */
@@ -73,8 +83,18 @@ static void board_finished(struct run_ctx *rc, const struct rp_board_record *rec
 				 rp_board_result_name(rec->result), secs, rec->error[0] ? "  " : "",
 				 rec->error);
 		size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-		cli_outq_finished(&rc->out, rec, line, len);
+		cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
 	}
+}
+
+static void record_error(void *ctx, const struct rp_sink *sink, const struct rp_board_record *rec,
+			 const struct rp_diag *d)
+{
+	struct run_ctx *rc = ctx;
+
+	(void)sink;
+	(void)rec; /* the sinks' messages name the file and the board */
+	cli_outq_warn(&rc->out, "%s", rp_diag_message(d));
 }
 
 /* Called with the runner's event lock held, which every board's worker
@@ -107,7 +127,7 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 				      rec->port_path, ev->file, (unsigned long long)ev->total);
 		break;
 	case RP_RUNNER_BOARD_FINISHED:
-		board_finished(rc, rec);
+		rp_recorder_submit(rc->recorder, rec);
 		break;
 	default:
 		break;
@@ -148,7 +168,7 @@ static void print_summary(const struct cli_run *run, const struct rp_runner_summ
 }
 
 static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary *sum,
-		       unsigned count)
+		       const struct rp_recorder_stats *records, unsigned count)
 {
 	const struct cli_run *run = rc->run;
 
@@ -164,9 +184,29 @@ static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary 
 	/* Interrupted before the boards it was asked for. */
 	if (sum->stopped && count && sum->finished < count)
 		return CLI_EXIT_FAILED;
-	if (rc->out.metadata_errors)
+	if (records->failed)
 		return CLI_EXIT_CANTCREAT;
 	return CLI_EXIT_OK;
+}
+
+/* The sinks of --report, --db and -j behind one recorder; attempt ids
+ * continue from what a database already holds for this host. */
+static int open_records(struct run_ctx *rc, struct rp_runner_opts *ro, struct rp_diag *d)
+{
+	struct rp_sink *sinks[CLI_RECORD_KINDS];
+	struct rp_recorder_opts o = { .sinks = sinks, .on_error = record_error,
+				      .on_written = board_recorded, .ctx = rc };
+	int r;
+
+	rp_origin_buf_init(&rc->origin, NULL, NULL);
+	o.origin = rc->origin.origin;
+	r = cli_records_sinks(&rc->run->records, sinks, &o.n_sinks, d);
+	if (r == RP_OK)
+		r = rp_recorder_new(&o, &rc->recorder, d);
+	if (r == RP_OK)
+		r = rp_recorder_last_attempt_id(rc->recorder, rc->origin.station,
+						&ro->attempt_id_base, d);
+	return r;
 }
 
 int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
@@ -174,6 +214,7 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	struct run_ctx rc = { .run = run };
 	struct rp_runner_opts ro = run->ro;
 	struct rp_runner_summary sum = { 0 };
+	struct rp_recorder_stats records = { 0 };
 	uint64_t t0 = rp_now_ms();
 	struct rp_diag d;
 	int r;
@@ -193,18 +234,24 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	ro.event_ctx = &rc;
 
 	rp_diag_clear(&d);
-	r = rp_runner_new(&ro, &rc.runner, &d);
-	if (r != RP_OK)
+	r = open_records(&rc, &ro, &d);
+	if (r == RP_OK)
+		r = rp_runner_new(&ro, &rc.runner, &d);
+	if (r != RP_OK) {
+		rp_recorder_close(rc.recorder, NULL);
 		return cli_fail(&d);
+	}
 	if (run->waiting)
 		cli_info("%s", run->waiting);
-	cli_outq_start(&rc.out, run->metadata_dir);
+	cli_outq_start(&rc.out);
 	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	r = rp_runner_run(rc.runner, &sum, &d);
 	cli_signals_stop(sig);
+	/* Every board's records, then its line, before the summary. */
+	rp_recorder_close(rc.recorder, &records);
 	cli_outq_finish(&rc.out);
 	if (r == RP_OK)
 		print_summary(run, &sum, (double)(rp_now_ms() - t0) / 1000.0);
 	rp_runner_free(rc.runner);
-	return r != RP_OK ? cli_fail(&d) : exit_status(&rc, &sum, ro.count);
+	return r != RP_OK ? cli_fail(&d) : exit_status(&rc, &sum, &records, ro.count);
 }

@@ -1,12 +1,14 @@
 /* What `flash` and `boot` share around one run of the board runner:
- * serving a directory, one line per board (written, with its metadata
- * file, by the output thread of cli/out_queue.h), Ctrl-C (once: no new
- * boards; twice: abort), the summary and the exit status. */
+ * serving a directory, the records of each board (--report, --db, -j,
+ * through the recorder of records/recorder.h), then its line (written by
+ * the output thread of cli/out_queue.h), Ctrl-C (once: no new boards;
+ * twice: abort), the summary and the exit status. */
 #ifndef RP_CLI_RUN_BOARDS_H
 #define RP_CLI_RUN_BOARDS_H
 
 #include <stdbool.h>
 
+#include "cli/record_args.h"
 #include "cli/signals.h"
 #include "cli/sim_args.h"
 #include "runner/runner.h"
@@ -31,7 +33,7 @@ struct cli_run {
 	unsigned verbose;           /* enum cli_verbose bits */
 	bool json;                  /* a JSON line per board; the summary goes to stderr */
 	bool explain_timeout;       /* say which boards the run gave up waiting for */
-	const char *metadata_dir;   /* DIR/<serial>.json per board; NULL: none */
+	struct cli_records records; /* --report, --db, -j/--metadata-dir */
 	const char *waiting;        /* said when the run starts; NULL: nothing */
 };
 
@@ -40,7 +42,8 @@ struct cli_run {
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
 			struct rp_diag *d);
 /* Run the boards; sig comes from cli_signals_init (called before the
- * source started any thread). Errors are printed; returns the exit code. */
+ * source started any thread). Errors are printed; returns the exit code
+ * (73 when every board was fine but a record could not be written). */
 int cli_run_boards(const struct cli_run *run, struct cli_signals *sig);
 
 #endif

@@ -4,7 +4,6 @@
 
 #include "runner/runner.h"
 #include "soc/soc.h"
-#include "usb/usb_source.h"
 
 void cli_sim_longopts(struct cli_longopts *t)
 {
@@ -92,18 +91,4 @@ void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_para
 		p->pid = chip->pid;
 	if (s->realistic)
 		rp_sim_timing_realistic(&p->timing);
-}
-
-int cli_source_new(const struct cli_sim *s, const char *soc, struct rp_source **out,
-		   struct rp_diag *d)
-{
-	struct rp_usb_source_options uo = { .enumerate_existing = 1 };
-	struct rp_sim_params tmpl;
-	struct rp_sim_source_opts so = { .n_boards = s->boards, .params = &tmpl,
-					 .faults = s->faults, .n_faults = s->n_faults };
-
-	if (!s->boards)
-		return rp_usb_source_new(&uo, out, d);
-	cli_sim_params(s, soc, &tmpl);
-	return rp_sim_source_new(&so, out, d);
 }

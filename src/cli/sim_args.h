@@ -1,6 +1,5 @@
 /* --simulate, --sim-timing and --sim-fault of `flash`, `boot` and
- * `station`, and the device source flash and boot choose: simulated
- * boards, or USB. */
+ * `station`. The source they lead to is made by cli/source_args.h. */
 #ifndef RP_CLI_SIM_ARGS_H
 #define RP_CLI_SIM_ARGS_H
 
@@ -41,8 +40,5 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, uns
 /* The template of every simulated board: its timing, and this SoC
  * ("2712"; NULL: 2711). */
 void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p);
-/* The simulated boards, of this SoC ("2712"; NULL: 2711), or USB. */
-int cli_source_new(const struct cli_sim *s, const char *soc, struct rp_source **out,
-		   struct rp_diag *d);
 
 #endif

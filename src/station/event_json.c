@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "station/timefmt.h"
+#include "util/timefmt.h"
 
 static const char *const event_names[] = {
 	[RP_RUNNER_DEVICE_IGNORED] = "ignored",

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "station/record_json.h"
+#include "records/record_json.h"
 #include "runner/runner.h"
 
 /* A malloc'ed line ending in '\n' (NULL when out of memory). */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "station/timefmt.h"
 #include "util/port_path.h"
+#include "util/timefmt.h"
 
 #define BAR_WIDTH 20
 #define MAX_ROWS 512 /* more ports than any hub tree a station would have */

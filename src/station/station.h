@@ -1,11 +1,11 @@
 /* `rpiprov station`: provision every board that appears, unattended. Builds
- * the payload once from the configuration, opens the records (JSON Lines
- * report, SQLite database, rpiboot-style metadata directory), then runs
- * the runner over the USB source (or simulated boards) until stopped.
- * Each finished attempt is written to every record by a writer thread as
- * soon as the runner reports it, so the boards never wait on the disk. A
- * board that failed is tried again when it is plugged in again: every
- * arrival is a new attempt.
+ * the payload once from the configuration, opens the record sinks it is
+ * given (records/sink.h), then runs the runner over the device source it
+ * is given (USB or simulated boards: the caller's choice) until stopped.
+ * Each finished attempt goes to every sink through the recorder
+ * (records/recorder.h) as soon as the runner reports it, so the boards
+ * never wait on the disk. A board that failed is tried again when it is
+ * plugged in again: every arrival is a new attempt.
  *
  * The library does not touch signals: the CLI calls rp_station_stop (let
  * in-flight boards finish, then return) or rp_station_abort. */
@@ -16,23 +16,22 @@
 #include <stdint.h>
 
 #include "image/prepare.h"
-#include "sim/sim_source.h"
+#include "records/sink.h"
 #include "runner/runner.h"
 #include "station/station_config.h"
 
-/* Simulated boards instead of USB (--simulate N). */
-struct rp_station_sim {
-	unsigned n_boards;
-	const struct rp_sim_params *params;      /* timing and pid for every board; NULL: defaults */
-	const struct rp_sim_fault_spec *faults;
-	unsigned n_faults;
-	const uint64_t *arrival_ms;              /* per board, from the start; NULL: all at once */
-};
-
 struct rp_station_opts {
-	const struct rp_station_config *config;  /* not copied: must outlive the station */
-	const struct rp_station_sim *sim;        /* NULL: real boards over USB */
-	/* Stop after this many attempts (0: forever; with sim, 0 means one per board). */
+	/* Payload, filters, board timeout and station name. The record keys
+	 * (report, database, metadata_dir) are the caller's to turn into
+	 * sinks. Not copied: must outlive the station. */
+	const struct rp_station_config *config;
+	/* Where boards come from; not owned, must outlive the station. */
+	struct rp_source *source;
+	/* Where records go: taken (closed by rp_station_free, or by
+	 * rp_station_new when it fails). None: records are only counted. */
+	struct rp_sink **sinks;
+	unsigned n_sinks;
+	/* Stop after this many attempts (0: forever). */
 	unsigned count;
 	/* End when no board came and none is in flight for this long (0: never). */
 	unsigned idle_timeout_ms;
@@ -47,23 +46,23 @@ struct rp_station_opts {
 	 * rules as rp_runner_event_fn. May be NULL. */
 	rp_runner_event_fn on_event;
 	void *event_ctx;
-	/* A record could not be written (disk full, unsafe serial for the
-	 * metadata file name, ...). Called from the writer thread. May be NULL. */
+	/* A sink could not keep a record (disk full, unsafe serial for the
+	 * metadata file name, ...); r is NULL when a sink could not flush.
+	 * Called from the recorder's writer thread. May be NULL. */
 	void (*on_record_error)(void *ctx, const struct rp_board_record *r, const struct rp_diag *d);
 };
 
 struct rp_station_summary {
 	struct rp_runner_summary runner;
-	unsigned records_written;  /* attempts written to every configured record */
-	unsigned record_errors;    /* writes that failed (each also went to on_record_error) */
+	unsigned records_written;  /* attempts every sink kept */
+	unsigned record_errors;    /* attempts a sink refused (each refusal went to on_record_error) */
 	char run_id[40];
 };
 
 struct rp_station;
 
 /* Everything that can fail before a board is touched fails here: config
- * checks, building the payload, opening report, database and metadata
- * directory, creating the source. */
+ * checks, building the payload, opening every sink. */
 int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, struct rp_diag *d);
 /* The payload being served (image source, digest, warnings for the CLI). */
 const struct rp_prepared *rp_station_prepared(const struct rp_station *s);

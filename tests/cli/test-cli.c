@@ -1,5 +1,6 @@
 /* `rpiprov flash` and `rpiprov boot` end to end against --simulate: exit
- * status, the per-board lines, and which file reached which port. */
+ * status, the per-board lines, which file reached which port, and the
+ * records (--report, --db, -j) they keep like the station does. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "testlib.h"
 
@@ -338,6 +340,117 @@ static void test_option_aliases(void)
 	CHECK_CONTAINS(output, "zero|fast (default) or realistic");
 }
 
+/* Lines of a JSON Lines file that parse and have this "result"
+ * (NULL: any); -1 when the file is missing. */
+static int jsonl_count(const char *path, const char *result)
+{
+	FILE *f = fopen(path, "r");
+	char line[16384];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		json_object *o = json_tokener_parse(line), *v;
+		if (o && (!result || (json_object_object_get_ex(o, "result", &v) &&
+				      !strcmp(json_object_get_string(v), result))))
+			n++;
+		json_object_put(o);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The first column of the first row of sql on the database; -1 on error. */
+static long long db_value(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* flash and boot keep the same records as the station: N simulated boards
+ * are N report lines and N database rows, a second run adds its own under
+ * a new run id with the attempt numbers continued, `rpiprov report` reads
+ * them, and a record that cannot be opened stops the run before a board
+ * is touched. */
+static void test_flash_records(void)
+{
+	char report[300], db[300], meta[300], bad[300], dir[300], sha[65];
+	static uint8_t second[4096];
+	json_object *o = NULL, *v;
+
+	snprintf(report, sizeof(report), "%s/records/attempts.jsonl", tmp);
+	snprintf(db, sizeof(db), "%s/records/boards.db", tmp);
+	snprintf(meta, sizeof(meta), "%s/records/meta", tmp);
+
+	CHECK_EQ_INT(run("flash", "--simulate", "4", "--profile", "netboot", "--report", report, "--db",
+			 db, NULL), 0);
+	CHECK_CONTAINS(output, "4 boards: 4 OK");
+	CHECK_EQ_INT(jsonl_count(report, NULL), 4);
+	CHECK_EQ_INT(jsonl_count(report, "OK"), 4);
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts"), 4);
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts WHERE result = 'OK'"), 4);
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM boards"), 4);
+	CHECK_EQ_INT(db_value(db, "SELECT count(DISTINCT run_id) FROM attempts"), 1);
+	CHECK_EQ_INT(db_value(db, "SELECT max(attempt_id) FROM attempts"), 4);
+
+	/* Again, with one failure and the metadata directory as well. */
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--report", report, "--db",
+			 db, "-j", meta, "--sim-fault", "wrong_hash:2", NULL), 1);
+	CHECK_EQ_INT(jsonl_count(report, NULL), 7);
+	CHECK_EQ_INT(jsonl_count(report, "FAILED"), 1);
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts"), 7);
+	CHECK_EQ_INT(db_value(db, "SELECT count(DISTINCT run_id) FROM attempts"), 2);
+	CHECK_EQ_INT(db_value(db, "SELECT count(DISTINCT attempt_id) FROM attempts"), 7);
+	/* The second run numbers its boards 5, 6, 7 (in the order they start). */
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts WHERE attempt_id BETWEEN 5 AND 7"), 3);
+	CHECK_EQ_INT(db_value(db, "SELECT attempts FROM boards WHERE serial = '100000005eed0001'"), 2);
+	{
+		char path[400], serial[32];
+		snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(3, serial));
+		CHECK(access(path, R_OK) == 0);
+	}
+
+	/* `rpiprov report` reads what flash wrote. */
+	CHECK_EQ_INT(run("report", "--db", db, "--json", NULL), 0);
+	o = json_tokener_parse(output);
+	CHECK(o != NULL);
+	CHECK(o && json_object_object_get_ex(o, "attempts", &v) && json_object_get_int(v) == 7);
+	CHECK(o && json_object_object_get_ex(o, "failed", &v) && json_object_get_int(v) == 1);
+	json_object_put(o);
+
+	/* boot keeps them too. */
+	mkd("recboot");
+	for (size_t i = 0; i < sizeof(second); i++)
+		second[i] = (uint8_t)(i * 3);
+	write_file("recboot/bootcode4.bin", second, sizeof(second));
+	write_image("recboot", 5, sha);
+	snprintf(dir, sizeof(dir), "%s/recboot", tmp);
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "--report", report, "--db", db, NULL), 0);
+	CHECK_EQ_INT(jsonl_count(report, NULL), 9);
+	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts"), 9);
+
+	/* A report that cannot be created: no board is touched. */
+	snprintf(bad, sizeof(bad), "%s/records/attempts.jsonl/x.jsonl", tmp);
+	CHECK(run("flash", "--simulate", "1", "--profile", "netboot", "--report", bad, NULL) > 1);
+	CHECK_CONTAINS(output, "attempts.jsonl");
+	CHECK(strstr(output, "1 board") == NULL);
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--report", "", NULL), 64);
+	CHECK_EQ_INT(run("flash", "--help", NULL), 0);
+	CHECK_CONTAINS(output, "--report FILE");
+	CHECK_CONTAINS(output, "--db FILE");
+	CHECK_EQ_INT(run("boot", "--help", NULL), 0);
+	CHECK_CONTAINS(output, "--report FILE");
+}
+
 /* A stdout nobody reads (a full pipe, a paused terminal) must not hold up
  * the boards: with output written from the runner's event callback, every
  * board waited for the pipe and ran past its 1 s deadline. The pipe is
@@ -427,6 +540,7 @@ int main(void)
 	RUN(test_boot_dir());
 	RUN(test_option_aliases());
 	RUN(test_durations());
+	RUN(test_flash_records());
 	RUN(test_blocked_stdout());
 	rc = test_result();
 	if (rc)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "records/sink.h"
 #include "sim/sim_source.h"
 #include "station/station.h"
 #include "testlib.h"
@@ -81,12 +82,6 @@ static void make_config(struct rp_station_config *c, const char *name)
 	snprintf(path, sizeof(path), "%s/2711/recovery.bin", test_firmware_dir());
 	SET("recovery", path);
 	SET("set", "BOOT_ORDER=0xf21");
-	snprintf(path, sizeof(path), "%s/report.jsonl", TMP);
-	SET("report", path);
-	snprintf(path, sizeof(path), "%s/boards.db", TMP);
-	SET("database", path);
-	snprintf(path, sizeof(path), "%s/meta", TMP);
-	SET("metadata_dir", path);
 	SET("station", name);
 	SET("board_timeout", "2s");
 #undef SET
@@ -191,6 +186,18 @@ static void check_ids(uint64_t *ids, unsigned n, uint64_t base)
 		}
 }
 
+/* The three sinks the station CLI makes from --report, --db and
+ * --metadata-dir; the station takes them. */
+static unsigned make_sinks(struct rp_sink **sinks)
+{
+	unsigned n = 0;
+
+	CHECK_EQ_INT(rp_sink_jsonl_new(TMP "/report.jsonl", &sinks[n++], NULL), RP_OK);
+	CHECK_EQ_INT(rp_sink_sqlite_new(TMP "/boards.db", &sinks[n++], NULL), RP_OK);
+	CHECK_EQ_INT(rp_sink_metadata_new(TMP "/meta", &sinks[n++], NULL), RP_OK);
+	return n;
+}
+
 static void run_tray(unsigned n, const struct rp_sim_fault_spec *faults, unsigned n_faults,
 		     uint64_t seed, unsigned spread_ms, uint64_t id_base, const struct rp_sim_timing *timing,
 		     unsigned stop_after, struct rp_station_summary *sum, struct observed *o,
@@ -198,8 +205,10 @@ static void run_tray(unsigned n, const struct rp_sim_fault_spec *faults, unsigne
 {
 	struct rp_station_config cfg;
 	struct rp_station_opts so;
-	struct rp_station_sim sim;
+	struct rp_sim_source_opts sim;
 	struct rp_sim_params params;
+	struct rp_source *source = NULL;
+	struct rp_sink *sinks[3];
 	uint64_t arrival[MAX_ATTEMPTS], state = seed;
 	struct rp_station *s = NULL;
 	struct rp_diag d;
@@ -217,12 +226,21 @@ static void run_tray(unsigned n, const struct rp_sim_fault_spec *faults, unsigne
 	sim.faults = faults;
 	sim.n_faults = n_faults;
 	sim.arrival_ms = arrival;
+	rp_diag_clear(&d);
+	CHECK_EQ_INT(rp_sim_source_new(&sim, &source, &d), RP_OK);
+	if (!source) {
+		rp_station_config_free(&cfg);
+		return;
+	}
 	memset(o, 0, sizeof(*o));
 	pthread_mutex_init(&o->lock, NULL);
 	o->stop_after_started = stop_after;
 	memset(&so, 0, sizeof(so));
 	so.config = &cfg;
-	so.sim = &sim;
+	so.source = source;
+	so.sinks = sinks;
+	so.n_sinks = make_sinks(sinks);
+	so.count = n; /* one attempt per simulated board */
 	so.on_event = on_event;
 	so.event_ctx = o;
 	so.on_record_error = on_record_error;
@@ -232,6 +250,7 @@ static void run_tray(unsigned n, const struct rp_sim_fault_spec *faults, unsigne
 	CHECK_EQ_INT(rp_station_new(&so, &s, &d), RP_OK);
 	if (!s) {
 		fprintf(stderr, "station: %s\n", d.msg);
+		source->ops->destroy(source);
 		rp_station_config_free(&cfg);
 		return;
 	}
@@ -241,6 +260,7 @@ static void run_tray(unsigned n, const struct rp_sim_fault_spec *faults, unsigne
 	CHECK_EQ_INT(rp_station_run(s, sum, &d), RP_OK);
 	CHECK_STR_EQ(sum->run_id, run_id);
 	rp_station_free(s);
+	source->ops->destroy(source);
 
 	/* The runner's summary, the events and the records agree. */
 	CHECK(!o->out_of_order);

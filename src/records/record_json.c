@@ -1,4 +1,4 @@
-#include "station/record_json.h"
+#include "records/record_json.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "station/metadata_json.h"
-#include "station/timefmt.h"
+#include "records/metadata_json.h"
+#include "util/timefmt.h"
 
 /* Copy a fixed-size field that should be terminated, without trusting it. */
 #define FIELD(buf, f) snprintf((buf), sizeof(buf), "%.*s", (int)sizeof(f) - 1, (f))

@@ -1,4 +1,9 @@
-#include "station/report_jsonl.h"
+/* The JSON Lines report: one object per attempt, appended and flushed to
+ * disk as each board finishes, so a crash or power cut loses at most the
+ * board in flight. Several processes (or threads) may append to the same
+ * file: each line goes out in one write() on an O_APPEND descriptor, which
+ * the kernel never interleaves. */
+#include "records/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,17 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "records/record_json.h"
 #include "util/fileio.h"
 
-struct rp_jsonl_report {
+struct jsonl_sink {
+	struct rp_sink base;
 	int fd;
 	char *path;
-	char station[128];
-	char run_id[64];
-	struct rp_record_origin origin;
 };
-
-
 
 /* Write all of buf with O_APPEND semantics. A regular file takes the whole
  * buffer in one call; the loop only matters for EINTR before anything was
@@ -42,7 +44,7 @@ static ssize_t write_full(int fd, const char *buf, size_t len)
 
 /* A process killed in the middle of a line (full disk, power cut) leaves
  * a tail without '\n': end it, so our first line starts on its own. */
-static int terminate_torn_tail(struct rp_jsonl_report *j, struct rp_diag *d)
+static int terminate_torn_tail(struct jsonl_sink *j, struct rp_diag *d)
 {
 	struct stat st;
 	char last;
@@ -57,81 +59,84 @@ static int terminate_torn_tail(struct rp_jsonl_report *j, struct rp_diag *d)
 	return RP_OK;
 }
 
-int rp_jsonl_report_open(const char *path, const struct rp_record_origin *origin,
-			 struct rp_jsonl_report **out, struct rp_diag *d)
+static int jsonl_open(struct rp_sink *s, struct rp_diag *d)
 {
-	struct rp_jsonl_report *j;
+	struct jsonl_sink *j = (struct jsonl_sink *)s;
 	int ret;
 
-	*out = NULL;
-	if (!path || !*path)
+	if (!*j->path)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "report file name is empty");
-	ret = rp_mkdir_parent(path, 0755, d);
+	ret = rp_mkdir_parent(j->path, 0755, d);
 	if (ret < 0)
 		return ret;
-	j = calloc(1, sizeof(*j));
-	if (!j || !(j->path = strdup(path))) {
-		free(j);
-		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
-	}
 	/* O_RDWR rather than O_WRONLY only to look at the last byte. */
-	j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (j->fd < 0) {
-		ret = rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open report: %s", path,
-				  strerror(errno));
-		free(j->path);
-		free(j);
-		return ret;
-	}
-	ret = terminate_torn_tail(j, d);
-	if (ret < 0) {
-		rp_jsonl_report_close(j);
-		return ret;
-	}
-	if (origin && origin->station)
-		snprintf(j->station, sizeof(j->station), "%s", origin->station);
-	if (origin && origin->run_id)
-		snprintf(j->run_id, sizeof(j->run_id), "%s", origin->run_id);
-	j->origin.station = j->station;
-	j->origin.run_id = j->run_id;
-	*out = j;
-	return RP_OK;
+	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (j->fd < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open report: %s", j->path,
+				   strerror(errno));
+	return terminate_torn_tail(j, d);
 }
 
-int rp_jsonl_report_append(struct rp_jsonl_report *j, const struct rp_board_record *r,
-			   struct rp_diag *d)
+static int jsonl_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)
 {
+	struct jsonl_sink *j = (struct jsonl_sink *)s;
+	const struct rp_board_record *r = e->rec;
 	size_t len = 0;
-	char *line = rp_record_json_line(r, &j->origin, &len);
+	char *line;
 	ssize_t n;
-	int e;
+	int err;
 
+	if (j->fd < 0)
+		return rp_diag_set(d, RP_ERR_IO, "%s: report is not open", j->path);
+	line = rp_record_json_line(r, e->origin, &len);
 	if (!line)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory encoding attempt %llu", j->path,
 				   (unsigned long long)r->attempt_id);
 	n = write_full(j->fd, line, len);
-	e = errno;
+	err = errno;
 	free(line);
 	if (n != (ssize_t)len) {
 		/* Keep the file line-structured for the next writer. */
 		if (n > 0)
 			(void)write_full(j->fd, "\n", 1);
-		return rp_diag_set(d, rp_errno_to_error(n < 0 ? e : ENOSPC),
+		return rp_diag_set(d, rp_errno_to_error(n < 0 ? err : ENOSPC),
 				   "%s: cannot append attempt %llu (board %s): %s", j->path,
 				   (unsigned long long)r->attempt_id, r->serial[0] ? r->serial : r->port_path,
-				   strerror(n < 0 ? e : ENOSPC));
+				   strerror(n < 0 ? err : ENOSPC));
 	}
 	if (fdatasync(j->fd) < 0 && errno != EINVAL)
 		return rp_diag_set(d, RP_ERR_IO, "%s: cannot sync: %s", j->path, strerror(errno));
 	return RP_OK;
 }
 
-void rp_jsonl_report_close(struct rp_jsonl_report *j)
+static void jsonl_close(struct rp_sink *s)
 {
-	if (!j)
-		return;
+	struct jsonl_sink *j = (struct jsonl_sink *)s;
+
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->path);
 	free(j);
+}
+
+static const struct rp_sink_ops jsonl_ops = {
+	.open = jsonl_open,
+	.append = jsonl_append,
+	.close = jsonl_close,
+};
+
+int rp_sink_jsonl_new(const char *path, struct rp_sink **out, struct rp_diag *d)
+{
+	struct jsonl_sink *j = calloc(1, sizeof(*j));
+
+	*out = NULL;
+	if (!j || !(j->path = strdup(path ? path : ""))) {
+		free(j);
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path ? path : "report");
+	}
+	j->fd = -1;
+	j->base.ops = &jsonl_ops;
+	rp_sink_set_name(&j->base, "report", j->path);
+	*out = &j->base;
+	return RP_OK;
 }

@@ -1,11 +1,11 @@
-#include "station/metadata_json.h"
+#include "records/metadata_json.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "station/factory_uuid.h"
+#include "records/factory_uuid.h"
 #include "util/fileio.h"
 
 bool rp_serial_is_safe_filename(const char *serial)

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "station/factory_uuid.h"
-#include "station/metadata_json.h"
+#include "records/factory_uuid.h"
+#include "records/metadata_json.h"
 #include "testlib.h"
 
 static void add_meta(struct rp_board_record *r, const char *k, const char *v)

@@ -1,4 +1,4 @@
-#include "station/factory_uuid.h"
+#include "records/factory_uuid.h"
 #include "util/hex.h"
 
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * holding one flat JSON object of the keys and string values the board
  * reported (MAC_ADDR, EEPROM_HASH, ...), so tools written for rpiboot keep
  * working. */
-#ifndef RP_STATION_METADATA_JSON_H
-#define RP_STATION_METADATA_JSON_H
+#ifndef RP_RECORDS_METADATA_JSON_H
+#define RP_RECORDS_METADATA_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

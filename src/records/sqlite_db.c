@@ -1,4 +1,4 @@
-#include "station/db.h"
+#include "records/sqlite_db.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "station/metadata_json.h"
+#include "records/metadata_json.h"
+#include "records/sqlite_internal.h"
 #include "util/clock.h"
 #include "util/fileio.h"
 
@@ -19,13 +20,6 @@
 /* Long enough for another station's transaction (milliseconds of work)
  * and a checkpoint; short enough that a stuck writer shows up. */
 #define BUSY_TIMEOUT_MS 10000
-
-struct rp_db {
-	sqlite3 *h;
-	char *path;
-	pthread_mutex_t lock;
-	sqlite3_stmt *begin, *commit, *rollback, *insert_attempt, *upsert_board;
-};
 
 /* migrations[v] takes a database from user_version v to v + 1. */
 static const char *const migrations[RP_DB_SCHEMA_VERSION] = {
@@ -107,7 +101,7 @@ static const char upsert_board_sql[] =
 	"   THEN excluded.last_station ELSE last_station END,"
 	" last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)";
 
-static int sqlite_code(int rc)
+int rp_db_sqlite_code(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -133,7 +127,7 @@ static int sqlite_code(int rc)
 
 static int db_fail(struct rp_db *db, struct rp_diag *d, int rc, const char *what)
 {
-	return rp_diag_set(d, sqlite_code(rc), "%s: %s: %s", db->path, what,
+	return rp_diag_set(d, rp_db_sqlite_code(rc), "%s: %s: %s", db->path, what,
 			   db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
 }
 
@@ -142,7 +136,7 @@ static int exec_sql(struct rp_db *db, const char *sql, const char *what, struct 
 	char *err = NULL;
 	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
-		rc = rp_diag_set(d, sqlite_code(rc), "%s: %s: %s", db->path, what,
+		rc = rp_diag_set(d, rp_db_sqlite_code(rc), "%s: %s: %s", db->path, what,
 				 err ? err : sqlite3_errstr(rc));
 		sqlite3_free(err);
 		return rc;
@@ -201,7 +195,7 @@ static int enable_wal(struct rp_db *db, struct rp_diag *d)
 			return RP_OK;
 		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
 		    rp_now_ms() >= deadline) {
-			rc = rp_diag_set(d, sqlite_code(rc), "%s: cannot enable WAL mode: %s", db->path,
+			rc = rp_diag_set(d, rp_db_sqlite_code(rc), "%s: cannot enable WAL mode: %s", db->path,
 					 err ? err : sqlite3_errstr(rc));
 			sqlite3_free(err);
 			return rc;
@@ -273,7 +267,7 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 		(mode == RP_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
 	if (rc != SQLITE_OK) {
-		ret = rp_diag_set(d, sqlite_code(rc), "%s: cannot open database: %s", path,
+		ret = rp_diag_set(d, rp_db_sqlite_code(rc), "%s: cannot open database: %s", path,
 				  db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
 		rp_db_close(db);
 		return ret;
@@ -356,11 +350,6 @@ int rp_db_last_attempt_id(struct rp_db *db, const char *station, uint64_t *out, 
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&db->lock);
 	return ret;
-}
-
-struct sqlite3 *rp_db_handle(struct rp_db *db)
-{
-	return db->h;
 }
 
 const char *rp_db_path(const struct rp_db *db)

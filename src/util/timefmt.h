@@ -1,7 +1,7 @@
 /* Wall-clock times as records and reports show them: ISO 8601 in UTC with
  * milliseconds, and the forms `rpiprov report --since` accepts. */
-#ifndef RP_STATION_TIMEFMT_H
-#define RP_STATION_TIMEFMT_H
+#ifndef RP_UTIL_TIMEFMT_H
+#define RP_UTIL_TIMEFMT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,23 +14,24 @@
  *          serve_ms, verify_ms, result, error_code, error, served_sha256,
  *          eeprom_hash, bytes_served, files_served, metadata (JSON text),
  *          metadata_dropped, UNIQUE(run_id, attempt_id))
- * Times are unix milliseconds. */
-#ifndef RP_STATION_DB_H
-#define RP_STATION_DB_H
+ * Times are unix milliseconds.
+ *
+ * This is the SQLite backend of the record sink (sink_sqlite.c) and of the
+ * query interface (query.h, sqlite_query.c); no sqlite3 type leaves these
+ * files. */
+#ifndef RP_RECORDS_SQLITE_DB_H
+#define RP_RECORDS_SQLITE_DB_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "session/record.h"
-#include "station/record_json.h"
+#include "records/record_json.h"
 #include "util/error.h"
 
 #define RP_DB_SCHEMA_VERSION 1
-/* Where the station service keeps it (StateDirectory=rpiprov). */
-#define RP_DB_DEFAULT_PATH "/var/lib/rpiprov/boards.db"
 
 struct rp_db;
-struct sqlite3;
 
 enum rp_db_mode {
 	RP_DB_READWRITE = 0, /* create or migrate as needed */
@@ -49,8 +50,6 @@ int rp_db_add_attempt(struct rp_db *db, const struct rp_board_record *r,
  * new run can continue the numbering. */
 int rp_db_last_attempt_id(struct rp_db *db, const char *station, uint64_t *out, struct rp_diag *d);
 
-/* For read-only queries by the report code (same thread as the caller). */
-struct sqlite3 *rp_db_handle(struct rp_db *db);
 const char *rp_db_path(const struct rp_db *db);
 
 #endif

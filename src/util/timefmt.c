@@ -1,4 +1,4 @@
-#include "station/timefmt.h"
+#include "util/timefmt.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* FACTORY_UUID as a BCM2712 reports it: 32-bit hex words joined by '_',
  * each holding up to six C40 characters. rpiboot -j stores the decoded
  * text, so the metadata files we write do too. */
-#ifndef RP_STATION_FACTORY_UUID_H
-#define RP_STATION_FACTORY_UUID_H
+#ifndef RP_RECORDS_FACTORY_UUID_H
+#define RP_RECORDS_FACTORY_UUID_H
 
 #include <stddef.h>
 

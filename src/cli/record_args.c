@@ -1,0 +1,87 @@
+#include "cli/record_args.h"
+
+#include <stddef.h>
+
+/* Every kind of record: its option, its station.conf key (the field of
+ * the configuration it lands in) and its sink. */
+static const struct record_kind {
+	struct option opt;
+	const char *config_key;
+	size_t config_field; /* offsetof a char * in struct rp_station_config */
+	int (*sink_new)(const char *target, struct rp_sink **out, struct rp_diag *d);
+} kinds[CLI_RECORD_KINDS] = {
+	{ { "report", required_argument, NULL, CLI_OPT_REPORT }, "report",
+	  offsetof(struct rp_station_config, report), rp_sink_jsonl_new },
+	{ { "db", required_argument, NULL, CLI_OPT_DB }, "database",
+	  offsetof(struct rp_station_config, database), rp_sink_sqlite_new },
+	{ { "metadata-dir", required_argument, NULL, CLI_OPT_METADATA_DIR }, "metadata_dir",
+	  offsetof(struct rp_station_config, metadata_dir), rp_sink_metadata_new },
+};
+
+static const struct record_kind *kind_of(int opt)
+{
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
+		if (kinds[i].opt.val == opt)
+			return &kinds[i];
+	return NULL;
+}
+
+void cli_record_longopts(struct cli_longopts *t)
+{
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
+		cli_longopts_add_one(t, &kinds[i].opt);
+}
+
+int cli_record_option(int opt, const char *arg, struct cli_records *r, const char *cmd)
+{
+	const struct record_kind *k = kind_of(opt);
+
+	if (!k)
+		return CLI_OPTION_OTHER;
+	if (!*arg)
+		return cli_usage_error(cmd, "--%s: expected a file name", k->opt.name);
+	r->target[k - kinds] = arg;
+	return CLI_OPTION_TAKEN;
+}
+
+const char *cli_record_config_key(int opt)
+{
+	const struct record_kind *k = kind_of(opt);
+
+	return k ? k->config_key : NULL;
+}
+
+void cli_records_from_config(const struct rp_station_config *c, struct cli_records *r)
+{
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
+		r->target[i] = *(char *const *)((const char *)c + kinds[i].config_field);
+}
+
+bool cli_records_any(const struct cli_records *r)
+{
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
+		if (r->target[i])
+			return true;
+	return false;
+}
+
+int cli_records_sinks(const struct cli_records *r, struct rp_sink **sinks, unsigned *n,
+		      struct rp_diag *d)
+{
+	int ret = RP_OK;
+
+	*n = 0;
+	for (size_t i = 0; i < CLI_RECORD_KINDS && ret == RP_OK; i++) {
+		if (!r->target[i])
+			continue;
+		ret = kinds[i].sink_new(r->target[i], &sinks[*n], d);
+		if (ret == RP_OK)
+			(*n)++;
+	}
+	if (ret < 0) {
+		for (unsigned i = 0; i < *n; i++)
+			sinks[i]->ops->close(sinks[i]);
+		*n = 0;
+	}
+	return ret;
+}

@@ -1,0 +1,19 @@
+#include "cli/source_args.h"
+
+#include "sim/sim_source.h"
+#include "usb/usb_source.h"
+
+int cli_source_new(const struct cli_source_opts *o, struct rp_source **out, struct rp_diag *d)
+{
+	struct rp_usb_source_options uo = { .enumerate_existing = 1 };
+	struct rp_sim_params tmpl;
+	struct rp_sim_source_opts so = { .params = &tmpl, .arrival_ms = o->arrival_ms };
+
+	if (!o->sim || !o->sim->boards)
+		return rp_usb_source_new(&uo, out, d);
+	so.n_boards = o->sim->boards;
+	so.faults = o->sim->faults;
+	so.n_faults = o->sim->n_faults;
+	cli_sim_params(o->sim, o->soc, &tmpl);
+	return rp_sim_source_new(&so, out, d);
+}
