@@ -15,6 +15,7 @@
 #include "image/eeprom_image.h"
 #include "image/pubkey.h"
 #include "image/sig.h"
+#include "records/json_fields.h"
 #include "util/fileio.h"
 
 #define MAX_EDITS 64
@@ -198,63 +199,65 @@ static int info_json(const struct rp_eeprom *img, const struct info *in, bool ve
 	json_object *root = json_object_new_object(), *files = json_object_new_array();
 	char date[64];
 
-	json_object_object_add(root, "image", json_object_new_string(img->label));
-	json_object_object_add(root, "size", json_object_new_int64((int64_t)img->size));
-	json_object_object_add(root, "soc", json_object_new_string(img->soc->soc));
-	json_object_object_add(root, "ab", json_object_new_boolean(img->ab));
+	rp_json_add(root, "image", json_object_new_string(img->label));
+	rp_json_add(root, "size", json_object_new_int64((int64_t)img->size));
+	rp_json_add(root, "soc", json_object_new_string(img->soc->soc));
+	rp_json_add(root, "ab", json_object_new_boolean(img->ab));
 	if (in->built >= 0) {
 		utc(in->built, date, sizeof(date));
-		json_object_object_add(root, "build_timestamp", json_object_new_int64(in->built));
-		json_object_object_add(root, "build_date", json_object_new_string(date));
+		rp_json_add(root, "build_timestamp", json_object_new_int64(in->built));
+		rp_json_add(root, "build_date", json_object_new_string(date));
 	} else {
-		json_object_object_add(root, "build_timestamp", NULL);
+		rp_json_add_null(root, "build_timestamp");
 	}
-	json_object_object_add(root, "secure_boot_capable",
+	rp_json_add(root, "secure_boot_capable",
 			       json_object_new_boolean(in->built >= RP_EEPROM_SECURE_BOOT_MIN_TS));
-	json_object_object_add(root, "update_timestamp",
-			       in->update_set ? json_object_new_int64(in->update_ts) : NULL);
+	if (in->update_set)
+		rp_json_add(root, "update_timestamp", json_object_new_int64(in->update_ts));
+	else
+		rp_json_add_null(root, "update_timestamp");
 	for (size_t i = 0; i < img->n_sec; i++) {
 		const struct rp_eeprom_section *s = &img->sec[i];
 		if (s->magic != RP_EEPROM_MAGIC_FILE)
 			continue;
 		json_object *f = json_object_new_object();
 		char nm[RP_EEPROM_FILE_NAME_LEN + 1];
-		json_object_object_add(f, "name", json_object_new_string(shown_name(s, nm)));
-		json_object_object_add(f, "size", json_object_new_int64(s->length - 16));
-		json_object_object_add(f, "offset", json_object_new_int64(s->offset));
+		rp_json_add(f, "name", json_object_new_string(shown_name(s, nm)));
+		rp_json_add(f, "size", json_object_new_int64(s->length - 16));
+		rp_json_add(f, "offset", json_object_new_int64(s->offset));
 		json_object_array_add(files, f);
 	}
-	json_object_object_add(root, "files", files);
-	json_object_object_add(root, "config_signed", json_object_new_string(in->signed_state));
-	json_object_object_add(root, "pubkey_embedded", json_object_new_boolean(in->pubkey));
+	rp_json_add(root, "files", files);
+	rp_json_add(root, "config_signed", json_object_new_string(in->signed_state));
+	rp_json_add(root, "pubkey_embedded", json_object_new_boolean(in->pubkey));
 	if (in->has_order) {
 		json_object *bo = json_object_new_object();
-		json_object_object_add(bo, "value", json_object_new_string(in->order_text));
-		json_object_object_add(bo, "valid", json_object_new_boolean(!in->order_error));
-		json_object_object_add(bo, in->order_error ? "error" : "description",
+		rp_json_add(bo, "value", json_object_new_string(in->order_text));
+		rp_json_add(bo, "valid", json_object_new_boolean(!in->order_error));
+		rp_json_add(bo, in->order_error ? "error" : "description",
 				       json_object_new_string(in->order_error ? in->order_error
 									      : in->order_words));
-		json_object_object_add(root, "boot_order", bo);
+		rp_json_add(root, "boot_order", bo);
 	} else {
-		json_object_object_add(root, "boot_order", NULL);
+		rp_json_add_null(root, "boot_order");
 	}
 	if (verbose) {
 		json_object *secs = json_object_new_array();
 		for (size_t i = 0; i < img->n_sec; i++) {
 			const struct rp_eeprom_section *s = &img->sec[i];
 			json_object *o = json_object_new_object();
-			json_object_object_add(o, "offset", json_object_new_int64(s->offset));
-			json_object_object_add(o, "magic", json_object_new_int64(s->magic));
-			json_object_object_add(o, "length", json_object_new_int64(s->length));
-			json_object_object_add(o, "kind",
+			rp_json_add(o, "offset", json_object_new_int64(s->offset));
+			rp_json_add(o, "magic", json_object_new_int64(s->magic));
+			rp_json_add(o, "length", json_object_new_int64(s->length));
+			rp_json_add(o, "kind",
 					       json_object_new_string(rp_eeprom_magic_name(s->magic)));
 			char nm[RP_EEPROM_FILE_NAME_LEN + 1];
 			if (s->name[0])
-				json_object_object_add(o, "name",
+				rp_json_add(o, "name",
 						       json_object_new_string(shown_name(s, nm)));
 			json_object_array_add(secs, o);
 		}
-		json_object_object_add(root, "sections", secs);
+		rp_json_add(root, "sections", secs);
 	}
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							  JSON_C_TO_STRING_NOSLASHESCAPE));

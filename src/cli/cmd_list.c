@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/signals.h"
 #include "cli/source_args.h"
+#include "records/json_fields.h"
 #include "soc/soc.h"
 #include "util/clock.h"
 #include "util/parse.h"
@@ -79,21 +80,20 @@ static json_object *info_json(const struct rp_device_info *info, const char *eve
 	if (!o)
 		return NULL;
 	if (event)
-		json_object_object_add(o, "event", json_object_new_string(event));
-	json_object_object_add(o, "bus", json_object_new_int(info->bus));
-	json_object_object_add(o, "port", json_object_new_string(info->port_path));
-	json_object_object_add(o, "address", json_object_new_int(info->address));
+		rp_json_add(o, "event", json_object_new_string(event));
+	rp_json_add(o, "bus", json_object_new_int(info->bus));
+	rp_json_add(o, "port", json_object_new_string(info->port_path));
+	rp_json_add(o, "address", json_object_new_int(info->address));
 	snprintf(hex, sizeof(hex), "%04x", info->vid);
-	json_object_object_add(o, "vid", json_object_new_string(hex));
+	rp_json_add(o, "vid", json_object_new_string(hex));
 	snprintf(hex, sizeof(hex), "%04x", info->pid);
-	json_object_object_add(o, "pid", json_object_new_string(hex));
-	json_object_object_add(o, "chip", json_object_new_string(desc ? desc->chip : "?"));
-	json_object_object_add(o, "soc", json_object_new_string(desc ? desc->soc : "?"));
-	json_object_object_add(o, "stage", json_object_new_string(
+	rp_json_add(o, "pid", json_object_new_string(hex));
+	rp_json_add(o, "chip", json_object_new_string(desc ? desc->chip : "?"));
+	rp_json_add(o, "soc", json_object_new_string(desc ? desc->soc : "?"));
+	rp_json_add(o, "stage", json_object_new_string(
 		info->stage == RP_STAGE_ROM ? "rom" : "second-stage"));
-	json_object_object_add(o, "interfaces", json_object_new_int(info->num_interfaces));
-	json_object_object_add(o, "serial",
-			       info->serial[0] ? json_object_new_string(info->serial) : NULL);
+	rp_json_add(o, "interfaces", json_object_new_int(info->num_interfaces));
+	rp_json_add_string_or_null(o, "serial", info->serial);
 	return o;
 }
 

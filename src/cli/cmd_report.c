@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "records/json_fields.h"
 #include "records/query.h"
 #include "records/report_summary.h"
 #include "util/timefmt.h"
@@ -174,9 +175,9 @@ static void print_csv(const struct rp_report_summary *s)
 /* The JSON twin of csv_counts. */
 static void json_counts(struct json_object *o, uint64_t attempts, uint64_t ok, uint64_t failed)
 {
-	json_object_object_add(o, "attempts", json_object_new_uint64(attempts));
-	json_object_object_add(o, "ok", json_object_new_uint64(ok));
-	json_object_object_add(o, "failed", json_object_new_uint64(failed));
+	rp_json_add(o, "attempts", json_object_new_uint64(attempts));
+	rp_json_add(o, "ok", json_object_new_uint64(ok));
+	rp_json_add(o, "failed", json_object_new_uint64(failed));
 }
 
 static int print_json(const struct rp_report_summary *s, const char *db)
@@ -187,51 +188,50 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 
 	if (!o)
 		return -1;
-	json_object_object_add(o, "database", json_object_new_string(db));
+	rp_json_add(o, "database", json_object_new_string(db));
 	if (s->since_unix_ms != INT64_MIN)
-		json_object_object_add(o, "since_unix_ms", json_object_new_int64(s->since_unix_ms));
+		rp_json_add(o, "since_unix_ms", json_object_new_int64(s->since_unix_ms));
 	json_counts(o, s->attempts, s->ok, s->failed);
-	json_object_object_add(o, "boards", json_object_new_uint64(s->boards));
-	json_object_object_add(o, "boards_ok", json_object_new_uint64(s->boards_ok));
-	json_object_object_add(o, "mean_ms", json_object_new_double(s->mean_ms));
-	json_object_object_add(o, "boards_per_hour", json_object_new_double(s->boards_per_hour));
+	rp_json_add(o, "boards", json_object_new_uint64(s->boards));
+	rp_json_add(o, "boards_ok", json_object_new_uint64(s->boards_ok));
+	rp_json_add(o, "mean_ms", json_object_new_double(s->mean_ms));
+	rp_json_add(o, "boards_per_hour", json_object_new_double(s->boards_per_hour));
 	if (s->attempts) {
 		rp_time_format_iso(s->first_unix_ms, iso);
-		json_object_object_add(o, "first", json_object_new_string(iso));
+		rp_json_add(o, "first", json_object_new_string(iso));
 		rp_time_format_iso(s->last_unix_ms, iso);
-		json_object_object_add(o, "last", json_object_new_string(iso));
+		rp_json_add(o, "last", json_object_new_string(iso));
 	}
 	arr = json_object_new_array();
 	for (size_t i = 0; arr && i < s->n_reasons; i++) {
 		struct json_object *r = json_object_new_object();
-		json_object_object_add(r, "result", json_object_new_string(s->reasons[i].result));
-		json_object_object_add(r, "error_code", s->reasons[i].error_code[0]
-				       ? json_object_new_string(s->reasons[i].error_code) : NULL);
-		json_object_object_add(r, "count", json_object_new_uint64(s->reasons[i].count));
-		json_object_object_add(r, "example", json_object_new_string(s->reasons[i].example));
+		rp_json_add(r, "result", json_object_new_string(s->reasons[i].result));
+		rp_json_add_string_or_null(r, "error_code", s->reasons[i].error_code);
+		rp_json_add(r, "count", json_object_new_uint64(s->reasons[i].count));
+		rp_json_add(r, "example", json_object_new_string(s->reasons[i].example));
 		json_object_array_add(arr, r);
 	}
-	json_object_object_add(o, "failures", arr);
+	rp_json_add(o, "failures", arr);
 	arr = json_object_new_array();
 	for (size_t i = 0; arr && i < s->n_ports; i++) {
 		const struct rp_report_port *p = &s->ports[i];
 		struct json_object *r = json_object_new_object();
-		json_object_object_add(r, "port", json_object_new_string(p->port));
+		rp_json_add(r, "port", json_object_new_string(p->port));
 		json_counts(r, p->attempts, p->ok, p->failed);
-		json_object_object_add(r, "mean_ms", json_object_new_double(p->mean_ms));
-		json_object_object_add(r, "mean_ok_ms", json_object_new_double(p->mean_ok_ms));
+		rp_json_add(r, "mean_ms", json_object_new_double(p->mean_ms));
+		rp_json_add(r, "mean_ok_ms", json_object_new_double(p->mean_ok_ms));
 		json_object_array_add(arr, r);
 	}
-	json_object_object_add(o, "ports", arr);
+	rp_json_add(o, "ports", arr);
 	arr = json_object_new_array();
 	for (size_t i = 0; arr && i < s->n_hours; i++) {
 		struct json_object *r = json_object_new_object();
 		rp_time_format_iso(s->hours[i].start_unix_ms, iso);
-		json_object_object_add(r, "hour", json_object_new_string(iso));
+		rp_json_add(r, "hour", json_object_new_string(iso));
 		json_counts(r, s->hours[i].attempts, s->hours[i].ok, s->hours[i].failed);
 		json_object_array_add(arr, r);
 	}
-	json_object_object_add(o, "hours", arr);
+	rp_json_add(o, "hours", arr);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text)
