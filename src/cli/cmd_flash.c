@@ -220,7 +220,8 @@ int cmd_flash(int argc, char **argv)
 	if (r == RP_OK)
 		r = build_payload(&c, &prep, &run->ro.payload, &d);
 	if (r == RP_OK) {
-		struct cli_source_opts so = { .sim = &run->sim, .soc = run->ro.soc };
+		struct cli_source_opts so = { .sim = &run->sim, .soc = run->ro.soc,
+					      .verbose = run->verbose != 0 };
 		r = cli_source_new(&so, &run->ro.source, &d);
 	}
 	if (r != RP_OK) {

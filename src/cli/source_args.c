@@ -1,5 +1,6 @@
 #include "cli/source_args.h"
 
+#include "cli/cli.h"
 #include "sim/sim_source.h"
 #include "usb/usb_source.h"
 
@@ -9,8 +10,12 @@ int cli_source_new(const struct cli_source_opts *o, struct rp_source **out, stru
 	struct rp_sim_params tmpl;
 	struct rp_sim_source_opts so = { .params = &tmpl, .arrival_ms = o->arrival_ms };
 
-	if (!o->sim || !o->sim->boards)
-		return rp_usb_source_new(&uo, out, d);
+	if (!o->sim || !o->sim->boards) {
+		int r = rp_usb_source_new(&uo, out, d);
+		if (r == RP_OK && o->verbose)
+			cli_info("watching for boards: %s", rp_usb_source_watch_mode(*out));
+		return r;
+	}
 	so.n_boards = o->sim->boards;
 	so.faults = o->sim->faults;
 	so.n_faults = o->sim->n_faults;

@@ -4,6 +4,7 @@
 #ifndef RP_CLI_SOURCE_ARGS_H
 #define RP_CLI_SOURCE_ARGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli/sim_args.h"
@@ -13,6 +14,7 @@ struct cli_source_opts {
 	const struct cli_sim *sim;   /* NULL, or no --simulate: USB */
 	const char *soc;             /* the simulated boards' SoC ("2712"; NULL: 2711) */
 	const uint64_t *arrival_ms;  /* per simulated board, from the start; NULL: all at once */
+	bool verbose;                /* say how USB devices are watched (hotplug or polling) */
 };
 
 /* Boards already on the bus count as arrivals, so a board waiting when the

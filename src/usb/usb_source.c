@@ -27,6 +27,10 @@
 /* Upper bound between two looks at the stop flag when nothing happens;
  * stopping does not wait for it (libusb_interrupt_event_handler). */
 #define HOTPLUG_IDLE_MS 1000u
+/* With hotplug, the device list is still compared this often: in a
+ * container libusb may report hotplug support while no uevent ever
+ * reaches it, and a board must not wait for an event that never comes. */
+#define SAFETY_POLL_MS 1000u
 /* USB allows 7 tiers below the root hub. */
 #define MAX_PORT_DEPTH 7
 
@@ -45,6 +49,7 @@ struct usb_source {
 	struct rp_source base;
 	libusb_context *ctx;
 	bool hotplug;
+	char watch[160]; /* how devices are watched, for -v */
 	bool cb_registered;
 	libusb_hotplug_callback_handle cb;
 	unsigned poll_ms;
@@ -387,8 +392,9 @@ static void *event_thread(void *arg)
 		struct timeval tv;
 		int r;
 
-		if (!s->hotplug)
-			wait_ms = s->next_poll_ms > now ? s->next_poll_ms - now : 0;
+		wait_ms = s->next_poll_ms > now ? s->next_poll_ms - now : 0;
+		if (wait_ms > HOTPLUG_IDLE_MS)
+			wait_ms = HOTPLUG_IDLE_MS;
 		tv.tv_sec = (time_t)(wait_ms / 1000);
 		tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
 		r = libusb_handle_events_timeout_completed(s->ctx, &tv, NULL);
@@ -397,9 +403,9 @@ static void *event_thread(void *arg)
 			break;
 		}
 		process_notes(s);
-		if (!s->hotplug && rp_now_ms() >= s->next_poll_ms) {
+		if (rp_now_ms() >= s->next_poll_ms) {
 			poll_devices(s, true);
-			s->next_poll_ms = rp_now_ms() + s->poll_ms;
+			s->next_poll_ms = rp_now_ms() + (s->hotplug ? SAFETY_POLL_MS : s->poll_ms);
 		}
 	}
 	return NULL;
@@ -572,21 +578,31 @@ int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source
 		goto fail;
 	}
 	s->hotplug = !opts->force_polling && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG);
+	snprintf(s->watch, sizeof(s->watch), "polling the USB device list every %u ms (%s)",
+		 s->poll_ms, opts->force_polling ? "asked for" : "libusb has no hotplug here");
 	if (s->hotplug) {
 		r = libusb_hotplug_register_callback(
 			s->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
 			opts->enumerate_existing ? LIBUSB_HOTPLUG_ENUMERATE : 0, RP_USB_VID_BROADCOM,
 			LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, s, &s->cb);
 		if (r < 0) {
-			r = rp_usb_diag(d, r, NULL, "cannot register for USB hotplug events");
-			goto fail;
+			/* Containers and some hosts refuse hotplug: poll instead
+			 * of giving up, as rpiboot always does. */
+			s->hotplug = false;
+			snprintf(s->watch, sizeof(s->watch),
+				 "polling the USB device list every %u ms (hotplug unavailable: %s)",
+				 s->poll_ms, libusb_strerror(r));
+		} else {
+			s->cb_registered = true;
+			snprintf(s->watch, sizeof(s->watch),
+				 "USB hotplug events, and the device list every %u ms in case "
+				 "they do not arrive", SAFETY_POLL_MS);
+			process_notes(s);
 		}
-		s->cb_registered = true;
-		process_notes(s);
-	} else {
-		poll_devices(s, opts->enumerate_existing != 0);
-		s->next_poll_ms = rp_now_ms() + s->poll_ms;
 	}
+	/* Both modes: the diff also catches what hotplug did not report. */
+	poll_devices(s, opts->enumerate_existing != 0);
+	s->next_poll_ms = rp_now_ms() + (s->hotplug ? SAFETY_POLL_MS : s->poll_ms);
 	r = atomic_load(&s->fatal);
 	if (r < 0) {
 		r = rp_diag_set(d, r, "enumerating USB devices failed: %s", rp_strerror(r));
@@ -603,6 +619,11 @@ int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source
 fail:
 	usb_destroy(&s->base);
 	return r;
+}
+
+const char *rp_usb_source_watch_mode(const struct rp_source *s)
+{
+	return s && s->ops == &usb_source_ops ? ((const struct usb_source *)s)->watch : "";
 }
 
 int rp_usb_source_has_hotplug(const struct rp_source *s)

@@ -40,7 +40,11 @@ struct rp_usb_source_options {
 int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source **out,
 		      struct rp_diag *d);
 
-/* Whether the source gets hotplug events from libusb (false: it polls). */
+/* Whether the source gets hotplug events from libusb (false: it polls).
+ * Where hotplug cannot be had the source polls by itself; with hotplug it
+ * still compares the device list every second. */
 int rp_usb_source_has_hotplug(const struct rp_source *s);
+/* How devices are watched, in words, for -v. */
+const char *rp_usb_source_watch_mode(const struct rp_source *s);
 
 #endif
