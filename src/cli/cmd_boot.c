@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rpiprov-config.h"
 #include "cli/cli.h"
 #include "cli/filter_args.h"
 #include "cli/record_args.h"
@@ -19,7 +20,7 @@
 
 struct boot_cli {
 	const char *dir;
-	bool overlays, allow_otp;
+	bool overlays, allow_otp, show_version;
 	char port_number_globs[2][16];
 	struct cli_filters filters; /* -p, -i and their long forms */
 	struct cli_run run; /* filters, timeout and output, from the options */
@@ -31,7 +32,7 @@ enum boot_opt { O_TIMEOUT = 256, O_ALLOW_OTP };
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: rpiprov boot -d DIR [-l] [-v] [-o] [-p PORTPATH] [-i SERIAL] [-j DIR]\n"
+		"Usage: rpiprov boot -d DIR [-l] [-v|-vv] [-o] [-p PORTPATH] [-i SERIAL] [-j [DIR]]\n"
 		"                    [-0 .. -98] [-m DELAY] [--timeout DUR]\n"
 		"                    [--report FILE] [--db FILE]\n"
 		"                    [--allow-otp-permanent]\n"
@@ -51,7 +52,11 @@ static void usage(FILE *out)
 		"  --ports LIST    several -p at once, separated by commas\n"
 		"  -i SERIAL       only the board with this serial number (repeatable)\n"
 		"  --serials LIST  several -i at once, separated by commas\n"
-		"  -j DIR          write each board's metadata to DIR/<serial>.json\n"
+		"  -j DIR          write each board's metadata to DIR/<serial>.json; -j with\n"
+		"                  no DIR prints it on stdout\n"
+		"  -vv             more verbose: also every device seen and ignored\n"
+		"  -V              print the version and exit\n"
+		"  -s              (rpiboot: signed bootcode.bin for BCM2835/2837) refused\n"
 		"                  (also --metadata-dir DIR)\n"
 		"  --report FILE   append one JSON line per board (as 'station --report')\n"
 		"  --db FILE       record each board in an SQLite database (as 'station --db')\n"
@@ -69,7 +74,10 @@ static void usage(FILE *out)
 }
 
 /* rpiboot's -0 .. -98 select the port number on the hub; getopt would
- * read "-12" as two options, so they are taken out first. */
+ * read "-12" as two options, so they are taken out first. So are the
+ * spellings getopt cannot take: -vv (more verbose), -V (version) and a -j
+ * with no directory after it (metadata on stdout, as rpiboot does since
+ * metadata output became its default). */
 static int take_port_numbers(int *argc, char **argv, struct boot_cli *c)
 {
 	int out = 1;
@@ -79,6 +87,18 @@ static int take_port_numbers(int *argc, char **argv, struct boot_cli *c)
 		unsigned n;
 		if (!strcmp(a, "--"))
 			break;
+		if (!strcmp(a, "-vv")) {
+			c->run.verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES | CLI_SHOW_FILES;
+			continue;
+		}
+		if (!strcmp(a, "-V")) {
+			c->show_version = true;
+			continue;
+		}
+		if (!strcmp(a, "-j") && (i + 1 == *argc || argv[i + 1][0] == '-')) {
+			c->run.metadata_stdout = true;
+			continue;
+		}
 		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9' && rp_parse_uint(a + 1, 0, 98, &n, NULL) == RP_OK) {
 			if (seen)
 				return cli_usage_error("boot", "only one -N port number");
@@ -105,7 +125,12 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	switch (opt) {
 	case 'd': c->dir = arg; break;
 	case 'l': c->run.forever = true; break;
-	case 'v': c->run.verbose = CLI_SHOW_PHASES | CLI_SHOW_FILES; break;
+	case 'v': c->run.verbose |= CLI_SHOW_PHASES | CLI_SHOW_FILES; break;
+	case 's':
+		/* rpiboot -s sends bootcode.sig in the boot message of a BCM2835/
+		 * 2837 ROM with signed boot; 2711/2712 sign differently. */
+		return cli_usage_error("boot", "-s (bootcode.sig for signed boot on BCM2835/2837) is not "
+					       "supported; BCM2711/2712 secure boot needs no -s");
 	case 'o': c->overlays = true; break;
 	case 'm':
 		/* microseconds, as rpiboot takes them */
@@ -143,7 +168,7 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	cli_filter_longopts(&opts);
 	cli_record_longopts(&opts);
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "d:lvop:i:j:m:h", opts.v, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:lvop:i:j:m:sh", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
@@ -166,9 +191,10 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	if (optind != argc)
 		return cli_usage_error("boot", "unexpected argument '%s'", argv[optind]);
 	cli_filters_apply(&c->filters, &c->run.ro);
-	if (!c->dir)
-		return cli_usage_error("boot", "-d DIR is required (rpiprov has no built-in mass-storage "
-					       "gadget)");
+	if (!c->dir && !c->show_version)
+		return cli_usage_error("boot", "-d DIR is required: without it rpiboot boots its built-in "
+					       "mass-storage gadget, which rpiprov does not carry; give its "
+					       "folder instead, e.g. -d /usr/share/rpiboot/mass-storage-gadget64");
 	return cli_sim_check(&c->run.sim, "boot");
 }
 
@@ -196,6 +222,10 @@ int cmd_boot(int argc, char **argv)
 		return CLI_EXIT_OK;
 	if (r > 0)
 		return r;
+	if (c.show_version) {
+		printf("rpiprov boot (rpiboot-compatible) %s\n", RPIPROV_VERSION);
+		return CLI_EXIT_OK;
+	}
 	if (c.port_number_globs[0][0] && ro->n_port_globs)
 		return cli_usage_error("boot", "use -p PORTPATH or -N, not both");
 	if (c.port_number_globs[0][0]) {

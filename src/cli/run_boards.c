@@ -1,11 +1,14 @@
 #include "cli/run_boards.h"
 
+#include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/out_queue.h"
 #include "image/recovery_config.h"
+#include "records/metadata_json.h"
 #include "records/origin.h"
 #include "records/record_json.h"
 #include "records/recorder.h"
@@ -68,6 +71,17 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 	struct run_ctx *rc = ctx;
 
 	(void)all_ok; /* each refusal was warned about by record_error */
+	if (rc->run->metadata_stdout && rec->n_meta) {
+		struct json_object *meta = rp_metadata_json_object(rec);
+		int how = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			  JSON_C_TO_STRING_NOSLASHESCAPE;
+		const char *text = meta ? json_object_to_json_string_ext(meta, how) : NULL;
+		if (text) {
+			cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, text, strlen(text));
+			cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, "\n", 1);
+		}
+		json_object_put(meta);
+	}
 	if (rc->run->json) {
 		size_t len;
 		char *line = rp_record_json_line(rec, NULL, &len);

@@ -34,6 +34,8 @@ struct cli_run {
 	bool json;                  /* a JSON line per board; the summary goes to stderr */
 	bool explain_timeout;       /* say which boards the run gave up waiting for */
 	struct cli_records records; /* --report, --db, -j/--metadata-dir */
+	bool metadata_stdout;       /* each board's metadata as a JSON object on stdout
+				       (rpiboot's -j without a directory) */
 	const char *waiting;        /* said when the run starts; NULL: nothing */
 };
 

@@ -284,6 +284,32 @@ static void test_durations(void)
 	CHECK_CONTAINS(output, "is not a duration");
 }
 
+/* rpiboot's options that getopt cannot spell (issue #9): -j with no
+ * directory prints each board's metadata on stdout, -vv and -V; -s and a
+ * missing -d are refused clearly. */
+static void test_boot_rpiboot_options(void)
+{
+	char path[300];
+
+	mkd("rpiboot-opts");
+	snprintf(path, sizeof(path), "%s/rpiboot-opts", tmp);
+	CHECK_EQ_INT(run("prepare", "-o", path, "--profile", "netboot", NULL), 0);
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-j", NULL), 0);
+	CHECK_CONTAINS(output, "\"EEPROM_HASH\": \"");
+	CHECK_CONTAINS(output, "\"EEPROM_UPDATE\": \"success\"");
+	/* -j followed by another option is still the stdout form. */
+	CHECK_EQ_INT(run("boot", "-j", "--simulate", "1", "-d", path, NULL), 0);
+	CHECK_CONTAINS(output, "\"EEPROM_HASH\"");
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-vv", NULL), 0);
+	CHECK_CONTAINS(output, "arrived");
+	CHECK_EQ_INT(run("boot", "-V", NULL), 0);
+	CHECK_CONTAINS(output, "rpiboot-compatible");
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-s", NULL), 64);
+	CHECK_CONTAINS(output, "-s (bootcode.sig");
+	CHECK_EQ_INT(run("boot", "--simulate", "1", NULL), 64);
+	CHECK_CONTAINS(output, "mass-storage gadget");
+}
+
 static void test_option_aliases(void)
 {
 	static uint8_t second[4096];
@@ -540,6 +566,7 @@ int main(void)
 	RUN(test_boot_dir());
 	RUN(test_option_aliases());
 	RUN(test_durations());
+	RUN(test_boot_rpiboot_options());
 	RUN(test_flash_records());
 	RUN(test_blocked_stdout());
 	rc = test_result();
