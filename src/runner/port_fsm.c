@@ -52,7 +52,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		/* Opening it fails and says the board left. */
 		[PE_SECOND_LEFT] = KEEP(PS_STAGE1_HANDED),
 		[PE_STAGE1_OK] = TO(PS_SERVE, 0),
-		[PE_STAGE1_FAILED] = TO(PS_ORPHAN, PA_ORPHAN),
+		[PE_STAGE1_FAILED] = TO(PS_ORPHAN, 0),
 		[PE_DEADLINE] = KEEP(PS_STAGE1_HANDED),
 		[PE_ABORT] = KEEP(PS_STAGE1_HANDED),
 		[PE_ADOPTED] = KEEP(PS_STAGE1_HANDED),
@@ -99,7 +99,8 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_STAGE1_FAILED] = KEEP(PS_ORPHAN),
 		[PE_DEADLINE] = KEEP(PS_ORPHAN),
 		[PE_ABORT] = KEEP(PS_ORPHAN),
-		[PE_ADOPTED] = TO(PS_ENDING, 0),
+		/* Not before the failed attempt is reported: see port_fsm.h. */
+		[PE_ADOPTED] = KEEP(PS_ORPHAN),
 		[PE_WORKER_DONE] = TO(PS_ORPHAN_DONE, 0),
 	},
 	[PS_ORPHAN_DONE] = {

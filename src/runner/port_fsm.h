@@ -24,9 +24,10 @@
  *   ENDING         the attempt fails (stage 1 failed, wait ran out) or
  *                  its released second stage was dealt with
  *   ORPHAN         stage 1 failed after a second stage was handed over:
- *                  that board did start its second stage, so the event
- *                  thread must give it an attempt of its own (ADOPTED)
- *   ORPHAN_DONE    ORPHAN, and the worker has finished meanwhile
+ *                  that board did start its second stage, so it needs an
+ *                  attempt of its own once this one is reported
+ *   ORPHAN_DONE    ORPHAN, and the worker has finished: the event thread
+ *                  starts the second stage's attempt (ADOPTED)
  *   DONE           the worker finished; the event thread joins it
  *
  * Events:
@@ -39,32 +40,34 @@
  *   STAGE1_FAILED   worker: stage 1 failed (or was aborted)
  *   DEADLINE        worker: re-enumeration timeout or board deadline
  *   ABORT           event thread: rp_runner_abort / stop grace over
- *   ADOPTED         event thread: took the orphaned second stage
+ *   ADOPTED         event thread: took the released second stage
  *   WORKER_DONE     worker: finished, record reported
  *
  * Table (next state, actions: C = claim the arriving device, W = wake
- * the worker, O = release the handed second stage to the event thread;
+ * the worker;
  * "-" = no change, no action; a device not claimed gets an attempt of its
  * own or an IGNORED event):
  *
  *               ROM_ARR   SECOND_ARR    OTHER  FIRST_LEFT   SECOND_LEFT  STAGE1_OK  STAGE1_FAILED  DEADLINE  ABORT      ADOPTED   WORKER_DONE
  * STAGE1        -         S1_HANDED C   -      STAGE1_GONE  -            REENUM     ENDING         -         -          -         DONE
  * STAGE1_GONE   -         S1_HANDED C   -      -            -            REENUM_GONE ENDING        -         -          -         DONE
- * STAGE1_HANDED -         -             -      -            -            SERVE      ORPHAN O       -         -          -         DONE
+ * STAGE1_HANDED -         -             -      -            -            SERVE      ORPHAN         -         -          -         DONE
  * REENUM        ROM_BACK W SERVE CW     -      REENUM_GONE  -            -          -              ENDING    ABORTED W  -         DONE
  * REENUM_GONE   ROM_BACK W SERVE CW     -      -            -            -          -              ENDING    ABORTED W  -         DONE
  * SERVE         -         -             -      -            -            -          -              -         -          -         DONE
  * ROM_BACK      -         -             -      -            -            -          -              -         -          -         DONE
  * ABORTED       -         -             -      -            -            -          -              -         -          -         DONE
  * ENDING        -         -             -      -            -            -          -              -         -          -         DONE
- * ORPHAN        -         -             -      -            ENDING       -          -              -         -          ENDING    ORPHAN_DONE
+ * ORPHAN        -         -             -      -            ENDING       -          -              -         -          -         ORPHAN_DONE
  * ORPHAN_DONE   -         -             -      -            DONE         -          -              -         -          DONE      -
  * DONE          -         -             -      -            -            -          -              -         -          -         -
  *
  * Pairs that cannot happen (a worker event from a state its worker has
  * left) are "-" too, so a late or duplicate event never undoes a
  * decision: whichever of the hand-off and the deadline is applied first
- * under the lock wins. A ROM arriving during stage 1 or a second stage of
+ * under the lock wins. A released second stage is adopted only once the
+ * failed attempt is reported (ORPHAN_DONE), so records come in the order
+ * things happened. A ROM arriving during stage 1 or a second stage of
  * the same kind arriving once one is handed over are not the attempt's
  * (two devices cannot be one board). */
 #ifndef RP_RUNNER_PORT_FSM_H
@@ -108,7 +111,6 @@ enum port_event {
 enum port_action {
 	PA_CLAIM = 1u << 0,  /* the arriving device is this attempt's second stage */
 	PA_WAKE = 1u << 1,   /* signal the worker waiting in REENUM* */
-	PA_ORPHAN = 1u << 2, /* the handed second stage needs an attempt of its own */
 };
 
 struct port_step {

@@ -268,19 +268,17 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 }
 
 /* Stage 1 ended: the table moves on to the wait, or (failed) takes no
- * hand-off any more and releases a second stage already handed over
- * (the board did start it) to the event thread, to be served as a board
- * of its own. */
+ * hand-off any more; a second stage already handed over (the board did
+ * start it) is served as a board of its own once this attempt is
+ * reported (the wakeup at the worker's end lets the event thread adopt
+ * it). */
 static void stage1_ended(struct board *b, bool ok)
 {
 	struct rp_runner *r = b->r;
-	struct port_step st;
 
 	pthread_mutex_lock(&r->lock);
-	st = feed(b, ok ? PE_STAGE1_OK : PE_STAGE1_FAILED);
+	feed(b, ok ? PE_STAGE1_OK : PE_STAGE1_FAILED);
 	pthread_mutex_unlock(&r->lock);
-	if (st.actions & PA_ORPHAN)
-		r->o.source->ops->wakeup(r->o.source);
 }
 
 static void *worker(void *arg)
@@ -562,8 +560,8 @@ static void on_left(struct rp_runner *r, const struct rp_device_info *info)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Second stages handed to attempts that will not serve them: each is an
- * arrival again (filters, count and stop apply as to any other), so it
+/* Second stages released by attempts that failed and are reported: each
+ * is an arrival again (filters, count and stop apply as to any other), so it
  * gets its own attempt or an IGNORED event saying why not. */
 static void adopt_orphans(struct rp_runner *r)
 {
@@ -573,7 +571,7 @@ static void adopt_orphans(struct rp_runner *r)
 
 		pthread_mutex_lock(&r->lock);
 		for (struct board *b = r->boards; b && !found; b = b->next)
-			if (b->state == PS_ORPHAN || b->state == PS_ORPHAN_DONE) {
+			if (b->state == PS_ORPHAN_DONE) {
 				info = b->second;
 				feed(b, PE_ADOPTED);
 				found = true;
