@@ -7,15 +7,17 @@
  * publishes ARRIVED/LEFT to next_event. Where libusb has no hotplug the
  * event thread diffs the device list every poll interval instead.
  *
- * While a board is open, its worker's synchronous transfers handle
- * libusb's events themselves, and the event thread stands back (parks on
- * an eventfd) instead of competing for libusb's event lock: with one
- * thread polling and another waiting for its completion, every transfer
- * was a hand-off between threads (a futex wake and wait, hundreds per
- * board) that a lone worker does not need. Hotplug messages a worker
- * handles meanwhile wake the event thread, which describes and publishes
- * them as usual; it takes event handling back when the last transport
- * closes, and looks itself at least every HOTPLUG_IDLE_MS. */
+ * While exactly one board is open, its worker's synchronous transfers
+ * handle libusb's events themselves, and the event thread stands back
+ * (parks on an eventfd) instead of competing for libusb's event lock:
+ * with one thread polling and another waiting for its completion, every
+ * transfer was a hand-off between threads (a futex wake and wait,
+ * hundreds per board) that a lone worker does not need. Hotplug messages
+ * the worker handles meanwhile wake the event thread, which describes and
+ * publishes them as usual, and it looks itself at least every
+ * HOTPLUG_IDLE_MS. With several boards open the workers would only trade
+ * the hand-off among themselves (libusb wakes every waiter whenever the
+ * handler changes), so the event thread handles events as before. */
 #include "usb/usb_internal.h"
 
 #include <errno.h>
@@ -109,6 +111,12 @@ static void poke(int fd)
 	/* Only fails when the counter is full, and a full eventfd is readable anyway. */
 	ssize_t w = write(fd, &one, sizeof(one));
 	(void)w;
+}
+
+/* Whether the event thread should stand back with this many transports open. */
+static bool lone_worker(unsigned open)
+{
+	return open == 1;
 }
 
 static void signal_consumer(struct usb_source *s)
@@ -325,8 +333,8 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
 		set_fatal(s, RP_ERR_NOMEM);
 	}
 	pthread_mutex_unlock(&s->lock);
-	/* Handled by a worker: the parked event thread has notes to process. */
-	if (atomic_load(&s->open_transports))
+	/* Handled by the lone worker: the parked event thread has notes to process. */
+	if (lone_worker(atomic_load(&s->open_transports)))
 		poke(s->park_efd);
 	return 0;
 }
@@ -397,8 +405,8 @@ static void poll_devices(struct usb_source *s, bool report)
 
 /* --- event thread ---------------------------------------------------------- */
 
-/* Transports are open, so workers handle libusb's events: sleep until a
- * note, the last close or stop pokes park_efd. True when it timed out
+/* One transport is open, so its worker handles libusb's events: sleep
+ * until a note, a change of the count or stop pokes park_efd. True when it timed out
  * instead (then events nobody handled are picked up without waiting). */
 static bool park(struct usb_source *s, uint64_t wait_ms)
 {
@@ -413,12 +421,22 @@ static bool park(struct usb_source *s, uint64_t wait_ms)
 	return n == 0;
 }
 
+/* The count moved from `was` to `now`: get the event thread out of
+ * libusb's event handling (it parks) or out of its park (it handles). */
+static void open_count_changed(struct usb_source *s, unsigned was, unsigned now)
+{
+	if (lone_worker(now) && !lone_worker(was))
+		libusb_interrupt_event_handler(s->ctx);
+	else if (!lone_worker(now) && lone_worker(was))
+		poke(s->park_efd);
+}
+
 static void transport_closed(void *ctx)
 {
 	struct usb_source *s = ctx;
+	unsigned was = atomic_fetch_sub(&s->open_transports, 1);
 
-	if (atomic_fetch_sub(&s->open_transports, 1) == 1)
-		poke(s->park_efd);
+	open_count_changed(s, was, was - 1);
 }
 
 static void *event_thread(void *arg)
@@ -435,9 +453,9 @@ static void *event_thread(void *arg)
 			wait_ms = s->next_poll_ms > now ? s->next_poll_ms - now : 0;
 		/* Poked: straight to the notes. Timed out: a look of our own,
 		 * without waiting, at events no worker happened to handle. */
-		if (atomic_load(&s->open_transports) && !park(s, wait_ms))
+		if (lone_worker(atomic_load(&s->open_transports)) && !park(s, wait_ms))
 			goto notes;
-		if (atomic_load(&s->open_transports))
+		if (lone_worker(atomic_load(&s->open_transports)))
 			wait_ms = 0;
 		tv.tv_sec = (time_t)(wait_ms / 1000);
 		tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
@@ -521,10 +539,10 @@ static int usb_open(struct rp_source *base, const struct rp_device_info *info,
 	}
 	{
 		struct rp_usb_close_hook hook = { .fn = transport_closed, .ctx = s };
-		/* Counted before the first transfer: the event thread leaves
-		 * libusb's event handling to this worker from now on. */
-		if (atomic_fetch_add(&s->open_transports, 1) == 0)
-			libusb_interrupt_event_handler(s->ctx);
+		/* Counted before the first transfer, so that a lone worker
+		 * finds libusb's event handling free from the start. */
+		unsigned was = atomic_fetch_add(&s->open_transports, 1);
+		open_count_changed(s, was, was + 1);
 		r = rp_usb_transport_open(dev, &kinfo, s->bulk_chunk, &hook, out, d);
 		if (r != RP_OK)
 			transport_closed(s);
