@@ -1,11 +1,15 @@
 /* How fast the image toolkit is: in-library edit + digest operations per
  * second on a 512 KiB image, and the wall time of a whole
- * `rpiprov eeprom set` process.
+ * `rpiprov eeprom set` process, with its CPU time and page faults (on a
+ * busy machine the wall time mostly measures the scheduler; page faults
+ * are what the dynamic loader and the image buffers cost, and do not
+ * depend on the load).
  *   bench-image [RPIPROV]     (default: $RPIPROV_BIN) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +20,7 @@
 #include "util/fileio.h"
 
 #define PROCESS_RUNS 50
+#define TARGET_PROCESS_MS 2.5
 
 static int load(struct rp_eeprom *img, char *label, size_t size)
 {
@@ -67,9 +72,12 @@ static void bench_library(struct rp_eeprom *img)
 	       img->size, n, elapsed / 1e6, n / (elapsed / 1e6), (double)elapsed / n);
 }
 
-static int run_once(const char *bin, const char *in, const char *out)
+/* cpu_us, faults: the child's user + system time and minor faults. */
+static int run_once(const char *bin, const char *in, const char *out, uint64_t *cpu_us,
+		    uint64_t *faults)
 {
 	pid_t pid = fork();
+	struct rusage ru;
 	int st;
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
@@ -79,15 +87,19 @@ static int run_once(const char *bin, const char *in, const char *out)
 		      (char *)NULL);
 		_exit(127);
 	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+	if (pid < 0 || wait4(pid, &st, 0, &ru) < 0)
 		return -1;
+	*cpu_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+		  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+	*faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void bench_process(const char *bin, const struct rp_eeprom *img)
 {
 	char dir[] = "/tmp/bench-image-XXXXXX", in[64], out[64];
-	uint64_t total = 0, best = UINT64_MAX;
+	uint64_t total = 0, best = UINT64_MAX, cpu = 0, cpu_best = UINT64_MAX, faults = 0;
+	uint64_t c, f;
 
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -97,20 +109,27 @@ static void bench_process(const char *bin, const struct rp_eeprom *img)
 	snprintf(out, sizeof(out), "%s/out.bin", dir);
 	if (rp_file_write_atomic(in, img->data, img->size, 0644, NULL) != RP_OK)
 		return;
-	if (run_once(bin, in, out) != 0) {
+	if (run_once(bin, in, out, &c, &f) != 0) {
 		fprintf(stderr, "%s eeprom set failed; process timing skipped\n", bin);
 	} else {
 		for (int i = 0; i < PROCESS_RUNS; i++) {
 			uint64_t t0 = rp_now_us();
-			run_once(bin, in, out);
+			run_once(bin, in, out, &c, &f);
 			uint64_t t = rp_now_us() - t0;
 			total += t;
 			if (t < best)
 				best = t;
+			cpu += c;
+			if (c < cpu_best)
+				cpu_best = c;
+			faults += f;
 		}
 		printf("rpiprov eeprom set (whole process, %d runs):\n"
-		       "  average %.2f ms, best %.2f ms (target < 10 ms)\n",
-		       PROCESS_RUNS, total / 1e3 / PROCESS_RUNS, best / 1e3);
+		       "  average %.2f ms, best %.2f ms (target < %.1f ms: %s)\n"
+		       "  CPU average %.2f ms, best %.2f ms; %.0f page faults per process\n",
+		       PROCESS_RUNS, total / 1e3 / PROCESS_RUNS, best / 1e3, TARGET_PROCESS_MS,
+		       total / 1e3 / PROCESS_RUNS < TARGET_PROCESS_MS ? "met" : "MISSED",
+		       cpu / 1e3 / PROCESS_RUNS, cpu_best / 1e3, (double)faults / PROCESS_RUNS);
 	}
 	unlink(in);
 	unlink(out);

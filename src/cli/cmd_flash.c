@@ -188,7 +188,7 @@ static int build_payload(struct flash_cli *c, struct rp_prepared *prep, struct r
 		 prep->image_sha256);
 	r = rp_payload_new(NULL, payload, d);
 	if (r == RP_OK)
-		r = rp_payload_add_prepared(*payload, prep, d);
+		r = rp_payload_add_prepared_ref(*payload, prep, d); /* prep outlives it */
 	c->run.ro.soc = prep->soc; /* the image is for one SoC */
 	return r;
 }

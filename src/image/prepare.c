@@ -271,7 +271,8 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 	if (r == RP_OK)
 		r = stamp_update_time(&b, d);
 	if (r == RP_OK) {
-		struct rp_sig_create_opts so = { .timestamp = b.update_ts };
+		struct rp_sig_create_opts so = { .timestamp = b.update_ts,
+						 .sha256_hex = out->image_sha256 };
 		rp_sha256_hex(b.img.data, b.img.size, out->image_sha256);
 		r = rp_sig_create(b.img.data, b.img.size, &so, &out->image_sig, &out->image_sig_len, d);
 	}

@@ -78,7 +78,10 @@ int rp_sig_create(const uint8_t *data, size_t len, const struct rp_sig_create_op
 	    (strlen(o->target_soc) >= RP_SOC_NAME_MAX || strpbrk(o->target_soc, "\r\n")))
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "target SoC '%.16s' is not valid",
 				   o->target_soc);
-	rp_sha256_hex(data, len, hash);
+	if (o->sha256_hex && strlen(o->sha256_hex) == 64)
+		memcpy(hash, o->sha256_hex, sizeof(hash));
+	else
+		rp_sha256_hex(data, len, hash);
 	if (o->private_key) {
 		r = rp_rsa_sign(o->private_key, data, len, sig, d);
 		if (r < 0)

@@ -36,6 +36,8 @@ struct rp_sig_create_opts {
 	const char *hsm_file;       /* ... on this file (NULL: a temporary copy of data) */
 	EVP_PKEY *public_key;       /* wrapper output is checked against this key when set */
 	unsigned hsm_timeout_ms;    /* 0: RP_HSM_TIMEOUT_MS */
+	const char *sha256_hex;     /* the digest of data when the caller has it (an image is
+				     * hashed once per build); NULL: computed here */
 };
 
 /* Build the .sig text for `data`. *text is malloc'ed and NUL-terminated. */

@@ -10,11 +10,12 @@
  * A board re-enumerates after stage 1. Its worker keeps the board (the
  * record and the deadline) and waits on a condition variable for the
  * event thread to hand it the ARRIVED event of a second stage on the same
- * port path; no polling, no sleeps. The worker takes hand-offs only while
- * it can still use one (`accepting`, under the lock): from its start until
- * stage 1 fails or the wait ends. A second stage handed over that it will
- * not serve goes back to the event thread, which starts a fresh attempt
- * for it, so a board on the bus is never silently absorbed. */
+ * port path; no polling, no sleeps. Who may take which device when is one
+ * state machine per attempt, port_fsm.h (its header has the table of
+ * states x events): both threads only feed it events under r->lock and
+ * carry out the actions it returns. An arrival no attempt claims, and a
+ * second stage an attempt was handed but will not serve (ORPHAN), gets an
+ * attempt of its own, so a board on the bus is never silently absorbed. */
 #include "runner/runner.h"
 
 #include <fnmatch.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runner/port_fsm.h"
 #include "soc/soc.h"
 #include "util/clock.h"
 
@@ -34,29 +36,18 @@
 #define DEFAULT_STOP_GRACE_MS 30000u
 #define WORKER_STACK (512u << 10) /* the session keeps its buffers small; ASan needs headroom */
 
-enum board_state {
-	B_STAGE1,   /* talking to the boot ROM */
-	B_REENUM,   /* waiting for the second stage on the same port */
-	B_SERVE,    /* serving files */
-	B_DONE,     /* worker finished; to be joined */
-};
-
 struct board {
 	struct board *next;
 	struct rp_runner *r;
 	pthread_t thread;
 	bool thread_started;
-	pthread_cond_t cond;            /* hand-over of the second stage */
+	pthread_cond_t cond;            /* the worker waits in REENUM* */
+	struct rp_device_info first;    /* the arrival that started the board; set before
+					 * the worker starts, read-only after */
 
 	/* under r->lock */
-	enum board_state state;
-	struct rp_device_info first;    /* the arrival that started the board */
-	struct rp_device_info second;   /* handed over by the event thread */
-	bool have_second;
-	bool accepting;                 /* a second stage on our port may be handed over */
-	bool orphan;                    /* `second` was handed over but will not be served */
-	bool rom_returned;              /* a boot ROM arrived on our port instead */
-	bool first_left;                /* LEFT seen for the first enumeration */
+	enum port_state state;
+	struct rp_device_info second;   /* claimed from the event thread (see holds_second) */
 
 	/* the worker's own */
 	struct rp_board_record rec;
@@ -92,6 +83,34 @@ static void cond_init_monotonic(pthread_cond_t *c)
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(c, &a);
 	pthread_condattr_destroy(&a);
+}
+
+/* Under r->lock: one step of the board's state machine. Waking the
+ * worker is done here, under the lock it waits with; the caller carries
+ * out the other actions. */
+static struct port_step feed(struct board *b, enum port_event e)
+{
+	struct port_step st = port_fsm_step(b->state, e);
+
+	b->state = (enum port_state)st.next;
+	if (st.actions & PA_WAKE)
+		pthread_cond_signal(&b->cond);
+	return st;
+}
+
+/* Whether `second` holds a device claimed for this board (under r->lock). */
+static bool holds_second(const struct board *b)
+{
+	switch (b->state) {
+	case PS_STAGE1_HANDED:
+	case PS_ORPHAN:
+	case PS_ORPHAN_DONE:
+		return true;
+	case PS_SERVE:
+		return b->first.stage == RP_STAGE_ROM;
+	default:
+		return false;
+	}
 }
 
 int rp_runner_new(const struct rp_runner_opts *opts, struct rp_runner **out, struct rp_diag *d)
@@ -198,42 +217,46 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 	struct rp_runner *r = b->r;
 	uint64_t t0 = rp_now_ms();
 	uint64_t until = t0 + r->o.reenum_timeout_ms;
+	enum port_state waited, ended;
 	struct timespec ts;
-	bool have, rom, left;
 	uint64_t ms;
 
 	if (until > deadline)
 		until = deadline;
 	abs_time(until, &ts);
 	pthread_mutex_lock(&r->lock);
-	b->state = B_REENUM;
-	while (!b->have_second && !b->rom_returned && !atomic_load(&r->abort) &&
-	       rp_now_ms() < until)
+	/* An abort the event thread fed while stage 1 ran left STAGE1 as it
+	 * was: feed it again now that there is a wait to end. */
+	if (port_fsm_waiting(b->state) && atomic_load(&r->abort))
+		feed(b, PE_ABORT);
+	while (port_fsm_waiting(b->state) && rp_now_ms() < until)
 		pthread_cond_timedwait(&b->cond, &r->lock, &ts);
 	/* Decided under the lock: a second stage arriving from here on is
 	 * no longer ours and gets an attempt of its own. */
-	b->accepting = false;
-	have = b->have_second;
-	rom = b->rom_returned;
-	left = b->first_left;
-	if (have)
-		b->state = B_SERVE;
+	waited = b->state;
+	if (port_fsm_waiting(waited))
+		feed(b, PE_DEADLINE);
+	ended = b->state;
 	pthread_mutex_unlock(&r->lock);
 	ms = rp_now_ms() - t0;
 	b->rec.phase_ms[RP_PHASE_REENUM] += ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 
-	if (have)
+	switch (ended) {
+	case PS_SERVE:
 		return RP_OK;
-	if (rom)
+	case PS_ROM_BACK:
 		return rp_session_fail(&b->rec, RP_ERR_BOARD,
 				       "board came back on %s as the boot ROM instead of the second "
 				       "stage (it reset or rejected the second stage)",
 				       b->first.port_path);
-	if (atomic_load(&r->abort))
+	case PS_ABORTED:
 		return rp_session_fail(&b->rec, RP_ERR_INTERRUPTED,
 				       "aborted while waiting for the second stage on %s",
 				       b->first.port_path);
-	if (left)
+	default:
+		break;
+	}
+	if (waited == PS_REENUM_GONE)
 		return rp_session_fail(&b->rec, RP_ERR_NO_DEVICE,
 				       "board left the bus after stage 1 and did not come back as the "
 				       "second stage on %s within %llu ms",
@@ -244,20 +267,18 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 			       b->first.port_path, (unsigned long long)(until > t0 ? until - t0 : 0));
 }
 
-/* Stage 1 failed: take no hand-off from now on. A second stage already
- * handed over (the board did start it) is given back to the event thread
- * to serve as a board of its own. */
-static void stop_accepting(struct board *b)
+/* Stage 1 ended: the table moves on to the wait, or (failed) takes no
+ * hand-off any more; a second stage already handed over (the board did
+ * start it) is served as a board of its own once this attempt is
+ * reported (the wakeup at the worker's end lets the event thread adopt
+ * it). */
+static void stage1_ended(struct board *b, bool ok)
 {
 	struct rp_runner *r = b->r;
-	bool orphan;
 
 	pthread_mutex_lock(&r->lock);
-	b->accepting = false;
-	orphan = b->orphan = b->have_second;
+	feed(b, ok ? PE_STAGE1_OK : PE_STAGE1_FAILED);
 	pthread_mutex_unlock(&r->lock);
-	if (orphan)
-		r->o.source->ops->wakeup(r->o.source);
 }
 
 static void *worker(void *arg)
@@ -288,8 +309,7 @@ static void *worker(void *arg)
 			rp_transport_close(t);
 			t = NULL;
 		}
-		if (rc != RP_OK)
-			stop_accepting(b);
+		stage1_ended(b, rc == RP_OK);
 		if (rc == RP_OK) {
 			hook_phase(b, RP_PHASE_REENUM);
 			rc = wait_second_stage(b, so.deadline_ms);
@@ -300,10 +320,6 @@ static void *worker(void *arg)
 			if (!b->rec.serial[0])
 				snprintf(b->rec.serial, sizeof(b->rec.serial), "%s", b->second.serial);
 		}
-	} else {
-		pthread_mutex_lock(&r->lock);
-		b->state = B_SERVE;
-		pthread_mutex_unlock(&r->lock);
 	}
 	if (rc == RP_OK) {
 		rc = open_device(b, b->current, &t);
@@ -332,7 +348,7 @@ static void *worker(void *arg)
 	emit(r, &ev);
 
 	pthread_mutex_lock(&r->lock);
-	b->state = B_DONE;
+	feed(b, PE_WORKER_DONE);
 	r->last_activity = rp_now_ms();
 	pthread_mutex_unlock(&r->lock);
 	/* The event thread joins finished workers and re-checks its stop
@@ -439,16 +455,25 @@ static bool same_board_kind(const struct rp_device_info *first, const struct rp_
 				  rp_soc_by_usb_id(next->vid, next->pid));
 }
 
-/* The board whose worker would take `info` as its own: same port, same
- * kind of device, and still accepting a hand-off (under r->lock). */
-static struct board *waiting_board(struct rp_runner *r, const struct rp_device_info *info)
+/* Feed an arrival to every attempt on its port (under r->lock); true
+ * when one claimed it as its second stage. */
+static bool dispatch_arrival(struct rp_runner *r, const struct rp_device_info *info)
 {
-	for (struct board *b = r->boards; b; b = b->next)
-		if (b->accepting && !b->have_second && !b->rom_returned &&
-		    b->first.stage == RP_STAGE_ROM && !strcmp(b->first.port_path, info->port_path) &&
-		    same_board_kind(&b->first, info))
-			return b;
-	return NULL;
+	for (struct board *b = r->boards; b; b = b->next) {
+		enum port_event e;
+
+		if (strcmp(b->first.port_path, info->port_path))
+			continue;
+		if (!same_board_kind(&b->first, info))
+			e = PE_OTHER_ARRIVED;
+		else
+			e = info->stage == RP_STAGE_SECOND ? PE_SECOND_ARRIVED : PE_ROM_ARRIVED;
+		if (feed(b, e).actions & PA_CLAIM) {
+			b->second = *info;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void start_board(struct rp_runner *r, const struct rp_device_info *info)
@@ -463,8 +488,8 @@ static void start_board(struct rp_runner *r, const struct rp_device_info *info)
 	}
 	b->r = r;
 	b->first = *info;
-	b->state = info->stage == RP_STAGE_ROM ? B_STAGE1 : B_SERVE;
-	b->accepting = info->stage == RP_STAGE_ROM;
+	/* A second stage that arrives on its own has nothing to wait for. */
+	b->state = info->stage == RP_STAGE_ROM ? PS_STAGE1 : PS_SERVE;
 	cond_init_monotonic(&b->cond);
 	pthread_mutex_lock(&r->lock);
 	rp_session_record_init(&b->rec, info, r->o.attempt_id_base + ++r->next_attempt);
@@ -484,7 +509,7 @@ static void start_board(struct rp_runner *r, const struct rp_device_info *info)
 		rp_session_fail(&b->rec, RP_ERR_NOMEM, "cannot start a thread for the board");
 		rp_session_record_finish(&b->rec, RP_RESULT_FAILED);
 		pthread_mutex_lock(&r->lock);
-		b->state = B_DONE;
+		feed(b, PE_WORKER_DONE);
 		r->sum.finished++;
 		r->sum.failed++;
 		pthread_mutex_unlock(&r->lock);
@@ -502,27 +527,16 @@ static bool accepting(struct rp_runner *r)
 static void on_arrived(struct rp_runner *r, const struct rp_device_info *info)
 {
 	const struct rp_soc *dev = rp_soc_by_usb_id(info->vid, info->pid);
-	struct board *b;
+	bool claimed;
 
 	if (filtered_out(r, info, dev))
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->last_activity = rp_now_ms();
-	b = waiting_board(r, info);
-	if (b && info->stage == RP_STAGE_SECOND) {
-		b->second = *info;
-		b->have_second = true;
-		pthread_cond_signal(&b->cond);
-		pthread_mutex_unlock(&r->lock);
-		return;
-	}
-	if (b && b->state == B_REENUM) {
-		/* Back in the ROM: the attempt failed; the arrival below may
-		 * start a fresh one. */
-		b->rom_returned = true;
-		pthread_cond_signal(&b->cond);
-	}
+	claimed = dispatch_arrival(r, info);
 	pthread_mutex_unlock(&r->lock);
+	if (claimed)
+		return;
 	if (!accepting(r)) {
 		ignore(r, info, "%s", atomic_load(&r->stop) ? "the run is stopping"
 							   : "the requested number of boards was reached");
@@ -536,15 +550,15 @@ static void on_left(struct rp_runner *r, const struct rp_device_info *info)
 	pthread_mutex_lock(&r->lock);
 	for (struct board *b = r->boards; b; b = b->next) {
 		if (b->first.id == info->id)
-			b->first_left = true;
-		if (b->orphan && b->second.id == info->id)
-			b->orphan = false; /* gone before anyone could serve it */
+			feed(b, PE_FIRST_LEFT);
+		if (holds_second(b) && b->second.id == info->id)
+			feed(b, PE_SECOND_LEFT);
 	}
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Second stages handed to workers that will not serve them: each is an
- * arrival again (filters, count and stop apply as to any other), so it
+/* Second stages released by attempts that failed and are reported: each
+ * is an arrival again (filters, count and stop apply as to any other), so it
  * gets its own attempt or an IGNORED event saying why not. */
 static void adopt_orphans(struct rp_runner *r)
 {
@@ -554,9 +568,9 @@ static void adopt_orphans(struct rp_runner *r)
 
 		pthread_mutex_lock(&r->lock);
 		for (struct board *b = r->boards; b && !found; b = b->next)
-			if (b->orphan) {
-				b->orphan = false;
+			if (b->state == PS_ORPHAN_DONE) {
 				info = b->second;
+				feed(b, PE_ADOPTED);
 				found = true;
 			}
 		pthread_mutex_unlock(&r->lock);
@@ -566,17 +580,15 @@ static void adopt_orphans(struct rp_runner *r)
 	}
 }
 
-/* Join finished workers; a second stage one of them gave back is an
- * arrival again. */
-static void reap(struct rp_runner *r, bool all)
+/* Join finished workers (after adopt_orphans took their second stages). */
+static void reap(struct rp_runner *r)
 {
 	for (;;) {
 		struct board **pp, *done = NULL;
-		struct rp_device_info orphan;
-		bool has_orphan;
+
 		pthread_mutex_lock(&r->lock);
 		for (pp = &r->boards; *pp; pp = &(*pp)->next)
-			if ((*pp)->state == B_DONE || (all && !(*pp)->thread_started)) {
+			if ((*pp)->state == PS_DONE) {
 				done = *pp;
 				*pp = done->next;
 				r->in_flight--;
@@ -587,20 +599,19 @@ static void reap(struct rp_runner *r, bool all)
 			return;
 		if (done->thread_started)
 			pthread_join(done->thread, NULL);
-		has_orphan = done->orphan;
-		orphan = done->second;
 		pthread_cond_destroy(&done->cond);
 		free(done);
-		if (has_orphan)
-			on_arrived(r, &orphan);
 	}
 }
 
+/* The abort reaches attempts waiting for their second stage through the
+ * table; those still talking to a board see it through the session's
+ * cancel hook. */
 static void wake_waiters(struct rp_runner *r)
 {
 	pthread_mutex_lock(&r->lock);
 	for (struct board *b = r->boards; b; b = b->next)
-		pthread_cond_broadcast(&b->cond);
+		feed(b, PE_ABORT);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -625,7 +636,7 @@ int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct
 		int timeout, rc;
 
 		adopt_orphans(r);
-		reap(r, false);
+		reap(r);
 		now = rp_now_ms();
 		pthread_mutex_lock(&r->lock);
 		in_flight = r->in_flight;
@@ -679,7 +690,7 @@ int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct
 	}
 	/* Only reached with nothing in flight, or after an abort: workers end
 	 * at their next transfer or timeout. */
-	reap(r, false);
+	reap(r);
 	pthread_mutex_lock(&r->lock);
 	while (r->boards) {
 		struct board *b = r->boards;
@@ -688,7 +699,7 @@ int rp_runner_run(struct rp_runner *r, struct rp_runner_summary *summary, struct
 		pthread_mutex_unlock(&r->lock);
 		if (b->thread_started)
 			pthread_join(b->thread, NULL);
-		if (b->orphan)
+		if (b->state == PS_ORPHAN || b->state == PS_ORPHAN_DONE)
 			ignore(r, &b->second, "the run ended before this second stage could be served");
 		pthread_cond_destroy(&b->cond);
 		free(b);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct entry {
 	size_t len;
 	char sha256[65];
 	bool memory;
+	bool borrowed;     /* data belongs to the caller (rp_payload_add_prepared_ref) */
 	bool cached;       /* still in the cache list */
 	unsigned refs;     /* boards holding it (directory entries) */
 	dev_t dev;
@@ -55,7 +57,8 @@ static void entry_free(struct entry *e)
 	if (!e)
 		return;
 	free(e->key);
-	free(e->data);
+	if (!e->borrowed)
+		free(e->data);
 	free(e);
 }
 
@@ -214,8 +217,10 @@ bool rp_payload_has_dir(const struct rp_payload *p)
 	return p && p->dir;
 }
 
-int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
-		   struct rp_diag *d)
+/* sha256: the digest of data when the caller has it, or NULL. borrow:
+ * point at data instead of copying it. */
+static int add_entry(struct rp_payload *p, const char *name, const void *data, size_t len,
+		     const char *sha256, bool borrow, struct rp_diag *d)
 {
 	char checked[RP_PAYLOAD_NAME_MAX];
 	struct entry *e;
@@ -236,24 +241,34 @@ int rp_payload_add(struct rp_payload *p, const char *name, const void *data, siz
 	if (!e)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	e->key = strdup(checked);
-	e->data = malloc(len ? len : 1);
+	e->borrowed = borrow && len;
+	e->data = e->borrowed ? (uint8_t *)(uintptr_t)data : malloc(len ? len : 1);
 	if (!e->key || !e->data) {
 		entry_free(e);
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	}
-	if (len)
+	if (len && !e->borrowed)
 		memcpy(e->data, data, len);
 	e->len = len;
 	e->memory = true;
-	rp_sha256_hex(e->data, len, e->sha256);
+	if (sha256 && strlen(sha256) == 64)
+		memcpy(e->sha256, sha256, sizeof(e->sha256));
+	else
+		rp_sha256_hex(e->data, len, e->sha256);
 	/* A later entry of the same name wins: put it in front. */
 	e->next = p->memory;
 	p->memory = e;
 	return RP_OK;
 }
 
-int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep,
-			    struct rp_diag *d)
+int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
+		   struct rp_diag *d)
+{
+	return add_entry(p, name, data, len, NULL, false, d);
+}
+
+static int add_prepared(struct rp_payload *p, const struct rp_prepared *prep, bool borrow,
+			struct rp_diag *d)
 {
 	const struct rp_soc *soc = rp_soc_by_name(prep->soc);
 	int r;
@@ -265,15 +280,30 @@ int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep
 	if (!prep->image || !prep->second_stage)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG,
 				   "prepared payload lacks the image or the second stage");
-	r = rp_payload_add(p, soc->second_stage, prep->second_stage, prep->second_stage_len, d);
+	r = add_entry(p, soc->second_stage, prep->second_stage, prep->second_stage_len, NULL, borrow,
+		      d);
 	if (r == RP_OK)
-		r = rp_payload_add(p, "pieeprom.bin", prep->image, prep->image_len, d);
+		r = add_entry(p, "pieeprom.bin", prep->image, prep->image_len, prep->image_sha256,
+			      borrow, d);
 	if (r == RP_OK && prep->image_sig)
-		r = rp_payload_add(p, "pieeprom.sig", prep->image_sig, prep->image_sig_len, d);
+		r = add_entry(p, "pieeprom.sig", prep->image_sig, prep->image_sig_len, NULL, borrow,
+			      d);
 	if (r == RP_OK && prep->recovery_config)
-		r = rp_payload_add(p, "config.txt", prep->recovery_config,
-				   prep->recovery_config_len, d);
+		r = add_entry(p, "config.txt", prep->recovery_config, prep->recovery_config_len,
+			      NULL, borrow, d);
 	return r;
+}
+
+int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep,
+			    struct rp_diag *d)
+{
+	return add_prepared(p, prep, false, d);
+}
+
+int rp_payload_add_prepared_ref(struct rp_payload *p, const struct rp_prepared *prep,
+				struct rp_diag *d)
+{
+	return add_prepared(p, prep, true, d);
 }
 
 static const struct entry *memory_find(const struct rp_payload *p, const char *name)

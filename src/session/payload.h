@@ -57,9 +57,15 @@ int rp_payload_add(struct rp_payload *p, const char *name, const void *data, siz
 		   struct rp_diag *d);
 /* Add pieeprom.bin, pieeprom.sig, config.txt and the second stage (under
  * the name the SoC table gives for prepared->soc, e.g. bootcode4.bin)
- * of a prepared payload. */
+ * of a prepared payload. The image is not hashed again: its entry takes
+ * prepared->image_sha256. */
 int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prepared,
 			    struct rp_diag *d);
+/* The same without copying any bytes: the entries point into `prepared`,
+ * which must stay unchanged until rp_payload_free(p). For a payload built
+ * once and served for a whole run. */
+int rp_payload_add_prepared_ref(struct rp_payload *p, const struct rp_prepared *prepared,
+				struct rp_diag *d);
 
 /* True when a directory is served (boot -d), false for memory only. */
 bool rp_payload_has_dir(const struct rp_payload *p);

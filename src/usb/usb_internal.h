@@ -27,10 +27,19 @@ int rp_usb_diag(struct rp_diag *d, int libusb_err, const struct rp_device_info *
 /* "board on USB port 1-1.3 (bus 1, address 7, 0a5c:2711)" */
 void rp_usb_describe(const struct rp_device_info *info, char *buf, size_t len);
 
+/* Called once when a transport closes (the source's event thread takes
+ * libusb's event handling back then: see usb_source.c). */
+struct rp_usb_close_hook {
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
 /* Open an enumerated device as a transport: claim the interface the
  * device table picks for its interface count (detaching a kernel driver
- * if one is bound) and check it has the bulk OUT endpoint. */
+ * if one is bound) and check it has the bulk OUT endpoint. on_close (may
+ * be NULL) is copied; it runs only for a transport that was opened. */
 int rp_usb_transport_open(libusb_device *dev, const struct rp_device_info *info,
-			  size_t bulk_chunk, struct rp_transport **out, struct rp_diag *d);
+			  size_t bulk_chunk, const struct rp_usb_close_hook *on_close,
+			  struct rp_transport **out, struct rp_diag *d);
 
 #endif

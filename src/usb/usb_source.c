@@ -5,7 +5,19 @@
  * (libusb forbids I/O inside them); the event thread then describes the
  * device (descriptor, port path, interface count, serial string) and
  * publishes ARRIVED/LEFT to next_event. Where libusb has no hotplug the
- * event thread diffs the device list every poll interval instead. */
+ * event thread diffs the device list every poll interval instead.
+ *
+ * While exactly one board is open, its worker's synchronous transfers
+ * handle libusb's events themselves, and the event thread stands back
+ * (parks on an eventfd) instead of competing for libusb's event lock:
+ * with one thread polling and another waiting for its completion, every
+ * transfer was a hand-off between threads (a futex wake and wait,
+ * hundreds per board) that a lone worker does not need. Hotplug messages
+ * the worker handles meanwhile wake the event thread, which describes and
+ * publishes them as usual, and it looks itself at least every
+ * HOTPLUG_IDLE_MS. With several boards open the workers would only trade
+ * the hand-off among themselves (libusb wakes every waiter whenever the
+ * handler changes), so the event thread handles events as before. */
 #include "usb/usb_internal.h"
 
 #include <errno.h>
@@ -62,6 +74,8 @@ struct usb_source {
 	atomic_bool interrupted;
 	atomic_int fatal; /* rp_error that ended the event thread; 0 while it runs */
 	int efd;          /* readable when an event was queued or wakeup() was called */
+	int park_efd;     /* wakes the parked event thread: a note, the last close, stop */
+	atomic_uint open_transports;
 
 	pthread_mutex_t lock; /* notes, events, known, next_id */
 	struct note *notes;
@@ -96,12 +110,23 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return true;
 }
 
-static void signal_consumer(struct usb_source *s)
+static void poke(int fd)
 {
 	uint64_t one = 1;
 	/* Only fails when the counter is full, and a full eventfd is readable anyway. */
-	ssize_t w = write(s->efd, &one, sizeof(one));
+	ssize_t w = write(fd, &one, sizeof(one));
 	(void)w;
+}
+
+/* Whether the event thread should stand back with this many transports open. */
+static bool lone_worker(unsigned open)
+{
+	return open == 1;
+}
+
+static void signal_consumer(struct usb_source *s)
+{
+	poke(s->efd);
 }
 
 static void set_fatal(struct usb_source *s, int code)
@@ -313,6 +338,9 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
 		set_fatal(s, RP_ERR_NOMEM);
 	}
 	pthread_mutex_unlock(&s->lock);
+	/* Handled by the lone worker: the parked event thread has notes to process. */
+	if (lone_worker(atomic_load(&s->open_transports)))
+		poke(s->park_efd);
 	return 0;
 }
 
@@ -382,6 +410,40 @@ static void poll_devices(struct usb_source *s, bool report)
 
 /* --- event thread ---------------------------------------------------------- */
 
+/* One transport is open, so its worker handles libusb's events: sleep
+ * until a note, a change of the count or stop pokes park_efd. True when it timed out
+ * instead (then events nobody handled are picked up without waiting). */
+static bool park(struct usb_source *s, uint64_t wait_ms)
+{
+	struct pollfd pfd = { .fd = s->park_efd, .events = POLLIN };
+	uint64_t count;
+	int n = poll(&pfd, 1, (int)wait_ms);
+
+	if (n > 0) {
+		ssize_t got = read(s->park_efd, &count, sizeof(count));
+		(void)got;
+	}
+	return n == 0;
+}
+
+/* The count moved from `was` to `now`: get the event thread out of
+ * libusb's event handling (it parks) or out of its park (it handles). */
+static void open_count_changed(struct usb_source *s, unsigned was, unsigned now)
+{
+	if (lone_worker(now) && !lone_worker(was))
+		libusb_interrupt_event_handler(s->ctx);
+	else if (!lone_worker(now) && lone_worker(was))
+		poke(s->park_efd);
+}
+
+static void transport_closed(void *ctx)
+{
+	struct usb_source *s = ctx;
+	unsigned was = atomic_fetch_sub(&s->open_transports, 1);
+
+	open_count_changed(s, was, was - 1);
+}
+
 static void *event_thread(void *arg)
 {
 	struct usb_source *s = arg;
@@ -390,11 +452,17 @@ static void *event_thread(void *arg)
 		uint64_t now = rp_now_ms();
 		uint64_t wait_ms = HOTPLUG_IDLE_MS;
 		struct timeval tv;
-		int r;
+		int r = 0;
 
 		wait_ms = s->next_poll_ms > now ? s->next_poll_ms - now : 0;
 		if (wait_ms > HOTPLUG_IDLE_MS)
 			wait_ms = HOTPLUG_IDLE_MS;
+		/* Poked: straight to the notes. Timed out: a look of our own,
+		 * without waiting, at events no worker happened to handle. */
+		if (lone_worker(atomic_load(&s->open_transports)) && !park(s, wait_ms))
+			goto notes;
+		if (lone_worker(atomic_load(&s->open_transports)))
+			wait_ms = 0;
 		tv.tv_sec = (time_t)(wait_ms / 1000);
 		tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
 		r = libusb_handle_events_timeout_completed(s->ctx, &tv, NULL);
@@ -402,6 +470,7 @@ static void *event_thread(void *arg)
 			set_fatal(s, rp_usb_error(r));
 			break;
 		}
+notes:
 		process_notes(s);
 		if (rp_now_ms() >= s->next_poll_ms) {
 			poll_devices(s, true);
@@ -474,7 +543,16 @@ static int usb_open(struct rp_source *base, const struct rp_device_info *info,
 		return rp_diag_set(d, RP_ERR_NO_DEVICE, "%s left the bus before it could be opened",
 				   board);
 	}
-	r = rp_usb_transport_open(dev, &kinfo, s->bulk_chunk, out, d);
+	{
+		struct rp_usb_close_hook hook = { .fn = transport_closed, .ctx = s };
+		/* Counted before the first transfer, so that a lone worker
+		 * finds libusb's event handling free from the start. */
+		unsigned was = atomic_fetch_add(&s->open_transports, 1);
+		open_count_changed(s, was, was + 1);
+		r = rp_usb_transport_open(dev, &kinfo, s->bulk_chunk, &hook, out, d);
+		if (r != RP_OK)
+			transport_closed(s);
+	}
 	libusb_unref_device(dev);
 	return r;
 }
@@ -496,6 +574,7 @@ static void usb_destroy(struct rp_source *base)
 	atomic_store(&s->stop, true);
 	if (s->thread_started) {
 		libusb_interrupt_event_handler(s->ctx);
+		poke(s->park_efd);
 		pthread_join(s->thread, NULL);
 	}
 	if (s->cb_registered)
@@ -508,6 +587,8 @@ static void usb_destroy(struct rp_source *base)
 		libusb_exit(s->ctx);
 	if (s->efd >= 0)
 		close(s->efd);
+	if (s->park_efd >= 0)
+		close(s->park_efd);
 	pthread_mutex_destroy(&s->lock);
 	free(s->notes);
 	free(s->events);
@@ -562,11 +643,14 @@ int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source
 	s->base.ops = &usb_source_ops;
 	s->base.name = "usb";
 	s->efd = -1;
+	s->park_efd = -1;
+	atomic_init(&s->open_transports, 0);
 	s->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : DEFAULT_POLL_MS;
 	s->bulk_chunk = opts->bulk_chunk;
 	pthread_mutex_init(&s->lock, NULL);
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->efd < 0) {
+	s->park_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->efd < 0 || s->park_efd < 0) {
 		r = rp_diag_set(d, RP_ERR_IO, "cannot create an eventfd for the USB source: %s",
 				strerror(errno));
 		goto fail;

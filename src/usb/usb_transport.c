@@ -35,6 +35,7 @@ struct usb_transport {
 	uint8_t iface;
 	uint8_t out_ep;
 	size_t chunk;
+	struct rp_usb_close_hook on_close;
 };
 
 static struct usb_transport *to_usb(struct rp_transport *t)
@@ -124,6 +125,8 @@ static void usb_close(struct rp_transport *t)
 	/* Errors are expected here (the board may have left): nothing to do about them. */
 	libusb_release_interface(u->handle, u->iface);
 	libusb_close(u->handle);
+	if (u->on_close.fn)
+		u->on_close.fn(u->on_close.ctx);
 	free(u);
 }
 
@@ -166,7 +169,8 @@ static int check_endpoint(libusb_device *dev, const struct rp_device_info *info,
 }
 
 int rp_usb_transport_open(libusb_device *dev, const struct rp_device_info *info,
-			  size_t bulk_chunk, struct rp_transport **out, struct rp_diag *d)
+			  size_t bulk_chunk, const struct rp_usb_close_hook *on_close,
+			  struct rp_transport **out, struct rp_diag *d)
 {
 	struct rp_endpoint_choice ep = rp_device_endpoints(info->num_interfaces);
 	libusb_device_handle *h = NULL;
@@ -214,6 +218,8 @@ int rp_usb_transport_open(libusb_device *dev, const struct rp_device_info *info,
 	u->iface = ep.interface;
 	u->out_ep = ep.out_ep;
 	u->chunk = bulk_chunk ? bulk_chunk : DEFAULT_CHUNK;
+	if (on_close)
+		u->on_close = *on_close;
 	if (u->chunk > INT32_MAX)
 		u->chunk = DEFAULT_CHUNK;
 	*out = &u->base;
