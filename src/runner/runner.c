@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "runner/port_fsm.h"
@@ -74,15 +75,6 @@ static void emit(struct rp_runner *r, struct rp_runner_event *ev)
 	pthread_mutex_lock(&r->event_lock);
 	r->o.on_event(r->o.event_ctx, ev);
 	pthread_mutex_unlock(&r->event_lock);
-}
-
-static void cond_init_monotonic(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
 }
 
 /* Under r->lock: one step of the board's state machine. Waking the
@@ -187,26 +179,45 @@ static bool hook_cancelled(void *ctx)
 	return atomic_load(&b->r->abort);
 }
 
-static int open_device(struct board *b, const struct rp_device_info *info,
-		       struct rp_transport **t)
+/* Errors an open can give while the device is still enumerating: udev
+ * has not yet set its permissions, or the kernel not yet finished with
+ * it. rpiboot meets them too ("Failed to open the requested device") and
+ * tries again (F8). */
+static const int open_retry_errors[] = { RP_ERR_NO_DEVICE, RP_ERR_ACCESS, RP_ERR_IO, RP_ERR_BUSY,
+					 RP_ERR_USB };
+
+static bool open_may_retry(int rc)
 {
+	for (size_t i = 0; i < sizeof(open_retry_errors) / sizeof(open_retry_errors[0]); i++)
+		if (rc == open_retry_errors[i])
+			return true;
+	return false;
+}
+
+static int open_device(struct board *b, const struct rp_device_info *info,
+		       struct rp_transport **t, uint64_t deadline)
+{
+	uint64_t until = rp_deadline_in(RP_RUNNER_OPEN_RETRY_MS);
 	struct rp_diag d;
 	int rc;
-	rp_diag_clear(&d);
-	rc = b->r->o.source->ops->open(b->r->o.source, info, t, &d);
-	if (rc == RP_OK)
-		return RP_OK;
+
+	if (deadline && deadline < until)
+		until = deadline;
+	for (;;) {
+		rp_diag_clear(&d);
+		rc = b->r->o.source->ops->open(b->r->o.source, info, t, &d);
+		if (rc == RP_OK)
+			return RP_OK;
+		if (!open_may_retry(rc) || atomic_load(&b->r->abort) || rp_now_ms() >= until)
+			break;
+		b->rec.open_retries++;
+		nanosleep(&(struct timespec){ .tv_nsec = RP_RUNNER_OPEN_RETRY_GAP_MS * 1000000L }, NULL);
+	}
 	if (rc == RP_ERR_NO_DEVICE)
 		return rp_session_fail(&b->rec, rc, "board on %s left the bus before it could be opened",
 				       info->port_path);
 	/* The source's message already names the board and its port. */
 	return rp_session_fail(&b->rec, rc, "%s", rp_diag_message(&d));
-}
-
-static void abs_time(uint64_t ms, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ms / 1000);
-	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
 }
 
 /* After stage 1: wait for the event thread to hand over the second
@@ -223,7 +234,7 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 
 	if (until > deadline)
 		until = deadline;
-	abs_time(until, &ts);
+	ts = rp_ms_to_timespec(until);
 	pthread_mutex_lock(&r->lock);
 	/* An abort the event thread fed while stage 1 ran left STAGE1 as it
 	 * was: feed it again now that there is a wait to end. */
@@ -291,7 +302,7 @@ static void *worker(void *arg)
 		.transfer_timeout_ms = r->o.transfer_timeout_ms,
 		.request_timeout_ms = r->o.request_timeout_ms,
 		.bulk_chunk = r->o.bulk_chunk,
-		.deadline_ms = rp_now_ms() + r->o.board_timeout_ms,
+		.deadline_ms = rp_deadline_in(r->o.board_timeout_ms),
 		.hooks = { .ctx = b, .phase = hook_phase, .progress = hook_progress,
 			   .cancelled = hook_cancelled },
 	};
@@ -303,7 +314,7 @@ static void *worker(void *arg)
 	b->current = &b->first;
 	emit(r, &ev);
 	if (b->first.stage == RP_STAGE_ROM) {
-		rc = open_device(b, &b->first, &t);
+		rc = open_device(b, &b->first, &t, so.deadline_ms);
 		if (rc == RP_OK) {
 			rc = rp_session_stage1(t, &so, &b->rec);
 			rp_transport_close(t);
@@ -322,7 +333,7 @@ static void *worker(void *arg)
 		}
 	}
 	if (rc == RP_OK) {
-		rc = open_device(b, b->current, &t);
+		rc = open_device(b, b->current, &t, so.deadline_ms);
 		if (rc == RP_OK) {
 			rp_session_serve(t, &so, &b->rec);
 			rp_transport_close(t);
@@ -376,6 +387,23 @@ static void ignore(struct rp_runner *r, const struct rp_device_info *info, const
 	emit(r, &ev);
 }
 
+/* A --serial value against a device's serial string. The BCM2711/2712
+ * ROM reports only the low 32 bits of the board serial, as 8 lowercase
+ * hex digits (F3), while records and labels carry all 16: a full serial
+ * also selects its board in the ROM, as rpiboot -i with the ROM's string
+ * does. */
+static bool serial_matches(const char *want, const struct rp_device_info *info)
+{
+	size_t wl = strlen(want), dl = strlen(info->serial);
+
+	if (!dl)
+		return false;
+	if (wl == dl)
+		return strcasecmp(want, info->serial) == 0;
+	return info->stage == RP_STAGE_ROM && dl == 8 && wl == 16 &&
+	       strcasecmp(want + 8, info->serial) == 0;
+}
+
 bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,
 			      const char *const *serials, unsigned n_serials,
 			      const struct rp_device_info *info, char *why, size_t why_size)
@@ -395,13 +423,12 @@ bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_glo
 	if (n_serials) {
 		ok = false;
 		for (unsigned i = 0; i < n_serials && !ok; i++)
-			ok = info->serial[0] && !strcmp(serials[i], info->serial);
+			ok = serial_matches(serials[i], info);
 		if (!ok) {
 			if (!info->serial[0] && info->stage == RP_STAGE_ROM)
 				snprintf(why, why_size,
-					 "board in the boot ROM stage has no readable serial number: "
-					 "--serial only selects boards already running a second stage "
-					 "(use --port to select boards in the boot ROM)");
+					 "this boot ROM reports no serial number (BCM2835/2837 ROMs "
+					 "have none): select it with --port");
 			else if (!info->serial[0])
 				snprintf(why, why_size,
 					 "serial number unreadable, cannot match the --serial filter");
@@ -490,7 +517,7 @@ static void start_board(struct rp_runner *r, const struct rp_device_info *info)
 	b->first = *info;
 	/* A second stage that arrives on its own has nothing to wait for. */
 	b->state = info->stage == RP_STAGE_ROM ? PS_STAGE1 : PS_SERVE;
-	cond_init_monotonic(&b->cond);
+	rp_cond_init_monotonic(&b->cond);
 	pthread_mutex_lock(&r->lock);
 	rp_session_record_init(&b->rec, info, r->o.attempt_id_base + ++r->next_attempt);
 	b->next = r->boards;

@@ -16,6 +16,10 @@
 #include "transport/source.h"
 
 #define RP_RUNNER_MAX_FILTERS 64
+/* A device that cannot be opened yet is tried again for this long, every
+ * RP_RUNNER_OPEN_RETRY_GAP_MS, within the board's deadline (F8). */
+#define RP_RUNNER_OPEN_RETRY_MS 3000u
+#define RP_RUNNER_OPEN_RETRY_GAP_MS 100u
 
 enum rp_runner_event_type {
 	RP_RUNNER_DEVICE_IGNORED = 1, /* filtered out (port/serial/SoC) or not a boot device; never opened */
@@ -51,9 +55,10 @@ struct rp_runner_opts {
 	 * NULL or "": any SoC the payload can serve. */
 	const char *soc;
 	/* Only devices whose port path matches one of these fnmatch globs
-	 * ("1-1.*"), and whose serial is one of these, are touched. A boot
-	 * ROM has no readable serial, so with serials given only boards
-	 * already running a second stage are selected (ports select ROMs). */
+	 * ("1-1.*"), and whose serial is one of these, are touched. A
+	 * BCM2711/2712 ROM reports the low 32 bits of the serial (8 hex
+	 * digits), which a full 16-digit serial also matches; older ROMs
+	 * report none and are selected by port only. */
 	const char *port_globs[RP_RUNNER_MAX_FILTERS];
 	unsigned n_port_globs;
 	const char *serials[RP_RUNNER_MAX_FILTERS];

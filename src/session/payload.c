@@ -212,11 +212,6 @@ void rp_payload_free(struct rp_payload *p)
 	free(p);
 }
 
-bool rp_payload_has_dir(const struct rp_payload *p)
-{
-	return p && p->dir;
-}
-
 /* sha256: the digest of data when the caller has it, or NULL. borrow:
  * point at data instead of copying it. */
 static int add_entry(struct rp_payload *p, const char *name, const void *data, size_t len,

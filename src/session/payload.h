@@ -67,9 +67,6 @@ int rp_payload_add_prepared(struct rp_payload *p, const struct rp_prepared *prep
 int rp_payload_add_prepared_ref(struct rp_payload *p, const struct rp_prepared *prepared,
 				struct rp_diag *d);
 
-/* True when a directory is served (boot -d), false for memory only. */
-bool rp_payload_has_dir(const struct rp_payload *p);
-
 /* Validate a device-supplied name: NUL-terminated within raw_len (at most
  * RP_PAYLOAD_NAME_MAX) bytes, not empty, not absolute, no ".." component,
  * no empty component ("a//b", trailing "/"), no backslash, printable

@@ -62,6 +62,7 @@ struct rp_board_record {
 	/* Names the host would not serve (absolute, "..", backslash, outside
 	 * the served tree), answered as missing as rpiboot does; the first
 	 * one, quoted, for the log. */
+	unsigned open_retries;          /* opens that failed before one worked (F8) */
 	unsigned names_refused;
 	char first_refused[96];
 };

@@ -235,9 +235,10 @@ static bool describe_device(libusb_device *dev, struct rp_device_info *info)
 		info->num_interfaces = cfg->bNumInterfaces;
 		libusb_free_config_descriptor(cfg);
 	}
-	/* A ROM has no serial string (index 0 on 2711); index 3 on the older
-	 * ROMs is not the board serial. Only a second stage is asked. */
-	if (info->stage == RP_STAGE_SECOND && dd.iSerialNumber != 0)
+	/* The BCM2711/2712 ROM's string (index 3) is the low 32 bits of the
+	 * board serial (F2, F3), which rpiboot -i matches; the older ROMs
+	 * have none (index 0). */
+	if (dd.iSerialNumber != 0)
 		read_serial(dev, dd.iSerialNumber, info->serial, sizeof(info->serial));
 	return true;
 }

@@ -32,6 +32,11 @@ struct script_source {
 	/* pushed when a ROM is asked for its return code (a second stage the
 	 * ROM's board starts before the host hears back) */
 	bool push_on_return_code;
+	/* the first open_failures opens of the device with this id fail
+	 * with open_error, as an open during enumeration does (F8) */
+	uint64_t failing_open_id;
+	unsigned open_failures;
+	int open_error;
 	struct rp_source_event on_return_code;
 	uint64_t opened[MAX_OPENED];
 	uint16_t opened_pid[MAX_OPENED];
@@ -178,7 +183,17 @@ static int src_open(struct rp_source *base, const struct rp_device_info *info,
 		    struct rp_transport **out, struct rp_diag *d)
 {
 	struct script_source *s = (struct script_source *)base;
-	struct fake_dev *dv = calloc(1, sizeof(*dv));
+	struct fake_dev *dv;
+
+	pthread_mutex_lock(&s->lock);
+	if (info->id == s->failing_open_id && s->open_failures) {
+		s->open_failures--;
+		pthread_mutex_unlock(&s->lock);
+		return rp_diag_set(d, s->open_error, "cannot open the device on %s (still enumerating)",
+				   info->port_path);
+	}
+	pthread_mutex_unlock(&s->lock);
+	dv = calloc(1, sizeof(*dv));
 	if (!dv)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	dv->base.ops = &dev_ops;
@@ -344,6 +359,88 @@ static void test_handoff(void)
 	CHECK_EQ_INT(o.finished_dev[0], 2);
 	CHECK_STR_EQ(o.finished[0].serial, "cafe0002");
 	rp_payload_free(p);
+}
+
+/* F8: the first opens of the re-enumerated second stage fail while it is
+ * still enumerating (rpiboot: "Failed to open the requested device"); the
+ * runner tries again within its retry window and serves the board. A
+ * device that never opens fails with the source's own message. */
+static void test_open_fails_while_enumerating(void)
+{
+	static const int errors[] = { RP_ERR_ACCESS, RP_ERR_NO_DEVICE, RP_ERR_IO };
+
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		struct script_source s;
+		struct observed o = { 0 };
+		struct rp_runner_opts ro = { .count = 1, .reenum_timeout_ms = 2000 };
+		struct rp_runner_summary sum;
+		struct rp_payload *p = second_stages();
+
+		source_init(&s);
+		s.failing_open_id = 2;
+		s.open_failures = 3;
+		s.open_error = errors[i];
+		push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
+		arm_second_stage(&s, 2);
+		run(&s, p, &ro, &o, &sum);
+		CHECK_EQ_INT(sum.served, 1);
+		CHECK_EQ_INT(o.finished[0].result, RP_RESULT_SERVED);
+		CHECK_EQ_INT(o.finished[0].open_retries, 3);
+		rp_payload_free(p);
+	}
+	{
+		struct script_source s;
+		struct observed o = { 0 };
+		struct rp_runner_opts ro = { .count = 1, .reenum_timeout_ms = 2000 };
+		struct rp_runner_summary sum;
+		struct rp_payload *p = second_stages();
+
+		source_init(&s);
+		s.failing_open_id = 2;
+		s.open_failures = 1000;
+		s.open_error = RP_ERR_ACCESS;
+		push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
+		arm_second_stage(&s, 2);
+		run(&s, p, &ro, &o, &sum);
+		CHECK_EQ_INT(o.finished[0].result, RP_RESULT_FAILED);
+		CHECK_CONTAINS(o.finished[0].error, "still enumerating");
+		rp_payload_free(p);
+	}
+}
+
+/* --serial at the ROM (issue #9): the BCM2711/2712 ROM's string is the
+ * low 32 bits of the board serial as 8 lowercase hex digits (F2, F3); the
+ * ROM string itself and the full 16-digit serial both select the board,
+ * as rpiboot -i does with the ROM's string. */
+static void test_serial_filter_at_rom(void)
+{
+	struct rp_device_info rom = { .vid = 0x0a5c, .pid = 0x2711, .serial_index = 3,
+				      .stage = RP_STAGE_ROM };
+	struct rp_device_info second = rom;
+	const char *want[2];
+	char why[256];
+
+	snprintf(rom.port_path, sizeof(rom.port_path), "1-1.4");
+	snprintf(rom.serial, sizeof(rom.serial), "5eed0002");
+	second.stage = RP_STAGE_SECOND;
+	second.serial_index = 4;
+	snprintf(second.serial, sizeof(second.serial), "5eed0002");
+	want[0] = "5eed0002";
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	want[0] = "100000005EED0002";
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	want[0] = "100000005eed0003";
+	want[1] = "5eed0003";
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 2, &rom, why, sizeof(why)));
+	CHECK_CONTAINS(why, "serial 5eed0002 does not match");
+	/* The suffix rule is the ROM's: a second stage reports its own string. */
+	want[0] = "100000005eed0002";
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	/* An older ROM (index 0) has no string to match. */
+	rom.serial[0] = '\0';
+	rom.serial_index = 0;
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	CHECK_CONTAINS(why, "select it with --port");
 }
 
 /* The wait for the second stage timed out; the second stage then arrives
@@ -516,6 +613,8 @@ static void test_long_timeouts(void)
 int main(void)
 {
 	RUN(test_handoff());
+	RUN(test_open_fails_while_enumerating());
+	RUN(test_serial_filter_at_rom());
 	RUN(test_late_second_stage(0));
 	RUN(test_late_second_stage(1));
 	RUN(test_second_stage_after_failed_stage1());

@@ -145,7 +145,6 @@ static void test_directory(void)
 	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_OK);
 	po.overlays = true;
 	CHECK_EQ_INT(rp_payload_new(&po, &po_overlay, &d), RP_OK);
-	CHECK(rp_payload_has_dir(p));
 
 	/* rpiboot order: <soc>/NAME, then NAME; overlays put <port>/NAME first. */
 	lookup_text(p, "2711", "1-1.3", "config.txt", RP_OK, "soc\n", NULL);
@@ -217,7 +216,6 @@ static void test_memory(void)
 	rp_payload_free(p);
 
 	CHECK_EQ_INT(rp_payload_new(NULL, &p, &d), RP_OK);
-	CHECK(!rp_payload_has_dir(p));
 	CHECK_EQ_INT(rp_payload_add(p, "pieeprom.bin", "", 0, &d), RP_OK);
 	lookup_text(p, NULL, NULL, "pieeprom.bin", RP_OK, "", NULL);
 	lookup_text(p, NULL, NULL, "config.txt", RP_ERR_NOT_FOUND, NULL, NULL);
