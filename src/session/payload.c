@@ -13,6 +13,7 @@
 
 
 #include "image/prepare.h"
+#include "session/bootfiles.h"
 #include "image/sig.h"
 #include "soc/soc.h"
 
@@ -47,6 +48,10 @@ struct rp_payload {
 	bool overlays;
 	size_t max_file;
 	struct entry *memory;
+	/* usbboot's DIR/bootfiles.bin, one entry per file ("2712/mcb.bin"),
+	 * borrowing the archive's bytes. */
+	struct rp_bootfiles *archive;
+	struct entry *archived;
 	pthread_mutex_t lock; /* guards cache and refs */
 	struct entry *cache;
 };
@@ -159,6 +164,30 @@ static bool soc_safe(const char *s)
 	return true;
 }
 
+static int add_to(struct entry **list, const char *name, const void *data, size_t len,
+		  const char *sha256, bool borrow, struct rp_diag *d);
+
+/* rpiboot serves DIR/bootfiles.bin's "<soc>/<name>" entries (F15). */
+static int load_archive(struct rp_payload *p, struct rp_diag *d)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/bootfiles.bin", p->dir);
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? RP_OK : rp_diag_set(d, RP_ERR_IO, "%s: %s", path, strerror(errno));
+	r = rp_bootfiles_load(path, &p->archive, d);
+	for (size_t i = 0; r == RP_OK && i < rp_bootfiles_count(p->archive); i++) {
+		const char *name = rp_bootfiles_path(p->archive, i);
+		const uint8_t *data;
+		size_t len;
+		rp_bootfiles_find(p->archive, NULL, name, &data, &len);
+		r = add_to(&p->archived, name, data, len, NULL, true, d);
+	}
+	return r;
+}
+
 int rp_payload_new(const struct rp_payload_opts *opts, struct rp_payload **out,
 		   struct rp_diag *d)
 {
@@ -190,6 +219,13 @@ int rp_payload_new(const struct rp_payload_opts *opts, struct rp_payload **out,
 			p->dir_len = 0;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	if (p->dir) {
+		int r = load_archive(p, d);
+		if (r != RP_OK) {
+			rp_payload_free(p);
+			return r;
+		}
+	}
 	*out = p;
 	return RP_OK;
 }
@@ -207,6 +243,11 @@ void rp_payload_free(struct rp_payload *p)
 		next = e->next;
 		entry_free(e);
 	}
+	for (e = p->archived; e; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	rp_bootfiles_free(p->archive);
 	pthread_mutex_destroy(&p->lock);
 	free(p->dir);
 	free(p);
@@ -214,8 +255,8 @@ void rp_payload_free(struct rp_payload *p)
 
 /* sha256: the digest of data when the caller has it, or NULL. borrow:
  * point at data instead of copying it. */
-static int add_entry(struct rp_payload *p, const char *name, const void *data, size_t len,
-		     const char *sha256, bool borrow, struct rp_diag *d)
+static int add_to(struct entry **list, const char *name, const void *data, size_t len,
+		  const char *sha256, bool borrow, struct rp_diag *d)
 {
 	char checked[RP_PAYLOAD_NAME_MAX];
 	struct entry *e;
@@ -251,10 +292,17 @@ static int add_entry(struct rp_payload *p, const char *name, const void *data, s
 	else
 		rp_sha256_hex(e->data, len, e->sha256);
 	/* A later entry of the same name wins: put it in front. */
-	e->next = p->memory;
-	p->memory = e;
+	e->next = *list;
+	*list = e;
 	return RP_OK;
 }
+
+static int add_entry(struct rp_payload *p, const char *name, const void *data, size_t len,
+		     const char *sha256, bool borrow, struct rp_diag *d)
+{
+	return add_to(&p->memory, name, data, len, sha256, borrow, d);
+}
+
 
 int rp_payload_add(struct rp_payload *p, const char *name, const void *data, size_t len,
 		   struct rp_diag *d)
@@ -275,17 +323,21 @@ static int add_prepared(struct rp_payload *p, const struct rp_prepared *prep, bo
 	if (!prep->image || !prep->second_stage)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG,
 				   "prepared payload lacks the image or the second stage");
-	r = add_entry(p, soc->second_stage, prep->second_stage, prep->second_stage_len, NULL, borrow,
-		      d);
+	/* Under the SoC's folder, so that one payload serves a mixed tray:
+	 * a CM4 is sent the 2711 files, a CM5 the 2712 ones. */
+	char name[4][RP_PAYLOAD_NAME_MAX];
+	snprintf(name[0], sizeof(name[0]), "%s/%s", soc->rpiboot_dir, soc->second_stage);
+	snprintf(name[1], sizeof(name[1]), "%s/pieeprom.bin", soc->rpiboot_dir);
+	snprintf(name[2], sizeof(name[2]), "%s/pieeprom.sig", soc->rpiboot_dir);
+	snprintf(name[3], sizeof(name[3]), "%s/config.txt", soc->rpiboot_dir);
+	r = add_entry(p, name[0], prep->second_stage, prep->second_stage_len, NULL, borrow, d);
 	if (r == RP_OK)
-		r = add_entry(p, "pieeprom.bin", prep->image, prep->image_len, prep->image_sha256,
-			      borrow, d);
+		r = add_entry(p, name[1], prep->image, prep->image_len, prep->image_sha256, borrow, d);
 	if (r == RP_OK && prep->image_sig)
-		r = add_entry(p, "pieeprom.sig", prep->image_sig, prep->image_sig_len, NULL, borrow,
-			      d);
+		r = add_entry(p, name[2], prep->image_sig, prep->image_sig_len, NULL, borrow, d);
 	if (r == RP_OK && prep->recovery_config)
-		r = add_entry(p, "config.txt", prep->recovery_config, prep->recovery_config_len,
-			      NULL, borrow, d);
+		r = add_entry(p, name[3], prep->recovery_config, prep->recovery_config_len, NULL,
+			      borrow, d);
 	return r;
 }
 
@@ -301,9 +353,9 @@ int rp_payload_add_prepared_ref(struct rp_payload *p, const struct rp_prepared *
 	return add_prepared(p, prep, true, d);
 }
 
-static const struct entry *memory_find(const struct rp_payload *p, const char *name)
+static const struct entry *list_find(const struct entry *list, const char *name)
 {
-	for (const struct entry *e = p->memory; e; e = e->next)
+	for (const struct entry *e = list; e; e = e->next)
 		if (!strcmp(e->key, name))
 			return e;
 	return NULL;
@@ -550,7 +602,15 @@ int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *por
 	r = rp_payload_check_name(name, strlen(name) + 1, checked, d);
 	if (r != RP_OK)
 		return r;
-	m = memory_find(p, checked);
+	/* Memory: the board's SoC folder first (prepared payloads), then the
+	 * plain name (entries any board may have). */
+	m = NULL;
+	if (soc_safe(soc_dir)) {
+		snprintf(rel, sizeof(rel), "%s/%s", soc_dir, checked);
+		m = list_find(p->memory, rel);
+	}
+	if (!m)
+		m = list_find(p->memory, checked);
 	if (m) {
 		fill_file(f, (struct entry *)m, "memory:");
 		return RP_OK;
@@ -568,6 +628,12 @@ int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *por
 		r = dir_try(p, rel, checked, f, d);
 		if (r != RP_ERR_NOT_FOUND)
 			return r;
+		/* DIR/<soc>/NAME overrides the archive, as in rpiboot. */
+		m = list_find(p->archived, rel);
+		if (m) {
+			fill_file(f, (struct entry *)m, "bootfiles.bin:");
+			return RP_OK;
+		}
 	}
 	r = dir_try(p, checked, checked, f, d);
 	if (r == RP_ERR_NOT_FOUND)

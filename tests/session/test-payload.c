@@ -337,6 +337,86 @@ static bool consistent_version(const struct rp_payload_file *f)
 	       !strcmp(sha, f->sha256);
 }
 
+/* A mixed tray (issue #9): one payload holds a prepared set per SoC, and
+ * each board is served its own SoC's files. */
+static void test_two_socs(void)
+{
+	static uint8_t img4[4096] = { 4 }, img5[8192] = { 5 }, s4[16] = { 4 }, s5[32] = { 5 };
+	struct rp_prepared a, b;
+	struct rp_payload_file f;
+	struct rp_payload *p = NULL;
+	struct rp_diag d;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.image = img4, a.image_len = sizeof(img4), a.second_stage = s4, a.second_stage_len = sizeof(s4);
+	b.image = img5, b.image_len = sizeof(img5), b.second_stage = s5, b.second_stage_len = sizeof(s5);
+	snprintf(a.soc, sizeof(a.soc), "2711");
+	snprintf(b.soc, sizeof(b.soc), "2712");
+	CHECK_EQ_INT(rp_payload_new(NULL, &p, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add_prepared_ref(p, &a, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add_prepared_ref(p, &b, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_lookup(p, "2711", NULL, "pieeprom.bin", &f, &d), RP_OK);
+	CHECK_EQ_INT(f.len, sizeof(img4));
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_lookup(p, "2712", NULL, "pieeprom.bin", &f, &d), RP_OK);
+	CHECK_EQ_INT(f.len, sizeof(img5));
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_second_stage(p, rp_soc_by_name("2712"), NULL, &f, &d), RP_OK);
+	CHECK_EQ_INT(f.len, sizeof(s5));
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_second_stage(p, rp_soc_by_name("2711"), NULL, &f, &d), RP_OK);
+	CHECK_EQ_INT(f.len, sizeof(s4));
+	rp_payload_file_release(p, &f);
+	/* A 2711 board never gets the 2712 second stage by its name. */
+	CHECK_EQ_INT(rp_payload_lookup(p, "2711", NULL, "bootcode5.bin", &f, &d), RP_ERR_NOT_FOUND);
+	rp_payload_free(p);
+}
+
+/* usbboot's bootfiles.bin in the served directory (F15): "<soc>/<name>"
+ * inside it is served, DIR/<soc>/NAME overrides it, and a board of
+ * another SoC does not see it. */
+static void test_bootfiles_archive(void)
+{
+	char dir[300], cmd[2048];
+	struct rp_payload_opts po = { .dir = dir };
+	struct rp_payload_file f;
+	struct rp_payload *p = NULL;
+	struct rp_diag d;
+
+	snprintf(dir, sizeof(dir), "%s/bf", root);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/src/2712' '%s/2712' && cd '%s/src' && printf five > 2712/bootcode5.bin &&"
+		 " printf mcb-archive > 2712/mcb.bin && printf memsys > 2712/memsys00.bin &&"
+		 " tar -cf '%s/bootfiles.bin' 2712 && printf mcb-override > '%s/2712/mcb.bin'",
+		 dir, dir, dir, dir, dir);
+	if (system(cmd) != 0) {
+		test_skip_case("tar not available");
+		return;
+	}
+	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_OK);
+	if (!p)
+		return;
+	CHECK_EQ_INT(rp_payload_second_stage(p, rp_soc_by_name("2712"), "1-1.1", &f, &d), RP_OK);
+	CHECK(f.len == 4 && !memcmp(f.data, "five", 4));
+	CHECK_CONTAINS(f.origin, "bootfiles.bin:2712/bootcode5.bin");
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_lookup(p, "2712", NULL, "memsys00.bin", &f, &d), RP_OK);
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_lookup(p, "2712", NULL, "mcb.bin", &f, &d), RP_OK);
+	CHECK(f.len == 12 && !memcmp(f.data, "mcb-override", 12));
+	rp_payload_file_release(p, &f);
+	CHECK_EQ_INT(rp_payload_lookup(p, "2711", NULL, "memsys00.bin", &f, &d), RP_ERR_NOT_FOUND);
+	rp_payload_free(p);
+
+	/* A broken archive is an error at start, naming it. */
+	snprintf(cmd, sizeof(cmd), "printf garbage > '%s/bootfiles.bin'", dir);
+	CHECK(system(cmd) == 0);
+	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "bootfiles.bin");
+	CHECK(p == NULL);
+}
+
 static void test_rewritten_while_read(void)
 {
 	struct rp_payload_opts po = { .dir = root };
@@ -475,6 +555,8 @@ int main(void)
 	RUN(test_directory());
 	RUN(test_memory());
 	RUN(test_prepared());
+	RUN(test_two_socs());
+	RUN(test_bootfiles_archive());
 	RUN(test_no_proc_fails_closed());
 	RUN(test_too_large_for_the_wire());
 	RUN(test_rewritten_while_read());
