@@ -11,6 +11,7 @@
 #include "cli/record_args.h"
 #include "cli/run_boards.h"
 #include "cli/source_args.h"
+#include "soc/soc.h"
 
 struct flash_cli {
 	struct rp_prepare_opts po;
@@ -169,10 +170,28 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 	return cli_sim_check(&c->run.sim, "flash");
 }
 
-/* The payload: a prepared directory as it is, or built in memory. */
-static int build_payload(struct flash_cli *c, struct rp_prepared *prep, struct rp_payload **payload,
-			 struct rp_diag *d)
+/* One prepared set per SoC a run may meet; an image given by path, or
+ * --soc, makes it one. */
+#define MAX_PREPARED 4
+
+static int add_prepared(struct rp_payload *payload, const struct rp_prepared *prep,
+			struct rp_diag *d)
 {
+	cli_info("BCM%s: using recovery.bin %s; pieeprom.bin sha256 %s", prep->soc,
+		 prep->recovery_source, prep->image_sha256);
+	return rp_payload_add_prepared_ref(payload, prep, d); /* prep outlives it */
+}
+
+/* The payload: a prepared directory as it is, or built in memory. With
+ * neither an image nor --soc, every SoC whose firmware is found gets its
+ * own set, so a mixed tray of CM4s and CM5s is served in one run: each
+ * board gets the files of its own SoC. */
+static int build_payload(struct flash_cli *c, struct rp_prepared prep[MAX_PREPARED],
+			 struct rp_payload **payload, struct rp_diag *d)
+{
+	size_t n_socs, built = 0;
+	const struct rp_soc *socs = rp_soc_table(&n_socs);
+	struct rp_diag first = { 0 };
 	int r;
 
 	if (c->prepared_dir) {
@@ -181,16 +200,49 @@ static int build_payload(struct flash_cli *c, struct rp_prepared *prep, struct r
 			cli_info("serving %s", c->prepared_dir);
 		return r;
 	}
-	r = cli_payload_build(&c->po, prep, d);
+	r = rp_payload_new(NULL, payload, d);
 	if (r != RP_OK)
 		return r;
-	cli_info("using recovery.bin %s; pieeprom.bin sha256 %s", prep->recovery_source,
-		 prep->image_sha256);
-	r = rp_payload_new(NULL, payload, d);
-	if (r == RP_OK)
-		r = rp_payload_add_prepared_ref(*payload, prep, d); /* prep outlives it */
-	c->run.ro.soc = prep->soc; /* the image is for one SoC */
-	return r;
+	if (c->po.image_path || c->po.soc) {
+		r = cli_payload_build(&c->po, &prep[0], d);
+		if (r == RP_OK)
+			r = add_prepared(*payload, &prep[0], d);
+		c->run.ro.soc = prep[0].soc; /* the image is for one SoC */
+		return r;
+	}
+	for (size_t i = 0; i < n_socs && built < MAX_PREPARED; i++) {
+		struct rp_prepare_opts po = c->po;
+		struct rp_diag why;
+
+		if (!rp_soc_has_eeprom(&socs[i]))
+			continue;
+		po.soc = socs[i].soc;
+		rp_diag_clear(&why);
+		r = rp_prepare_build(&po, &prep[built], &why);
+		if (r == RP_ERR_NOT_FOUND) {
+			/* No firmware for this SoC here: its boards fail loudly
+			 * ("no bootcode5.bin in the payload") if one turns up. */
+			if (!first.msg[0])
+				first = why;
+			rp_prepared_free(&prep[built]);
+			continue;
+		}
+		if (prep[built].image_source[0])
+			cli_info("using image %s", prep[built].image_source);
+		cli_print_warnings(prep[built].warnings);
+		if (r == RP_OK)
+			r = add_prepared(*payload, &prep[built], &why);
+		if (r != RP_OK) {
+			*d = why;
+			return r;
+		}
+		built++;
+	}
+	if (!built) {
+		*d = first;
+		return first.code ? first.code : RP_ERR_NOT_FOUND;
+	}
+	return RP_OK;
 }
 
 int cmd_flash(int argc, char **argv)
@@ -198,12 +250,12 @@ int cmd_flash(int argc, char **argv)
 	struct flash_cli c;
 	struct cli_run *run = &c.run;
 	struct cli_signals sig;
-	struct rp_prepared prep;
+	struct rp_prepared prep[MAX_PREPARED];
 	struct rp_diag d;
 	int r, exit_code;
 
 	memset(&c, 0, sizeof(c));
-	memset(&prep, 0, sizeof(prep));
+	memset(prep, 0, sizeof(prep));
 	c.po.timestamp = -1;
 	run->cmd = "flash";
 	run->filter_options = "--port/--serial";
@@ -218,7 +270,7 @@ int cmd_flash(int argc, char **argv)
 	rp_diag_clear(&d);
 	r = cli_signals_init(&sig, &d);
 	if (r == RP_OK)
-		r = build_payload(&c, &prep, &run->ro.payload, &d);
+		r = build_payload(&c, prep, &run->ro.payload, &d);
 	if (r == RP_OK) {
 		struct cli_source_opts so = { .sim = &run->sim, .soc = run->ro.soc,
 					      .verbose = run->verbose != 0 };
@@ -238,6 +290,7 @@ out:
 	if (run->ro.source)
 		run->ro.source->ops->destroy(run->ro.source);
 	rp_payload_free(run->ro.payload);
-	rp_prepared_free(&prep);
+	for (size_t i = 0; i < MAX_PREPARED; i++)
+		rp_prepared_free(&prep[i]);
 	return exit_code;
 }
