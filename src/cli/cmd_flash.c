@@ -170,28 +170,24 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 	return cli_sim_check(&c->run.sim, "flash");
 }
 
-/* One prepared set per SoC a run may meet; an image given by path, or
- * --soc, makes it one. */
-#define MAX_PREPARED 4
-
 static int add_prepared(struct rp_payload *payload, const struct rp_prepared *prep,
 			struct rp_diag *d)
 {
+	if (prep->image_source[0])
+		cli_info("using image %s", prep->image_source);
+	cli_print_warnings(prep->warnings);
 	cli_info("BCM%s: using recovery.bin %s; pieeprom.bin sha256 %s", prep->soc,
 		 prep->recovery_source, prep->image_sha256);
 	return rp_payload_add_prepared_ref(payload, prep, d); /* prep outlives it */
 }
 
-/* The payload: a prepared directory as it is, or built in memory. With
- * neither an image nor --soc, every SoC whose firmware is found gets its
- * own set, so a mixed tray of CM4s and CM5s is served in one run: each
- * board gets the files of its own SoC. */
-static int build_payload(struct flash_cli *c, struct rp_prepared prep[MAX_PREPARED],
+/* The payload: a prepared directory as it is, or built in memory; with
+ * neither an image nor --soc, a set for every SoC whose firmware is found,
+ * so a mixed tray of CM4s and CM5s is served in one run. */
+static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE_MAX_SOCS],
 			 struct rp_payload **payload, struct rp_diag *d)
 {
-	size_t n_socs, built = 0;
-	const struct rp_soc *socs = rp_soc_table(&n_socs);
-	struct rp_diag first = { 0 };
+	size_t n = 0;
 	int r;
 
 	if (c->prepared_dir) {
@@ -200,49 +196,20 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[MAX_PREPAR
 			cli_info("serving %s", c->prepared_dir);
 		return r;
 	}
+	r = rp_prepare_build_each_soc(&c->po, prep, &n, d);
+	if (r != RP_OK) {
+		if (n && prep[n - 1].image_source[0])
+			cli_info("using image %s", prep[n - 1].image_source);
+		if (n)
+			cli_print_warnings(prep[n - 1].warnings);
+		return r;
+	}
 	r = rp_payload_new(NULL, payload, d);
-	if (r != RP_OK)
-		return r;
-	if (c->po.image_path || c->po.soc) {
-		r = cli_payload_build(&c->po, &prep[0], d);
-		if (r == RP_OK)
-			r = add_prepared(*payload, &prep[0], d);
+	for (size_t i = 0; r == RP_OK && i < n; i++)
+		r = add_prepared(*payload, &prep[i], d);
+	if (n == 1 && (c->po.image_path || c->po.soc))
 		c->run.ro.soc = prep[0].soc; /* the image is for one SoC */
-		return r;
-	}
-	for (size_t i = 0; i < n_socs && built < MAX_PREPARED; i++) {
-		struct rp_prepare_opts po = c->po;
-		struct rp_diag why;
-
-		if (!rp_soc_has_eeprom(&socs[i]))
-			continue;
-		po.soc = socs[i].soc;
-		rp_diag_clear(&why);
-		r = rp_prepare_build(&po, &prep[built], &why);
-		if (r == RP_ERR_NOT_FOUND) {
-			/* No firmware for this SoC here: its boards fail loudly
-			 * ("no bootcode5.bin in the payload") if one turns up. */
-			if (!first.msg[0])
-				first = why;
-			rp_prepared_free(&prep[built]);
-			continue;
-		}
-		if (prep[built].image_source[0])
-			cli_info("using image %s", prep[built].image_source);
-		cli_print_warnings(prep[built].warnings);
-		if (r == RP_OK)
-			r = add_prepared(*payload, &prep[built], &why);
-		if (r != RP_OK) {
-			*d = why;
-			return r;
-		}
-		built++;
-	}
-	if (!built) {
-		*d = first;
-		return first.code ? first.code : RP_ERR_NOT_FOUND;
-	}
-	return RP_OK;
+	return r;
 }
 
 int cmd_flash(int argc, char **argv)
@@ -250,7 +217,7 @@ int cmd_flash(int argc, char **argv)
 	struct flash_cli c;
 	struct cli_run *run = &c.run;
 	struct cli_signals sig;
-	struct rp_prepared prep[MAX_PREPARED];
+	struct rp_prepared prep[RP_PREPARE_MAX_SOCS];
 	struct rp_diag d;
 	int r, exit_code;
 
@@ -290,7 +257,7 @@ out:
 	if (run->ro.source)
 		run->ro.source->ops->destroy(run->ro.source);
 	rp_payload_free(run->ro.payload);
-	for (size_t i = 0; i < MAX_PREPARED; i++)
+	for (size_t i = 0; i < RP_PREPARE_MAX_SOCS; i++)
 		rp_prepared_free(&prep[i]);
 	return exit_code;
 }

@@ -470,14 +470,15 @@ int cmd_station(int argc, char **argv)
 		exit_code = cli_fail(&d);
 		goto out;
 	}
-	{
-		const struct rp_prepared *p = rp_station_prepared(c.station);
-		c.origin.station = rp_station_name(c.station);
-		c.origin.run_id = rp_station_run_id(c.station);
+	c.origin.station = rp_station_name(c.station);
+	c.origin.run_id = rp_station_run_id(c.station);
+	for (size_t i = 0; i < rp_station_n_prepared(c.station); i++) {
+		const struct rp_prepared *p = rp_station_prepared_set(c.station, i);
 		cli_print_warnings(p->warnings);
-		cli_info("station %s, run %s: serving %s (sha256 %.16s...)%s%s", c.origin.station,
-			 c.origin.run_id, p->image_source[0] ? p->image_source : "the prepared image",
-			 p->image_sha256, sim_args.boards ? " to simulated boards" : "",
+		cli_info("station %s, run %s: serving BCM%s boards %s (sha256 %.16s...)%s%s",
+			 c.origin.station, c.origin.run_id, p->soc,
+			 p->image_source[0] ? p->image_source : "the prepared image", p->image_sha256,
+			 sim_args.boards ? " to simulated boards" : "",
 			 sim_args.boards ? "" : "; waiting for boards");
 	}
 	cli_outq_start(&c.out); /* the station writes its own records */

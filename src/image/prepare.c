@@ -298,6 +298,52 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 	return r;
 }
 
+int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
+			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
+			      struct rp_diag *d)
+{
+	size_t n_socs;
+	const struct rp_soc *socs = rp_soc_table(&n_socs);
+	struct rp_diag first = { 0 };
+	int r;
+
+	*n = 0;
+	if (o->image_path || o->soc) {
+		r = rp_prepare_build(o, &out[0], d);
+		*n = 1;
+		return r;
+	}
+	for (size_t i = 0; i < n_socs && *n < RP_PREPARE_MAX_SOCS; i++) {
+		struct rp_prepare_opts po = *o;
+		struct rp_diag why;
+
+		if (!rp_soc_has_eeprom(&socs[i]))
+			continue;
+		po.soc = socs[i].soc;
+		rp_diag_clear(&why);
+		r = rp_prepare_build(&po, &out[*n], &why);
+		if (r == RP_ERR_NOT_FOUND) {
+			/* No firmware for this SoC here: its boards fail loudly
+			 * (no second stage in the payload) if one turns up. */
+			if (!first.msg[0])
+				first = why;
+			rp_prepared_free(&out[*n]);
+			continue;
+		}
+		(*n)++;
+		if (r != RP_OK) {
+			if (d)
+				*d = why;
+			return r;
+		}
+	}
+	if (*n)
+		return RP_OK;
+	if (d)
+		*d = first;
+	return first.code ? first.code : RP_ERR_NOT_FOUND;
+}
+
 int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d)
 {
 	const struct rp_soc *soc = rp_soc_by_name(p->soc);

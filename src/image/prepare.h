@@ -59,6 +59,17 @@ struct rp_prepared {
  * (a key or wrapper) refuses images with BUILD_TIMESTAMP < 1632136573. */
 int rp_prepare_build(const struct rp_prepare_opts *opts, struct rp_prepared *out,
 		     struct rp_diag *d);
+/* One set per SoC a run may meet. With an image path or a SoC given, the
+ * one set rp_prepare_build makes. Otherwise a set for every SoC with an
+ * EEPROM whose firmware is found, so that one run serves a mixed tray
+ * (each board gets its own SoC's files); RP_ERR_NOT_FOUND with the first
+ * SoC's message when no firmware is found at all. out[0..*n) must be
+ * freed with rp_prepared_free, also on failure. */
+#define RP_PREPARE_MAX_SOCS 4
+int rp_prepare_build_each_soc(const struct rp_prepare_opts *opts,
+			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
+			      struct rp_diag *d);
+
 /* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig,
  * config.txt into dir (created if needed), each through a temporary file. */
 int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d);

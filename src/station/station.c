@@ -12,8 +12,11 @@
 struct rp_station {
 	struct rp_station_opts opts;
 	const struct rp_station_config *cfg;
-	struct rp_prepared prepared;
-	bool own_prepared;
+	/* One set per SoC a mixed tray may hold (rp_prepare_build_each_soc),
+	 * or the caller's one in opts.prepared. */
+	struct rp_prepared prepared[RP_PREPARE_MAX_SOCS];
+	size_t n_prepared;
+	bool one_soc; /* only that SoC's boards are served */
 	struct rp_payload *payload;
 	struct rp_runner *runner;
 	struct rp_recorder *recorder;
@@ -73,7 +76,7 @@ static int make_runner(struct rp_station *s, struct rp_diag *d)
 	ro.source = s->opts.source;
 	ro.payload = s->payload;
 	ro.mode = RP_SESSION_FLASH;
-	ro.soc = s->opts.prepared ? s->opts.prepared->soc : s->prepared.soc;
+	ro.soc = s->one_soc ? rp_station_prepared(s)->soc : NULL;
 	if (c) {
 		for (unsigned i = 0; i < c->n_ports && i < RP_RUNNER_MAX_FILTERS; i++)
 			ro.port_globs[ro.n_port_globs++] = c->ports[i];
@@ -119,7 +122,7 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 		goto fail;
 
 	if (opts->prepared) {
-		prep = opts->prepared;
+		s->one_soc = true;
 	} else {
 		struct rp_prepare_opts pr;
 		if (s->cfg)
@@ -128,15 +131,16 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 			memset(&pr, 0, sizeof(pr));
 			pr.timestamp = -1;
 		}
-		ret = rp_prepare_build(&pr, &s->prepared, d);
+		s->one_soc = pr.image_path || pr.soc;
+		ret = rp_prepare_build_each_soc(&pr, s->prepared, &s->n_prepared, d);
 		if (ret < 0)
 			goto fail;
-		s->own_prepared = true;
-		prep = &s->prepared;
 	}
 	ret = rp_payload_new(&po, &s->payload, d);
-	if (ret == RP_OK)
+	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++) {
+		prep = opts->prepared ? opts->prepared : &s->prepared[i];
 		ret = rp_payload_add_prepared(s->payload, prep, d);
+	}
 	if (ret == RP_OK)
 		ret = open_records(s, d);
 	if (ret == RP_OK)
@@ -150,9 +154,19 @@ fail:
 	return ret;
 }
 
+const struct rp_prepared *rp_station_prepared_set(const struct rp_station *s, size_t i)
+{
+	return s->opts.prepared ? s->opts.prepared : &s->prepared[i < s->n_prepared ? i : 0];
+}
+
 const struct rp_prepared *rp_station_prepared(const struct rp_station *s)
 {
-	return s->opts.prepared ? s->opts.prepared : &s->prepared;
+	return rp_station_prepared_set(s, 0);
+}
+
+size_t rp_station_n_prepared(const struct rp_station *s)
+{
+	return s->opts.prepared ? 1 : s->n_prepared;
 }
 
 const char *rp_station_run_id(const struct rp_station *s)
@@ -209,8 +223,8 @@ void rp_station_free(struct rp_station *s)
 	rp_recorder_close(s->recorder, NULL);
 	close_sinks(s->opts.sinks, s->opts.n_sinks);
 	rp_payload_free(s->payload);
-	if (s->own_prepared)
-		rp_prepared_free(&s->prepared);
+	for (size_t i = 0; i < RP_PREPARE_MAX_SOCS; i++)
+		rp_prepared_free(&s->prepared[i]);
 	free(s);
 }
 

@@ -64,8 +64,11 @@ struct rp_station;
 /* Everything that can fail before a board is touched fails here: config
  * checks, building the payload, opening every sink. */
 int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, struct rp_diag *d);
-/* The payload being served (image source, digest, warnings for the CLI). */
-const struct rp_prepared *rp_station_prepared(const struct rp_station *s);
+/* The payload being served (image source, digest, warnings for the CLI):
+ * one prepared set per SoC the station serves. */
+size_t rp_station_n_prepared(const struct rp_station *s);
+const struct rp_prepared *rp_station_prepared_set(const struct rp_station *s, size_t i);
+const struct rp_prepared *rp_station_prepared(const struct rp_station *s); /* the first */
 const char *rp_station_run_id(const struct rp_station *s);
 const char *rp_station_name(const struct rp_station *s);
 /* Run until stopped, `count` attempts or the idle timeout, then flush
