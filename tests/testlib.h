@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TEST_SKIP 77
 
@@ -123,6 +124,32 @@ static inline int test_result(void)
 		fprintf(stderr, "%d check(s) failed\n", test_failures);
 	fflush(stdout);
 	return test_failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* A fresh scratch directory under $TMPDIR (or /tmp), named after the
+ * test, made the current directory. NULL (and a message) on failure. */
+static inline const char *test_scratch_enter(const char *name, char *buf, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, size, "%s/rpiprov-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+	if (!mkdtemp(buf) || chdir(buf) != 0) {
+		perror(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Leave the scratch directory and remove it with everything in it. */
+static inline void test_scratch_leave(const char *dir)
+{
+	char cmd[4200];
+
+	if (chdir("/") != 0)
+		perror("chdir /");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* Directory with the real firmware fixtures, or NULL (callers skip). */

@@ -82,15 +82,6 @@ void cli_info(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cli_option_uint(const char *cmd, const char *opt, const char *arg, unsigned min, unsigned max,
-		    unsigned *out)
-{
-	struct rp_diag d;
-	if (rp_parse_uint(arg, min, max, out, &d) < 0)
-		return cli_usage_error(cmd, "%s: %s", opt, d.msg);
-	return 0;
-}
-
 int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max,
 		   uint64_t *out)
 {
@@ -98,6 +89,17 @@ int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t m
 	if (rp_parse_u64(arg, min, max, out, &d) < 0)
 		return cli_usage_error(cmd, "%s: %s", opt, d.msg);
 	return 0;
+}
+
+int cli_option_uint(const char *cmd, const char *opt, const char *arg, unsigned min, unsigned max,
+		    unsigned *out)
+{
+	uint64_t v;
+	int r = cli_option_u64(cmd, opt, arg, min, max, &v);
+
+	if (!r)
+		*out = (unsigned)v;
+	return r;
 }
 
 int cli_option_duration(const char *cmd, const char *opt, const char *arg, uint64_t min_ms,

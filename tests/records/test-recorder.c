@@ -540,13 +540,12 @@ static void test_last_attempt_id(void)
 
 int main(void)
 {
-	char tmpl[] = "/tmp/rpiprov-test-recorder-XXXXXX";
-	char cmd[600], *tmpdir = mkdtemp(tmpl);
+	char buf[256];
+	const char *tmpdir = test_scratch_enter("recorder", buf, sizeof(buf));
+	int rc;
 
-	if (!tmpdir || chdir(tmpdir) != 0) {
-		perror(tmpl);
+	if (!tmpdir)
 		return EXIT_FAILURE;
-	}
 	RUN(test_several_sinks());
 	RUN(test_failing_sink());
 	RUN(test_flush_on_close());
@@ -554,10 +553,7 @@ int main(void)
 	RUN(test_many_threads());
 	RUN(test_open_failure());
 	RUN(test_last_attempt_id());
-	if (chdir("/") != 0)
-		perror("chdir");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return test_result();
+	rc = test_result();
+	test_scratch_leave(tmpdir);
+	return rc;
 }

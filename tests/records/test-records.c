@@ -489,21 +489,17 @@ static void test_db_concurrency(void)
 
 int main(void)
 {
-	char tmpl[] = "/tmp/rpiprov-test-records-XXXXXX";
-	char cmd[600], *tmpdir = mkdtemp(tmpl);
+	char buf[256];
+	const char *tmpdir = test_scratch_enter("records", buf, sizeof(buf));
+	int rc;
 
-	if (!tmpdir || chdir(tmpdir) != 0) {
-		perror(tmpl);
+	if (!tmpdir)
 		return EXIT_FAILURE;
-	}
 	RUN(test_time());
 	RUN(test_jsonl_round_trip());
 	RUN(test_db_round_trip());
 	RUN(test_db_concurrency());
-	if (chdir("/") != 0)
-		perror("chdir");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return test_result();
+	rc = test_result();
+	test_scratch_leave(tmpdir);
+	return rc;
 }

@@ -365,47 +365,38 @@ static void test_handoff(void)
  * still enumerating (rpiboot: "Failed to open the requested device"); the
  * runner tries again within its retry window and serves the board. A
  * device that never opens fails with the source's own message. */
+static void run_failing_opens(unsigned failures, int error, struct observed *o)
+{
+	struct script_source s;
+	struct rp_runner_opts ro = { .count = 1, .reenum_timeout_ms = 2000 };
+	struct rp_runner_summary sum;
+	struct rp_payload *p = second_stages();
+
+	source_init(&s);
+	s.failing_open_id = 2;
+	s.open_failures = failures;
+	s.open_error = error;
+	push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
+	arm_second_stage(&s, 2);
+	run(&s, p, &ro, o, &sum);
+	rp_payload_free(p);
+}
+
 static void test_open_fails_while_enumerating(void)
 {
 	static const int errors[] = { RP_ERR_ACCESS, RP_ERR_NO_DEVICE, RP_ERR_IO };
+	struct observed o;
 
 	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
-		struct script_source s;
-		struct observed o = { 0 };
-		struct rp_runner_opts ro = { .count = 1, .reenum_timeout_ms = 2000 };
-		struct rp_runner_summary sum;
-		struct rp_payload *p = second_stages();
-
-		source_init(&s);
-		s.failing_open_id = 2;
-		s.open_failures = 3;
-		s.open_error = errors[i];
-		push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
-		arm_second_stage(&s, 2);
-		run(&s, p, &ro, &o, &sum);
-		CHECK_EQ_INT(sum.served, 1);
+		memset(&o, 0, sizeof(o));
+		run_failing_opens(3, errors[i], &o);
 		CHECK_EQ_INT(o.finished[0].result, RP_RESULT_SERVED);
 		CHECK_EQ_INT(o.finished[0].open_retries, 3);
-		rp_payload_free(p);
 	}
-	{
-		struct script_source s;
-		struct observed o = { 0 };
-		struct rp_runner_opts ro = { .count = 1, .reenum_timeout_ms = 2000 };
-		struct rp_runner_summary sum;
-		struct rp_payload *p = second_stages();
-
-		source_init(&s);
-		s.failing_open_id = 2;
-		s.open_failures = 1000;
-		s.open_error = RP_ERR_ACCESS;
-		push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
-		arm_second_stage(&s, 2);
-		run(&s, p, &ro, &o, &sum);
-		CHECK_EQ_INT(o.finished[0].result, RP_RESULT_FAILED);
-		CHECK_CONTAINS(o.finished[0].error, "still enumerating");
-		rp_payload_free(p);
-	}
+	memset(&o, 0, sizeof(o));
+	run_failing_opens(1000, RP_ERR_ACCESS, &o);
+	CHECK_EQ_INT(o.finished[0].result, RP_RESULT_FAILED);
+	CHECK_CONTAINS(o.finished[0].error, "still enumerating");
 }
 
 /* --serial at the ROM (issue #9): the BCM2711/2712 ROM's string is the

@@ -144,18 +144,13 @@ static void test_bad_archives(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char cmd[300];
 	int rc;
 
-	snprintf(root, sizeof(root), "%s/rpiprov-bootfiles-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (!test_scratch_enter("bootfiles", root, sizeof(root)))
 		return 1;
 	RUN(test_gnu_tar_archives());
 	RUN(test_bad_archives());
 	rc = test_result();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	test_scratch_leave(root);
 	return rc;
 }

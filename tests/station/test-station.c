@@ -361,24 +361,18 @@ static void test_stop_mid_tray(void)
 
 int main(void)
 {
-	const char *fw = test_firmware_dir();
-	char tmpl[] = "/tmp/rpiprov-test-station-XXXXXX";
-	char cmd[600], *tmpdir;
+	const char *tmpdir;
+	char buf[256];
+	int rc;
 
-	if (!fw) {
+	if (!test_firmware_dir())
 		return test_skip_all("RPIPROV_TEST_FIRMWARE not set: the station runs need real firmware");
-	}
-	tmpdir = mkdtemp(tmpl);
-	if (!tmpdir || chdir(tmpdir) != 0) {
-		perror(tmpl);
+	tmpdir = test_scratch_enter("test-station", buf, sizeof(buf));
+	if (!tmpdir)
 		return EXIT_FAILURE;
-	}
 	RUN(test_tray_with_failures());
 	RUN(test_stop_mid_tray());
-	if (chdir("/") != 0)
-		perror("chdir");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return test_result();
+	rc = test_result();
+	test_scratch_leave(tmpdir);
+	return rc;
 }
