@@ -253,9 +253,24 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 	if (r == RP_OK && signing)
 		r = sign_config(o, &b, d);
 	if (r == RP_OK) {
-		struct rp_sig_create_opts so = { .timestamp = o->timestamp };
-		rp_sha256_hex(b.img.data, b.img.size, out->image_sha256);
-		r = rp_sig_create(b.img.data, b.img.size, &so, &out->image_sig, &out->image_sig_len, d);
+		/* recovery.bin writes the .sig's update timestamp into the
+		 * EEPROM (HARDWARE-EVIDENCE.md F20), so the served image
+		 * carries it already: the flashed bytes, and their hash, are
+		 * then exactly what was served. One time for both. */
+		struct rp_sig_create_opts so = { 0 };
+		int64_t ts = 0;
+		r = rp_sig_timestamp(o->timestamp, &ts, d);
+		if (r == RP_OK && (ts < 0 || ts > (int64_t)UINT32_MAX))
+			r = rp_diag_set(d, RP_ERR_INVALID_ARG,
+					"timestamp %lld does not fit the EEPROM's 32 bits", (long long)ts);
+		if (r == RP_OK)
+			r = rp_eeprom_set_timestamp(&b.img, (uint32_t)ts, d);
+		so.timestamp = ts;
+		if (r == RP_OK) {
+			rp_sha256_hex(b.img.data, b.img.size, out->image_sha256);
+			r = rp_sig_create(b.img.data, b.img.size, &so, &out->image_sig,
+					  &out->image_sig_len, d);
+		}
 	}
 	if (r == RP_OK)
 		r = load_recovery(o, out, d);

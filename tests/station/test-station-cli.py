@@ -148,7 +148,7 @@ def test_sigterm(tmp, twice):
 
 
 def test_json_events(tmp):
-    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "wrong_hash:2"] + payload_args())
+    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "short@image:2"] + payload_args())
     check(r.returncode == 1, f"--json run with a failing board exits 1, got {r.returncode}: {r.stderr}")
     events = [json.loads(l) for l in r.stdout.splitlines()]
     kinds = [e["event"] for e in events]
@@ -162,7 +162,7 @@ def test_json_events(tmp):
 
 def test_report(tmp):
     db = os.path.join(tmp, "rep.db")
-    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "rom_error:2",
+    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "short:2",
              "--sim-fault", "leave@image:4"] + payload_args())
     check(r.returncode == 1, f"run for the report: {r.returncode} {r.stderr}")
 

@@ -68,8 +68,13 @@ static void test_enumerate_existing(void)
 		CHECK_EQ_INT(in->pid, 0x2711);
 		CHECK_EQ_INT(in->bus, 1);
 		CHECK_EQ_INT(in->stage, RP_STAGE_ROM);
-		CHECK_EQ_INT(in->serial_index, 0);
+		/* F2: index 3. The libusb source does not read a ROM's serial
+		 * string (src/usb's choice), so it stays empty here. */
+		CHECK_EQ_INT(in->serial_index, 3);
 		CHECK_STR_EQ(in->serial, "");
+		/* The one-interface ROM has the 2711 descriptor quirk (F4:
+		 * claims 55 bytes and 2 interfaces, 32 bytes arrive): libusb
+		 * still reads 1 interface. */
 		CHECK_EQ_INT(in->num_interfaces, first ? 1 : 2);
 		CHECK(in->address > 1);
 	}
