@@ -1,8 +1,10 @@
-/* Device model of one Raspberry Pi board in USB boot mode: the boot ROM
- * (boot message, second stage, return code, then re-enumeration) and
- * recovery.bin's behaviour (asks for config.txt, pieeprom.sig,
- * pieeprom.bin; checks the digest; writes a virtual EEPROM; verifies it;
- * reports metadata; Done). It is the device side of the same wire protocol
+/* Device model of one Raspberry Pi board in USB boot mode, as real boards
+ * are seen to behave (../shared/HARDWARE-EVIDENCE.md, F-numbers): the boot
+ * ROM (iSerialNumber 3 with an 8-hex serial, boot message, second stage,
+ * return code, then re-enumeration) and recovery.bin (the requests of its
+ * firmware generation, sim_script.c; the .sig check, fatal when it fails;
+ * sector-wise EEPROM writes with the update timestamp, sim_eeprom.c; the
+ * metadata of its build date, sim_metadata.c; Done). It is the device side of the same wire protocol
  * the session speaks, and is driven by two hosts: the in-process transport
  * (sim_source.c, `--simulate`) and the umockdev harness in tests/usb.
  *
