@@ -71,6 +71,11 @@ static struct rp_payload *make_payload(void)
 	}
 	for (size_t i = 0; i < sizeof(second); i++)
 		second[i] = (uint8_t)i;
+	/* The .sig's timestamp in the last 8 bytes, as recovery.bin writes it (F20). */
+	for (unsigned i = 0; i < 4; i++) {
+		image[sizeof(image) - 8 + i] = (uint8_t)(~1700000000u >> (8 * i));
+		image[sizeof(image) - 4 + i] = (uint8_t)(1700000000u >> (8 * i));
+	}
 	sha256_hex(image, sizeof(image), sha);
 	snprintf(sig, sizeof(sig), "%s\nts: 1700000000\n", sha);
 	if (rp_payload_new(NULL, &p, &d) != RP_OK ||

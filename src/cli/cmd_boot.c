@@ -238,7 +238,8 @@ int cmd_boot(int argc, char **argv)
 	if (r == RP_OK)
 		r = cli_dir_payload_new(c.dir, c.overlays, c.allow_otp, &ro->payload, &d);
 	if (r == RP_OK) {
-		struct cli_source_opts so = { .sim = &run->sim, .verbose = run->verbose != 0 };
+		struct cli_source_opts so = { .sim = &run->sim, .verbose = run->verbose != 0,
+					      .read_rom_serials = ro->n_serials != 0 };
 		r = cli_source_new(&so, &ro->source, &d);
 	}
 	if (r != RP_OK) {

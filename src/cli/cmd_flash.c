@@ -240,6 +240,7 @@ int cmd_flash(int argc, char **argv)
 		r = build_payload(&c, prep, &run->ro.payload, &d);
 	if (r == RP_OK) {
 		struct cli_source_opts so = { .sim = &run->sim, .soc = run->ro.soc,
+					      .read_rom_serials = run->ro.n_serials != 0,
 					      .verbose = run->verbose != 0 };
 		r = cli_source_new(&so, &run->ro.source, &d);
 	}

@@ -266,7 +266,8 @@ int cmd_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_source_opts so = { .sim = NULL }; /* list looks at USB only */
+	/* list looks at USB only, and shows every board's serial */
+	struct cli_source_opts so = { .sim = NULL, .read_rom_serials = true };
 	struct list_opts o = { 0 };
 	struct cli_signals sig;
 	struct board_list boards = { 0 };

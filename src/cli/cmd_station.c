@@ -456,6 +456,7 @@ int cmd_station(int argc, char **argv)
 	}
 
 	/* The simulated boards start arriving when the source is made. */
+	src_opts.read_rom_serials = cfg.n_serials != 0;
 	ret = cli_source_new(&src_opts, &c.source, &d);
 	if (ret == RP_OK) {
 		cli_records_from_config(&cfg, &records);

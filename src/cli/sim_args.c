@@ -71,10 +71,14 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, uns
 	unsigned count = 0;
 
 	/* Ask the runner's own filter about each board as it will arrive:
-	 * in the boot ROM, without a readable serial, on its known port. */
+	 * in the boot ROM with its index-3 serial string (F2, F3), on its
+	 * known port. */
 	for (unsigned i = 0; i < s->boards; i++) {
-		struct rp_device_info info = { .stage = RP_STAGE_ROM };
+		struct rp_device_info info = { .stage = RP_STAGE_ROM, .serial_index = 3 };
+		struct rp_sim_params p;
 		char why[256];
+		rp_sim_params_default(&p, i + 1);
+		rp_sim_usb_serial(p.serial, info.serial);
 		rp_sim_source_port_path(1, i, info.port_path);
 		count += rp_runner_filters_accept(globs, n_globs, serials, n_serials, &info, why,
 						  sizeof(why));

@@ -31,10 +31,9 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 /* After the options: the --sim-* options need --simulate, and faults
  * name simulated boards. 0 or a usage exit code. */
 int cli_sim_check(const struct cli_sim *s, const char *cmd);
-/* How many simulated boards the filters let through (their port paths are
- * known in advance; they arrive in the boot ROM, without a readable
- * serial, so a serial filter lets none through), so a run knows how many
- * to wait for. */
+/* How many simulated boards the filters let through (their port paths
+ * and serial strings are known in advance), so a run knows how many to
+ * wait for. */
 unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
 			  const char *const *serials, unsigned n_serials);
 /* The template of every simulated board: its timing, and this SoC

@@ -11,7 +11,9 @@ int cli_source_new(const struct cli_source_opts *o, struct rp_source **out, stru
 	struct rp_sim_source_opts so = { .params = &tmpl, .arrival_ms = o->arrival_ms };
 
 	if (!o->sim || !o->sim->boards) {
-		int r = rp_usb_source_new(&uo, out, d);
+		int r;
+		uo.read_rom_serials = o->read_rom_serials;
+		r = rp_usb_source_new(&uo, out, d);
 		if (r == RP_OK && o->verbose)
 			cli_info("watching for boards: %s", rp_usb_source_watch_mode(*out));
 		return r;

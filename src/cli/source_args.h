@@ -15,6 +15,7 @@ struct cli_source_opts {
 	const char *soc;             /* the simulated boards' SoC ("2712"; NULL: 2711) */
 	const uint64_t *arrival_ms;  /* per simulated board, from the start; NULL: all at once */
 	bool verbose;                /* say how USB devices are watched (hotplug or polling) */
+	bool read_rom_serials;       /* --serial given, or `list`: read boot ROMs' serials */
 };
 
 /* Boards already on the bus count as arrivals, so a board waiting when the

@@ -339,7 +339,8 @@ int rp_eeprom_replace_bootcode(struct rp_eeprom *img, const uint8_t *data, size_
 	return replace_section(img, 0, 8, data, len, "bootcode", d);
 }
 
-int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d)
+static int set_timestamp(struct rp_eeprom *img, uint32_t ts, bool files_everywhere,
+			 struct rp_diag *d)
 {
 	uint8_t pair[8];
 	bool found = false;
@@ -347,10 +348,7 @@ int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *
 
 	rp_put_le32(pair, ~ts);
 	rp_put_le32(pair + 4, ts);
-	/* rpi-eeprom-config since its A/B rework (2026) uses the updatetime
-	 * files only on A/B images; on a 2711 image it writes the last 8
-	 * bytes even when the image has an updatetime file. */
-	if (img->ab) {
+	if (img->ab || files_everywhere) {
 		long i = find_in(img, "updatetime", 0, img->part_start);
 		if (i >= 0) {
 			r = replace_section(img, (size_t)i, RP_EEPROM_FILE_HDR, pair, sizeof(pair),
@@ -369,6 +367,19 @@ int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *
 	if (!found)
 		memcpy(img->data + img->size - sizeof(pair), pair, sizeof(pair));
 	return RP_OK;
+}
+
+int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d)
+{
+	/* rpi-eeprom-config since its A/B rework (2026) uses the updatetime
+	 * files only on A/B images; on a 2711 image it writes the last 8
+	 * bytes even when the image has an updatetime file. */
+	return set_timestamp(img, ts, false, d);
+}
+
+int rp_eeprom_set_timestamp_in_files(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d)
+{
+	return set_timestamp(img, ts, true, d);
 }
 
 void rp_eeprom_get_timestamp(const struct rp_eeprom *img, uint32_t *ts, bool *is_set)

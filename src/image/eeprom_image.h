@@ -91,6 +91,10 @@ int rp_eeprom_replace_bootcode(struct rp_eeprom *img, const uint8_t *data, size_
  * an A/B image, in the last 8 bytes otherwise, even on a 2711 image that
  * has an updatetime file. */
 int rp_eeprom_set_timestamp(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d);
+/* Where rpi-eeprom-config put it before that: in the updatetime file of
+ * any image that has one. Only for recognising a board whose firmware
+ * still writes it there. */
+int rp_eeprom_set_timestamp_in_files(struct rp_eeprom *img, uint32_t ts, struct rp_diag *d);
 /* *is_set is false for an erased (0xffffffff) or inconsistent pair. */
 void rp_eeprom_get_timestamp(const struct rp_eeprom *img, uint32_t *ts, bool *is_set);
 

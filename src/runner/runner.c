@@ -388,10 +388,10 @@ static void ignore(struct rp_runner *r, const struct rp_device_info *info, const
 }
 
 /* A --serial value against a device's serial string. The BCM2711/2712
- * ROM reports only the low 32 bits of the board serial, as 8 lowercase
- * hex digits (F3), while records and labels carry all 16: a full serial
- * also selects its board in the ROM, as rpiboot -i with the ROM's string
- * does. */
+ * ROM, and the second stage after it, report only the low 32 bits of the
+ * board serial as 8 hex digits (F3, F10), while records, labels and the
+ * metadata's USER_SERIAL_NUM may carry all 16: the two forms select the
+ * same board, as rpiboot -i with the 8-digit string does. */
 static bool serial_matches(const char *want, const struct rp_device_info *info)
 {
 	size_t wl = strlen(want), dl = strlen(info->serial);
@@ -400,8 +400,11 @@ static bool serial_matches(const char *want, const struct rp_device_info *info)
 		return false;
 	if (wl == dl)
 		return strcasecmp(want, info->serial) == 0;
-	return info->stage == RP_STAGE_ROM && dl == 8 && wl == 16 &&
-	       strcasecmp(want + 8, info->serial) == 0;
+	if (wl == 16 && dl == 8)
+		return strcasecmp(want + 8, info->serial) == 0;
+	if (wl == 8 && dl == 16)
+		return strcasecmp(want, info->serial + 8) == 0;
+	return false;
 }
 
 bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,

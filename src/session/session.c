@@ -398,10 +398,19 @@ static bool update_succeeded(const char *v)
 	return false;
 }
 
-/* The image as recovery.bin leaves it in the EEPROM: the served bytes
+/* Where a recovery.bin may write the update time: where rpi-eeprom-config
+ * puts it today, or (older tools, a 2711's updatetime file) where it
+ * used to. Nobody has measured which one recovery.bin uses. */
+static int (*const stamp_places[])(struct rp_eeprom *, uint32_t, struct rp_diag *) = {
+	rp_eeprom_set_timestamp,
+	rp_eeprom_set_timestamp_in_files,
+};
+
+/* The image as recovery.bin may leave it in the EEPROM: the served bytes
  * with the ts: of the .sig served beside it written as the update time
- * (F20). Empty when there is no such .sig, no ts, or nothing changes. */
-static void flashed_sha256(const struct serve_state *s, char out[65])
+ * (F20), at place `which` of stamp_places. Empty when there is no such
+ * .sig, no ts, or nothing changes. */
+static void flashed_sha256(const struct serve_state *s, size_t which, char out[65])
 {
 	const struct looked_up *img = &s->files[s->image_index];
 	const char *dot = strrchr(img->name, '.');
@@ -422,7 +431,7 @@ static void flashed_sha256(const struct serve_state *s, char out[65])
 			return;
 		if (rp_eeprom_parse(&ee, img->f.data, img->f.len, img->name, NULL) != RP_OK)
 			return;
-		if (rp_eeprom_set_timestamp(&ee, (uint32_t)sig.ts, NULL) == RP_OK &&
+		if (stamp_places[which](&ee, (uint32_t)sig.ts, NULL) == RP_OK &&
 		    memcmp(ee.data, img->f.data, img->f.len) != 0)
 			rp_sha256_hex(ee.data, ee.size, out);
 		rp_eeprom_free(&ee);
@@ -459,13 +468,21 @@ static int verify_eeprom(struct rp_board_record *rec, const struct serve_state *
 	if (!strcmp(rec->reported_hash, rec->served_sha256)) {
 		snprintf(rec->hash_matched, sizeof(rec->hash_matched), "served image");
 	} else {
-		flashed_sha256(s, flashed);
-		if (!flashed[0] || strcmp(rec->reported_hash, flashed) != 0)
+		char first[65] = "";
+		bool matched = false;
+
+		for (size_t i = 0; i < sizeof(stamp_places) / sizeof(stamp_places[0]) && !matched; i++) {
+			flashed_sha256(s, i, flashed);
+			if (i == 0)
+				memcpy(first, flashed, sizeof(first));
+			matched = flashed[0] && !strcmp(rec->reported_hash, flashed);
+		}
+		if (!matched)
 			return rp_session_fail(rec, RP_ERR_VERIFY,
 					       "EEPROM_HASH %s does not match served image %s%s%s",
 					       rec->reported_hash, rec->served_sha256,
-					       flashed[0] ? " nor the image with its update time " : "",
-					       flashed);
+					       first[0] ? " nor the image with its update time " : "",
+					       first);
 		snprintf(rec->hash_matched, sizeof(rec->hash_matched),
 			 "served image with the .sig's update time");
 	}

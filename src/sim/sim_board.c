@@ -1,9 +1,12 @@
 /* The device side of the rpiboot protocol: a BCM2711/2712 boot ROM and
  * recovery.bin (boot ROM takes the second stage by bulk transfer; the
  * second stage asks for files by GetFileSize/ReadFile and reports by
- * metadata and Done messages). It checks every
- * host message as strictly as a test oracle should (a wrong header, an
- * extra byte or a reply out of turn stalls and is kept in host_error). */
+ * metadata and Done messages). What it asks for comes from the script of
+ * its firmware generation (sim_script.c), what it reports from the
+ * metadata table (sim_metadata.c), how it writes from sim_eeprom.c. It
+ * checks every host message as strictly as a test oracle should (a wrong
+ * header, an extra byte or a reply out of turn stalls and is kept in
+ * host_error). */
 #include "sim/sim_board.h"
 
 #include <stdarg.h>
@@ -13,6 +16,9 @@
 
 #include <openssl/evp.h>
 
+#include "sim/sim_eeprom.h"
+#include "sim/sim_metadata.h"
+#include "sim/sim_script.h"
 #include "soc/soc.h"
 #include "util/clock.h"
 #include "util/endian.h"
@@ -23,77 +29,8 @@
 #define SECOND_STAGE_MAX (4u << 20)  /* what the ROM loads into its SRAM/L2, with margin */
 #define FILE_MAX (16u << 20)         /* largest file recovery.bin is made to accept */
 #define CONFIG_MAX (64u << 10)
-#define SERIAL_INDEX_ROM 0
-#define SERIAL_INDEX_SECOND 5
+#define USB_SERIAL_DIGITS RP_SIM_USB_SERIAL_LEN
 #define FOREVER_MS (24u * 3600u * 1000u)
-#define ROM_ERROR_CODE 0x8000001d     /* any non-zero value: the ROM's code for a bad image */
-
-/* What recovery.bin asks for, in the order a CM4 log shows. */
-enum script_step {
-	Q_CONFIG_SIZE = 0,
-	Q_CONFIG_READ,
-	Q_IMAGE_SIZE,
-	Q_SIG_SIZE,
-	Q_SIG_READ,
-	Q_IMAGE_READ,
-	Q_METADATA,
-	Q_DONE,
-	Q_FINISHED,
-};
-
-/* Where a fault of a step fires: `first` marks the first request of the
- * step (bad command, odd names; and leave/stall/silence when `wire_faults`
- * says the step's trouble is at the request rather than in the bulk data:
- * "leave@image" leaves during the pieeprom.bin read). */
-struct script_entry {
-	uint32_t cmd;
-	const char *name;
-	enum rp_sim_step step;
-	bool first;
-	bool wire_faults;
-};
-
-static const struct script_entry script[] = {
-	[Q_CONFIG_SIZE] = { 0, "config.txt", RP_SIM_STEP_CONFIG, true, true },
-	[Q_CONFIG_READ] = { 1, "config.txt", RP_SIM_STEP_CONFIG, false, false },
-	[Q_IMAGE_SIZE] = { 0, "pieeprom.bin", RP_SIM_STEP_IMAGE, true, false },
-	[Q_SIG_SIZE] = { 0, "pieeprom.sig", RP_SIM_STEP_SIG, true, true },
-	[Q_SIG_READ] = { 1, "pieeprom.sig", RP_SIM_STEP_SIG, false, false },
-	[Q_IMAGE_READ] = { 1, "pieeprom.bin", RP_SIM_STEP_IMAGE, false, false },
-	[Q_METADATA] = { 0, NULL, RP_SIM_STEP_METADATA, true, true },
-	[Q_DONE] = { 2, "", RP_SIM_STEP_METADATA, false, false },
-};
-
-/* Metadata keys in the order recovery.bin reports them; the `extra`
- * ones only on chips whose SoC table row has extra_metadata (2712). */
-enum meta_source {
-	M_MAC, M_BOOT_ROM, M_ZERO, M_ERASE, M_UPDATE, M_HASH, M_BOARDREV, M_SERIAL,
-	M_KEY_HASH, M_UUID, M_MAC_BT, M_MAC_WIFI,
-};
-struct meta_key {
-	const char *key;
-	enum meta_source src;
-	bool extra;
-};
-static const struct meta_key meta_keys[] = {
-	{ "MAC_ADDR", M_MAC, false },
-	{ "BOOT_ROM", M_BOOT_ROM, false },
-	{ "JTAG_LOCKED", M_ZERO, false },
-	{ "EEPROM_ERASE", M_ERASE, false },
-	{ "BOARD_ATTR", M_ZERO, false },
-	{ "EEPROM_UPDATE", M_UPDATE, false },
-	{ "EEPROM_HASH", M_HASH, false },
-	{ "USER_BOARDREV", M_BOARDREV, false },
-	{ "USER_SERIAL_NUM", M_SERIAL, false },
-	{ "ADVANCED_BOOT", M_ZERO, false },
-	{ "CUSTOMER_KEY_HASH", M_KEY_HASH, false },
-	{ "SECURE_BOOT_PROVISION", M_ZERO, false },
-	{ "FACTORY_UUID", M_UUID, true },
-	{ "MAC_BT_ADDR", M_MAC_BT, true },
-	{ "MAC_WIFI_ADDR", M_MAC_WIFI, true },
-	{ "SIGNATURE_MODE", M_ZERO, true },
-};
-#define N_META_KEYS (sizeof(meta_keys) / sizeof(meta_keys[0]))
 
 /* Reports a board with GARBAGE_METADATA sends before the real ones: every
  * one must be dropped by the host without ending the session. */
@@ -107,20 +44,34 @@ static const char *const garbage_reports[] = {
 };
 #define N_GARBAGE (sizeof(garbage_reports) / sizeof(garbage_reports[0]))
 
+static const char *const hostile_names[] = { "../../etc/passwd", "/etc/shadow" };
+
+/* recovery.bin config.txt options the model acts on (DESIGN.md 3). */
+enum config_flag { C_NO_METADATA, C_REBOOT, C_ERASE, C_PUBKEY };
+static const struct {
+	const char *line;
+	enum config_flag flag;
+} config_options[] = {
+	{ "recovery_metadata=0", C_NO_METADATA },
+	{ "recovery_reboot=1", C_REBOOT },
+	{ "erase_eeprom=1", C_ERASE },
+	{ "program_pubkey=1", C_PUBKEY },
+};
+
 enum rom_state {
 	ROM_MSG_HEADER = 0, /* expects the control OUT header of the boot message */
 	ROM_MSG_DATA,
 	ROM_SS_HEADER,
 	ROM_SS_DATA,
 	ROM_RETURN_CODE,    /* second stage received; status read pending */
-	ROM_JUMPED,         /* status read: off to the second stage */
+	ROM_JUMPED,         /* off to the second stage */
 };
 
 enum reply_kind {
 	REPLY_NONE = 0,
 	REPLY_SIZE,      /* GetFileSize: header only, size in wValue/wIndex */
 	REPLY_FILE,      /* ReadFile: header with the length, then the bytes */
-	REPLY_ACK,       /* metadata: header with 0 */
+	REPLY_ACK,       /* metadata or the empty name: header with 0 */
 	REPLY_HOSTILE,   /* a hostile name: the host must not serve it */
 	REPLY_INVALID,   /* a malformed request: the host must give up, not answer */
 };
@@ -128,7 +79,10 @@ enum reply_kind {
 struct rp_sim_board {
 	struct rp_sim_params p;
 	const struct rp_soc *soc;
+	const struct rp_sim_script *script;
 	size_t eeprom_size;
+	uint32_t date;
+	char usb_serial[USB_SERIAL_DIGITS + 1];
 
 	enum rp_stage stage;
 	bool attached;
@@ -140,6 +94,7 @@ struct rp_sim_board {
 	uint64_t ready_at;     /* busy until then (rp_now_ms) */
 	bool stalled;
 	bool silent;
+	bool open_fail_pending;
 	enum rp_sim_outcome outcome;
 	char host_error[256];
 
@@ -151,30 +106,56 @@ struct rp_sim_board {
 	size_t ss_len, ss_got;
 
 	/* second stage */
-	enum script_step q;
-	unsigned hostile_sent;
-	unsigned meta_sent, garbage_sent;
-	bool last_was_garbage;
+	size_t step;           /* in script->steps */
+	bool reading;          /* the FILE step's ReadFile comes next / is being answered */
+	bool finished;         /* said Done */
+	bool step_seen[RP_SIM_STEP_COUNT]; /* a request of the step was sent */
 	bool fault_fired;      /* one-shot faults (short transfer, bad command, odd name) */
-	bool processed;        /* the update decision was taken */
+	unsigned hostile_sent, garbage_sent;
+	unsigned meta_next;    /* metadata table cursor */
+	int meta_pending;      /* key being acknowledged, -1 for garbage */
 	enum reply_kind awaiting;
 	bool await_data;
 	uint8_t *rx;
 	size_t rx_len, rx_got;
-	uint32_t config_size, sig_size, image_size;
-	bool metadata_enabled;
-	bool erase_requested;
+	uint32_t announced;    /* the size the host gave for the current FILE step */
+	bool config[sizeof(config_options) / sizeof(config_options[0])];
+	bool sig_seen, sig_valid, sig_has_ts;
 	char sig_hash[65];
+	uint32_t sig_ts;
 	uint8_t *image;
 	size_t image_len;
-	char update_value[24];
+	bool updated, erased;
 	char hash_value[65];
+	size_t sectors;
+	unsigned reads;
 	uint8_t *eeprom;       /* NULL until written or inspected: an erased EEPROM */
 };
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil): the recovery.bin build date as a Unix time. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static uint32_t build_timestamp(uint32_t date)
+{
+	int64_t days = days_from_civil(date / 10000, (date / 100) % 100, date % 100);
+	return (uint32_t)(days * 86400);
+}
+
 void rp_sim_timing_realistic(struct rp_sim_timing *t)
 {
-	/* The default chip's figures (a CM4 recovering 512 KiB; see soc.c). */
+	/* The default chip's figures; a board replaces them with its own
+	 * chip's when it is created (see soc.c). */
 	const struct rp_soc_timing *f = &rp_soc_default()->model_timing;
 
 	t->stage1_ms = f->stage1_ms;
@@ -182,6 +163,7 @@ void rp_sim_timing_realistic(struct rp_sim_timing *t)
 	t->erase_ms = f->erase_ms;
 	t->write_ms = f->write_ms;
 	t->verify_ms = f->verify_ms;
+	t->realistic = true;
 }
 
 void rp_sim_params_default(struct rp_sim_params *p, unsigned n)
@@ -199,6 +181,18 @@ void rp_sim_params_default(struct rp_sim_params *p, unsigned n)
 	p->fault_step = RP_SIM_STEP_STAGE1;
 }
 
+/* The USB serial string: the last 8 characters of the board serial, in
+ * lowercase (F3: 8 lowercase hex digits, the low 32 bits). */
+void rp_sim_usb_serial(const char *serial, char out[RP_SIM_USB_SERIAL_LEN + 1])
+{
+	size_t n = strlen(serial);
+	const char *s = n > USB_SERIAL_DIGITS ? serial + n - USB_SERIAL_DIGITS : serial;
+	size_t i = 0;
+	for (; s[i]; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[i] = '\0';
+}
+
 struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 {
 	struct rp_sim_board *b = calloc(1, sizeof(*b));
@@ -208,17 +202,28 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 	b->p.serial[sizeof(b->p.serial) - 1] = '\0';
 	if (!b->p.pid)
 		b->p.pid = rp_soc_default()->pid;
+	b->date = b->p.firmware_date ? b->p.firmware_date : RP_SIM_FIRMWARE_NEWEST;
 	b->soc = rp_soc_by_usb_id(RP_USB_VID_BROADCOM, b->p.pid);
-	if (!b->soc || !rp_soc_has_eeprom(b->soc)) {
+	b->script = rp_sim_script_for(b->p.pid, b->date);
+	if (!b->soc || !rp_soc_has_eeprom(b->soc) || !b->script) {
 		free(b);
 		return NULL;
 	}
+	if (b->p.timing.realistic) {
+		const struct rp_soc_timing *f = &b->soc->model_timing;
+		b->p.timing.stage1_ms = f->stage1_ms;
+		b->p.timing.reenum_ms = f->reenum_ms;
+		b->p.timing.erase_ms = f->erase_ms;
+		b->p.timing.write_ms = f->write_ms;
+		b->p.timing.verify_ms = f->verify_ms;
+	}
+	if (!b->p.slow_request_ms)
+		b->p.slow_request_ms = RP_SIM_SLOW_REQUEST_MS;
+	rp_sim_usb_serial(b->p.serial, b->usb_serial);
 	b->eeprom_size = b->soc->eeprom_size;
 	b->stage = p->second_stage ? RP_STAGE_SECOND : RP_STAGE_ROM;
 	b->attached = true;
 	b->rom = p->second_stage ? ROM_JUMPED : ROM_MSG_HEADER;
-	b->q = Q_CONFIG_SIZE;
-	b->metadata_enabled = true;
 	b->outcome = RP_SIM_RUNNING;
 	return b;
 }
@@ -246,12 +251,31 @@ uint16_t rp_sim_board_pid(const struct rp_sim_board *b)
 
 uint8_t rp_sim_board_serial_index(const struct rp_sim_board *b)
 {
-	return b->stage == RP_STAGE_ROM ? SERIAL_INDEX_ROM : SERIAL_INDEX_SECOND;
+	if (b->stage == RP_STAGE_ROM)
+		return b->soc->rom_serial_index;
+	return rp_soc_second_serial_index(b->soc, b->date);
 }
 
 const char *rp_sim_board_serial(const struct rp_sim_board *b)
 {
-	return b->p.serial;
+	return b->usb_serial;
+}
+
+bool rp_sim_board_short_config(const struct rp_sim_board *b)
+{
+	return b->stage == RP_STAGE_ROM && b->soc->rom_short_config;
+}
+
+bool rp_sim_board_take_open_failure(struct rp_sim_board *b)
+{
+	bool f = b->open_fail_pending;
+	b->open_fail_pending = false;
+	return f;
+}
+
+uint32_t rp_sim_board_firmware_date(const struct rp_sim_board *b)
+{
+	return b->date;
 }
 
 bool rp_sim_board_attached(const struct rp_sim_board *b)
@@ -268,6 +292,11 @@ bool rp_sim_board_bus_change(const struct rp_sim_board *b, uint64_t *at_ms, bool
 	return true;
 }
 
+static bool fault_at(const struct rp_sim_board *b, enum rp_sim_fault f, enum rp_sim_step s)
+{
+	return b->p.fault == f && b->p.fault_step == s;
+}
+
 void rp_sim_board_apply_bus_change(struct rp_sim_board *b)
 {
 	if (!b->change_pending)
@@ -281,7 +310,7 @@ void rp_sim_board_apply_bus_change(struct rp_sim_board *b)
 				b->outcome = RP_SIM_GONE;
 			return;
 		}
-		/* Off the bus: the second stage comes up reenum_ms later. */
+		/* Off the bus: the second stage comes up reenum_ms later (C4: 2.6 s). */
 		b->change_pending = true;
 		b->change_attach = true;
 		b->change_at = rp_now_ms() + b->p.timing.reenum_ms;
@@ -289,11 +318,13 @@ void rp_sim_board_apply_bus_change(struct rp_sim_board *b)
 	}
 	b->attached = true;
 	b->stage = RP_STAGE_SECOND;
-	b->q = Q_CONFIG_SIZE;
+	b->step = 0;
+	b->reading = false;
 	b->awaiting = REPLY_NONE;
-	if (b->p.fault == RP_SIM_FAULT_SILENT && b->p.fault_step == RP_SIM_STEP_REENUM)
+	b->open_fail_pending = fault_at(b, RP_SIM_FAULT_OPEN_FAILS_ONCE, RP_SIM_STEP_REENUM);
+	if (fault_at(b, RP_SIM_FAULT_SILENT, RP_SIM_STEP_REENUM))
 		b->silent = true;
-	if (b->p.fault == RP_SIM_FAULT_STALL && b->p.fault_step == RP_SIM_STEP_REENUM)
+	if (fault_at(b, RP_SIM_FAULT_STALL, RP_SIM_STEP_REENUM))
 		b->stalled = true;
 }
 
@@ -312,6 +343,16 @@ enum rp_sim_outcome rp_sim_board_outcome(const struct rp_sim_board *b)
 	return b->outcome;
 }
 
+static uint8_t *materialise_eeprom(struct rp_sim_board *b)
+{
+	if (!b->eeprom) {
+		b->eeprom = malloc(b->eeprom_size);
+		if (b->eeprom)
+			memset(b->eeprom, 0xff, b->eeprom_size);
+	}
+	return b->eeprom;
+}
+
 const uint8_t *rp_sim_board_eeprom(const struct rp_sim_board *b, size_t *len)
 {
 	/* Erased contents are materialised on first inspection only, so a
@@ -319,16 +360,29 @@ const uint8_t *rp_sim_board_eeprom(const struct rp_sim_board *b, size_t *len)
 	 * The board is not shared across threads (see the header), so the
 	 * lazy fill is safe. */
 	struct rp_sim_board *mb = (struct rp_sim_board *)b;
-	if (!mb->eeprom) {
-		mb->eeprom = malloc(mb->eeprom_size);
-		if (!mb->eeprom) {
-			*len = 0;
-			return NULL;
-		}
-		memset(mb->eeprom, 0xff, mb->eeprom_size);
+	if (!materialise_eeprom(mb)) {
+		*len = 0;
+		return NULL;
 	}
 	*len = mb->eeprom_size;
 	return mb->eeprom;
+}
+
+int rp_sim_board_set_eeprom(struct rp_sim_board *b, const uint8_t *data, size_t len)
+{
+	if (len > b->eeprom_size)
+		return RP_ERR_TOO_LARGE;
+	if (!materialise_eeprom(b))
+		return RP_ERR_NOMEM;
+	memcpy(b->eeprom, data, len);
+	memset(b->eeprom + len, 0xff, b->eeprom_size - len);
+	return RP_OK;
+}
+
+void rp_sim_board_flash_stats(const struct rp_sim_board *b, size_t *sectors, unsigned *reads)
+{
+	*sectors = b->sectors;
+	*reads = b->reads;
 }
 
 const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *len)
@@ -356,11 +410,6 @@ static int host_violation(struct rp_sim_board *b, const char *fmt, ...)
 	return RP_ERR_PIPE;
 }
 
-static bool fault_at(const struct rp_sim_board *b, enum rp_sim_fault f, enum rp_sim_step s)
-{
-	return b->p.fault == f && b->p.fault_step == s;
-}
-
 /* Leave the bus for good: the host sees NO_DEVICE now and LEFT when it
  * applies the change. */
 static int leave(struct rp_sim_board *b)
@@ -371,6 +420,22 @@ static int leave(struct rp_sim_board *b)
 	b->change_attach = false;
 	b->change_at = rp_now_ms();
 	return RP_ERR_NO_DEVICE;
+}
+
+/* Reboot off the bus once busy work is done (a .upd flash, C6/C27): no
+ * further request before that, then gone. */
+static void leave_when_ready(struct rp_sim_board *b)
+{
+	uint64_t now = rp_now_ms();
+	if (b->ready_at <= now) {
+		leave(b);
+		return;
+	}
+	b->gone = true;
+	b->silent = true;
+	b->change_pending = true;
+	b->change_attach = false;
+	b->change_at = b->ready_at;
 }
 
 /* Common gate for every transfer: presence, stall, silence, busy time. */
@@ -430,6 +495,19 @@ static void sha256_hex(const uint8_t *data, size_t len, char out[65])
 }
 
 /* ---- boot ROM ---- */
+
+/* The ROM jumps to the second stage and drops off the bus (F8); with
+ * leave@reenum it never comes back (C22, F22). */
+static void jump(struct rp_sim_board *b)
+{
+	b->rom = ROM_JUMPED;
+	b->leaving = true;
+	b->change_pending = true;
+	b->change_attach = false;
+	b->change_at = rp_now_ms();
+	if (fault_at(b, RP_SIM_FAULT_LEAVE, RP_SIM_STEP_REENUM))
+		b->gone = true;
+}
 
 static int rom_control_out(struct rp_sim_board *b, uint32_t len)
 {
@@ -503,6 +581,8 @@ static int rom_bulk_out(struct rp_sim_board *b, const uint8_t *data, size_t len,
 	if (b->ss_got == b->ss_len) {
 		b->rom = ROM_RETURN_CODE;
 		b->ready_at = rp_now_ms() + b->p.timing.stage1_ms;
+		if (fault_at(b, RP_SIM_FAULT_STATUS_READ_FAILS, RP_SIM_STEP_STAGE1))
+			jump(b); /* F7: already reset when the host reads the status */
 	}
 	return RP_OK;
 }
@@ -514,153 +594,27 @@ static int rom_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size
 				      (int)b->rom);
 	if (len != 4)
 		return host_violation(b, "return code read of %zu bytes, expected 4", len);
-	if (b->p.fault == RP_SIM_FAULT_ROM_ERROR) {
-		rp_put_le32(buf, ROM_ERROR_CODE);
-		*actual = 4;
-		/* A ROM that rejected the second stage keeps waiting for another. */
-		b->rom = ROM_MSG_HEADER;
-		return RP_OK;
-	}
+	/* Only 0 is evidenced; no log shows a non-zero ROM status (F7,
+	 * open question 3), so the model has none. */
 	rp_put_le32(buf, 0);
 	*actual = 4;
-	b->rom = ROM_JUMPED;
-	/* The ROM jumps to the second stage and drops off the bus. */
-	b->leaving = true;
-	b->change_pending = true;
-	b->change_attach = false;
-	b->change_at = rp_now_ms();
-	if (fault_at(b, RP_SIM_FAULT_LEAVE, RP_SIM_STEP_REENUM))
-		b->gone = true;
+	jump(b);
 	return RP_OK;
 }
 
 /* ---- second stage (recovery.bin) ---- */
 
-static bool script_skips(const struct rp_sim_board *b, enum script_step q)
+static const struct rp_sim_script_step *cur(const struct rp_sim_board *b)
 {
-	switch (q) {
-	case Q_CONFIG_READ:
-		return b->config_size == 0;
-	case Q_SIG_READ:
-		return b->sig_size == 0;
-	case Q_IMAGE_READ:
-		return b->image_size == 0;
-	case Q_METADATA:
-		return !b->metadata_enabled;
-	default:
-		return false;
-	}
+	return &b->script->steps[b->step];
 }
 
-static void fill_meta_value(const struct rp_sim_board *b, enum meta_source src, char *v,
-			    size_t size)
+static bool config_set(const struct rp_sim_board *b, enum config_flag f)
 {
-	const uint8_t *m = b->p.mac;
-	switch (src) {
-	case M_MAC:
-		snprintf(v, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-		break;
-	case M_MAC_BT:
-		snprintf(v, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-			 (uint8_t)(m[5] + 1));
-		break;
-	case M_MAC_WIFI:
-		snprintf(v, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-			 (uint8_t)(m[5] + 2));
-		break;
-	case M_BOOT_ROM:
-		snprintf(v, size, "%s", b->soc->model_boot_rom);
-		break;
-	case M_ERASE:
-		snprintf(v, size, "%d", b->erase_requested ? 1 : 0);
-		break;
-	case M_UPDATE:
-		snprintf(v, size, "%s", b->update_value);
-		break;
-	case M_HASH:
-		snprintf(v, size, "%s", b->hash_value);
-		break;
-	case M_BOARDREV:
-		snprintf(v, size, "%s", b->soc->model_board_rev);
-		break;
-	case M_SERIAL:
-		snprintf(v, size, "%s", b->p.serial);
-		break;
-	case M_KEY_HASH:
-		snprintf(v, size, "%064d", 0);
-		break;
-	case M_UUID:
-		snprintf(v, size, "%s", "7Z7Y2A3B4C5D6E");
-		break;
-	case M_ZERO:
-	default:
-		snprintf(v, size, "0");
-		break;
-	}
-}
-
-/* The next metadata report into name, or false when all were sent. */
-static bool next_metadata(struct rp_sim_board *b, char *name, size_t size)
-{
-	char value[RP_SERIAL_MAX + 80];
-	b->last_was_garbage = false;
-	if (b->p.fault == RP_SIM_FAULT_GARBAGE_METADATA && b->garbage_sent < N_GARBAGE) {
-		snprintf(name, size, "%s", garbage_reports[b->garbage_sent]);
-		b->last_was_garbage = true;
-		return true;
-	}
-	while (b->meta_sent < N_META_KEYS) {
-		const struct meta_key *k = &meta_keys[b->meta_sent];
-		if (k->extra && !b->soc->extra_metadata) {
-			b->meta_sent++;
-			continue;
-		}
-		fill_meta_value(b, k->src, value, sizeof(value));
-		snprintf(name, size, "*%s*%s", k->key, value);
-		return true;
-	}
+	for (size_t i = 0; i < sizeof(config_options) / sizeof(config_options[0]); i++)
+		if (config_options[i].flag == f && b->config[i])
+			return true;
 	return false;
-}
-
-/* Check the image against the signature and "write" it. The SPI timing
- * is paid before the board speaks again (its next request). */
-static void process_update(struct rp_sim_board *b)
-{
-	char digest[65] = "";
-	const struct rp_sim_timing *t = &b->p.timing;
-
-	if (b->image)
-		sha256_hex(b->image, b->image_len, digest);
-	if (!b->image) {
-		b->outcome = RP_SIM_REFUSED;
-		snprintf(b->update_value, sizeof(b->update_value), "missing-image");
-	} else if (!b->sig_hash[0] || strcmp(digest, b->sig_hash) != 0) {
-		b->outcome = RP_SIM_REFUSED;
-		snprintf(b->update_value, sizeof(b->update_value), "digest-mismatch");
-	} else if (b->image_len > b->eeprom_size) {
-		b->outcome = RP_SIM_REFUSED;
-		snprintf(b->update_value, sizeof(b->update_value), "too-large");
-	} else if (b->p.fault == RP_SIM_FAULT_WRITE_PROTECTED) {
-		b->outcome = RP_SIM_WRITE_FAILED;
-		snprintf(b->update_value, sizeof(b->update_value), "failed");
-		b->ready_at = rp_now_ms() + t->erase_ms;
-	} else {
-		/* The receive buffer was sized for the EEPROM: the tail past
-		 * the image is erased flash, and the buffer becomes the EEPROM
-		 * (the "verify" re-reads it against the image). */
-		memset(b->image + b->image_len, 0xff, b->eeprom_size - b->image_len);
-		free(b->eeprom);
-		b->eeprom = b->image;
-		b->image = NULL;
-		b->outcome = RP_SIM_UPDATED;
-		snprintf(b->update_value, sizeof(b->update_value), "success");
-		memcpy(b->hash_value, digest, sizeof(b->hash_value));
-		if (b->p.fault == RP_SIM_FAULT_WRONG_HASH)
-			b->hash_value[0] = b->hash_value[0] == '0' ? '1' : '0';
-		b->ready_at = rp_now_ms() + t->erase_ms + t->write_ms + t->verify_ms;
-	}
-	free(b->image);
-	b->image = NULL;
 }
 
 static void parse_config(struct rp_sim_board *b, const uint8_t *text, size_t len)
@@ -670,56 +624,227 @@ static void parse_config(struct rp_sim_board *b, const uint8_t *text, size_t len
 		size_t e = i;
 		while (e < len && text[e] != '\n')
 			e++;
-		if (e - i >= 19 && !memcmp(text + i, "recovery_metadata=0", 19))
-			b->metadata_enabled = false;
-		if (e - i >= 14 && !memcmp(text + i, "erase_eeprom=1", 14))
-			b->erase_requested = true;
+		for (size_t k = 0; k < sizeof(config_options) / sizeof(config_options[0]); k++) {
+			size_t n = strlen(config_options[k].line);
+			if (e - i >= n && !memcmp(text + i, config_options[k].line, n))
+				b->config[k] = true;
+		}
 		i = e + 1;
 	}
 }
 
-static void file_received(struct rp_sim_board *b)
+/* pieeprom.sig: the sha256 on the first line, "ts: N" on another (DESIGN.md 5). */
+static void parse_sig(struct rp_sim_board *b, const uint8_t *t, size_t len)
 {
-	if (b->q == Q_CONFIG_READ) {
-		parse_config(b, b->rx, b->rx_len);
-	} else if (b->q == Q_SIG_READ) {
-		/* recovery.bin compares the first line of the .sig. */
-		size_t n = 0;
-		while (n < b->rx_len && b->rx[n] != '\n' && b->rx[n] != '\r')
-			n++;
-		if (n == 64) {
-			for (size_t i = 0; i < 64; i++) {
-				char ch = (char)b->rx[i];
-				b->sig_hash[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
-			}
-			b->sig_hash[64] = '\0';
-		}
-	} else if (b->q == Q_IMAGE_READ) {
-		b->image = b->rx;
-		b->image_len = b->rx_len;
-		b->rx = NULL;
+	size_t n = 0, i;
+
+	b->sig_seen = true;
+	while (n < len && t[n] != '\n' && t[n] != '\r')
+		n++;
+	b->sig_valid = n == 64;
+	for (i = 0; i < 64 && b->sig_valid; i++) {
+		char ch = (char)t[i];
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		b->sig_valid = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+		b->sig_hash[i] = ch;
 	}
-	free(b->rx);
-	b->rx = NULL;
+	b->sig_hash[64] = '\0';
+	for (i = 0; i + 4 < len; i++) {
+		if ((i == 0 || t[i - 1] == '\n') && !memcmp(t + i, "ts: ", 4)) {
+			uint64_t v = 0;
+			size_t k = i + 4;
+			while (k < len && t[k] >= '0' && t[k] <= '9' && v <= UINT32_MAX)
+				v = v * 10 + (uint64_t)(t[k++] - '0');
+			if (k > i + 4 && v <= UINT32_MAX) {
+				b->sig_ts = (uint32_t)v;
+				b->sig_has_ts = true;
+			}
+		}
+	}
+	if (fault_at(b, RP_SIM_FAULT_BAD_SIG, RP_SIM_STEP_SIG))
+		b->sig_valid = false;
+}
+
+/* FATAL (C15: an empty .sig aborted with an error code and a blink code,
+ * never reached the next stage): no metadata, no further request. */
+static void fatal(struct rp_sim_board *b, enum rp_sim_outcome o)
+{
+	b->outcome = o;
+	b->silent = true;
+}
+
+static unsigned share(unsigned total_ms, size_t sectors, size_t all)
+{
+	return all ? (unsigned)((uint64_t)total_ms * sectors / all) : 0;
+}
+
+/* The flash point of the script: check, then write or erase. The SPI time
+ * is paid before the board speaks again (its next request). */
+static void flash(struct rp_sim_board *b, bool reboot)
+{
+	const struct rp_sim_timing *t = &b->p.timing;
+	size_t all = b->eeprom_size / RP_SIM_SECTOR_SIZE;
+	uint64_t now = rp_now_ms();
+	char digest[65] = "";
+	uint32_t ts;
+
+	if (!materialise_eeprom(b)) {
+		fatal(b, RP_SIM_WRITE_FAILED);
+		return;
+	}
+	if (config_set(b, C_ERASE)) {
+		/* erase_eeprom=1 erases instead of writing. */
+		b->reads = 1;
+		b->sectors = rp_sim_eeprom_erase(b->eeprom, b->eeprom_size);
+		b->erased = true;
+		b->outcome = RP_SIM_ERASED;
+		b->ready_at = now + t->verify_ms + share(t->erase_ms, b->sectors, all);
+		sha256_hex(b->eeprom, b->eeprom_size, b->hash_value);
+		return;
+	}
+	if (!b->image) {
+		/* Nothing to write (pieeprom.bin missing, or no .upd: C6). */
+		b->outcome = RP_SIM_NOT_UPDATED;
+		sha256_hex(b->eeprom, b->eeprom_size, b->hash_value);
+		return;
+	}
+	/* A bad or missing pieeprom.sig or a digest mismatch is fatal
+	 * (C15; timg236 rpi-eeprom#636); so is an image larger than the
+	 * EEPROM (no graceful report exists for either). */
+	sha256_hex(b->image, b->image_len, digest);
+	if (!b->sig_seen || !b->sig_valid || strcmp(digest, b->sig_hash) != 0 ||
+	    b->image_len > b->eeprom_size) {
+		fatal(b, RP_SIM_REFUSED);
+		return;
+	}
+	if (fault_at(b, RP_SIM_FAULT_WRITE_PROTECTED, RP_SIM_STEP_IMAGE)) {
+		/* C25/C26/C28: read, first sector erase fails, retry with a
+		 * chip erase, which fails too; gives up without metadata (C9:
+		 * the metadata file stayed empty). The EEPROM is unchanged. */
+		b->reads = 1;
+		b->ready_at = now + t->verify_ms + share(t->erase_ms, 1, all);
+		fatal(b, RP_SIM_WRITE_FAILED);
+		return;
+	}
+	/* F20: the update timestamp from the .sig (else the build time of
+	 * this recovery.bin) goes into the image where rpi-eeprom-config
+	 * keeps it, before the sectors are compared. */
+	ts = b->sig_has_ts ? b->sig_ts : build_timestamp(b->date);
+	rp_sim_eeprom_stamp(b->image, b->image_len, b->soc->ab_ro_size, b->soc->ab_part_size, ts);
+	/* F18: read, rewrite only the sectors that differ, read back to verify. */
+	b->reads = 2;
+	b->sectors = rp_sim_eeprom_write(b->eeprom, b->eeprom_size, b->image, b->image_len);
+	b->updated = true;
+	b->outcome = RP_SIM_UPDATED;
+	b->ready_at = now + 2ull * t->verify_ms + share(t->erase_ms, b->sectors, all) +
+		      share(t->write_ms, b->sectors, all);
+	if (fault_at(b, RP_SIM_FAULT_SLOW_REQUEST, RP_SIM_STEP_IMAGE) &&
+	    b->ready_at < now + b->p.slow_request_ms)
+		b->ready_at = now + b->p.slow_request_ms;
+	/* EEPROM_HASH: sha256 of the whole EEPROM after the write. What the
+	 * real value covers is open question 1 (file, read-back flash with
+	 * the timestamp, or only the rewritten part). */
+	sha256_hex(b->eeprom, b->eeprom_size, b->hash_value);
+	free(b->image);
+	b->image = NULL;
+	if (reboot)
+		leave_when_ready(b); /* .upd: update then reboot */
+}
+
+/* Move past steps that need no request: the flash, metadata when none is
+ * due. Stops at a step that asks something, or when the board stopped. */
+static void settle(struct rp_sim_board *b)
+{
+	for (;;) {
+		const struct rp_sim_script_step *s = cur(b);
+		if (s->ask == RP_SIM_ASK_FLASH || s->ask == RP_SIM_ASK_FLASH_REBOOT) {
+			flash(b, s->ask == RP_SIM_ASK_FLASH_REBOOT);
+			b->step++;
+			if (b->silent || b->gone)
+				return;
+			continue;
+		}
+		return;
+	}
 }
 
 static void advance(struct rp_sim_board *b)
 {
-	b->q++;
-	while (b->q < Q_FINISHED && script_skips(b, b->q))
-		b->q++;
-	if (b->q >= Q_METADATA && !b->processed) {
-		b->processed = true;
-		process_update(b);
+	b->reading = false;
+	b->step++;
+	settle(b);
+}
+
+/* The next metadata report, or false when all were sent. */
+static bool next_metadata(struct rp_sim_board *b, char *name, size_t size)
+{
+	struct rp_sim_meta_values v = {
+		.mac = b->p.mac,
+		.boot_rom = b->soc->model_boot_rom,
+		.board_rev = b->soc->model_board_rev,
+		.user_serial = (uint32_t)strtoul(b->usb_serial, NULL, 16),
+		.updated = b->updated,
+		.erased = b->erased,
+		.provisioned = config_set(b, C_PUBKEY),
+		.eeprom_hash = b->hash_value,
+	};
+	int k;
+
+	v.uuid[0] = 0x19a519a6u;
+	v.uuid[1] = 0x19ab0000u | ((uint32_t)b->p.mac[4] << 8) | b->p.mac[5];
+	v.uuid[2] = v.user_serial;
+	if (b->p.fault == RP_SIM_FAULT_GARBAGE_METADATA && b->garbage_sent < N_GARBAGE) {
+		snprintf(name, size, "%s", garbage_reports[b->garbage_sent]);
+		b->meta_pending = -1;
+		return true;
+	}
+	if (config_set(b, C_NO_METADATA))
+		return false; /* recovery_metadata=0 (2.3) */
+	k = rp_sim_metadata_next(b->p.pid, b->date, b->meta_next);
+	if (k < 0)
+		return false;
+	rp_sim_metadata_format(b->p.pid, (unsigned)k, &v, name, size);
+	b->meta_pending = k;
+	return true;
+}
+
+/* A fault of the hostile kind at the first request of a step: the
+ * request to send instead, or false. */
+static bool hostile_request(struct rp_sim_board *b, uint8_t *buf, uint32_t cmd)
+{
+	switch (b->p.fault) {
+	case RP_SIM_FAULT_HOSTILE_NAME:
+		if (b->hostile_sent >= 2)
+			return false;
+		rp_put_le32(buf, 0);
+		memcpy(buf + 4, hostile_names[b->hostile_sent], strlen(hostile_names[b->hostile_sent]));
+		b->hostile_sent++;
+		b->awaiting = REPLY_HOSTILE;
+		return true;
+	case RP_SIM_FAULT_BAD_COMMAND:
+		b->fault_fired = true;
+		rp_put_le32(buf, 7);
+		memcpy(buf + 4, "config.txt", 10);
+		b->awaiting = REPLY_INVALID;
+		return true;
+	case RP_SIM_FAULT_UNTERMINATED_NAME:
+		b->fault_fired = true;
+		rp_put_le32(buf, cmd);
+		memset(buf + 4, 'A', REQUEST_SIZE - 4);
+		b->awaiting = REPLY_INVALID;
+		return true;
+	default:
+		return false;
 	}
 }
 
 static int s2_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size_t *actual,
 			 unsigned *ready_in_ms)
 {
-	static const char *const hostile[] = { "../../etc/passwd", "/etc/shadow" };
-	const struct script_entry *e;
-	char name[REQUEST_SIZE];
+	const struct rp_sim_script_step *s;
+	char name[REQUEST_SIZE] = "";
+	uint32_t cmd = 0;
 	size_t nlen;
 	int r;
 
@@ -729,73 +854,103 @@ static int s2_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size_
 		return host_violation(b, "host went on after a malformed request");
 	if (b->awaiting != REPLY_NONE || b->await_data)
 		return host_violation(b, "host read a new request before answering the last one");
-	if (b->q >= Q_FINISHED)
+	if (b->finished)
 		return host_violation(b, "host read a request after Done");
-	e = &script[b->q];
-	if (e->first && e->wire_faults && (b->q != Q_METADATA || b->meta_sent + b->garbage_sent == 0)) {
-		r = step_fault(b, e->step, ready_in_ms);
-		if (r != RP_OK)
-			return r;
-	}
+	s = cur(b);
 
-	memset(buf, 0, REQUEST_SIZE);
-	*actual = REQUEST_SIZE;
-	if (e->first && !b->fault_fired && b->p.fault_step == e->step &&
-	    (b->q != Q_METADATA || b->meta_sent + b->garbage_sent == 0)) {
-		switch (b->p.fault) {
-		case RP_SIM_FAULT_HOSTILE_NAME:
-			if (b->hostile_sent < 2) {
-				rp_put_le32(buf, 0);
-				memcpy(buf + 4, hostile[b->hostile_sent], strlen(hostile[b->hostile_sent]));
-				b->hostile_sent++;
-				b->awaiting = REPLY_HOSTILE;
+	/* The first request of a step: where step faults fire. The image's
+	 * wire trouble (leave, stall, silence) is in its bulk data instead. */
+	if (s->fault_step < RP_SIM_STEP_COUNT && !b->step_seen[s->fault_step]) {
+		enum rp_sim_step fs = s->fault_step;
+		b->step_seen[fs] = true;
+		if (fs == b->p.fault_step && fs != RP_SIM_STEP_IMAGE) {
+			r = step_fault(b, fs, ready_in_ms);
+			if (r != RP_OK)
+				return r;
+		}
+		if (fs == b->p.fault_step && !b->fault_fired) {
+			memset(buf, 0, REQUEST_SIZE);
+			*actual = REQUEST_SIZE;
+			if (hostile_request(b, buf, s->ask == RP_SIM_ASK_FILE && b->reading ? 1 : 0)) {
+				if (b->awaiting == REPLY_HOSTILE)
+					b->step_seen[fs] = false; /* both hostile names at this step */
 				return RP_OK;
 			}
-			break;
-		case RP_SIM_FAULT_BAD_COMMAND:
-			b->fault_fired = true;
-			rp_put_le32(buf, 7);
-			memcpy(buf + 4, "config.txt", 10);
-			b->awaiting = REPLY_INVALID;
-			return RP_OK;
-		case RP_SIM_FAULT_UNTERMINATED_NAME:
-			b->fault_fired = true;
-			rp_put_le32(buf, e->cmd);
-			memset(buf + 4, 'A', REQUEST_SIZE - 4);
-			b->awaiting = REPLY_INVALID;
-			return RP_OK;
-		default:
-			break;
 		}
 	}
 
-	if (b->q == Q_METADATA && !next_metadata(b, name, sizeof(name)))
-		b->q = Q_DONE;
-	e = &script[b->q];
-	if (b->q != Q_METADATA)
-		snprintf(name, sizeof(name), "%s", e->name);
-	rp_put_le32(buf, e->cmd);
+	switch (s->ask) {
+	case RP_SIM_ASK_FILE:
+		cmd = b->reading ? 1 : 0;
+		snprintf(name, sizeof(name), "%s", s->name);
+		b->awaiting = b->reading ? REPLY_FILE : REPLY_SIZE;
+		break;
+	case RP_SIM_ASK_SIZE:
+		snprintf(name, sizeof(name), "%s", s->name);
+		b->awaiting = REPLY_SIZE;
+		break;
+	case RP_SIM_ASK_METADATA:
+		if (next_metadata(b, name, sizeof(name))) {
+			b->awaiting = REPLY_ACK;
+			break;
+		}
+		/* All reported. recovery_reboot=1 disconnects right here,
+		 * without Done (2.4; usbboot#224). */
+		if (config_set(b, C_REBOOT) ||
+		    fault_at(b, RP_SIM_FAULT_VANISH_AFTER_METADATA, RP_SIM_STEP_METADATA))
+			return leave(b);
+		advance(b);
+		return s2_control_in(b, buf, len, actual, ready_in_ms);
+	case RP_SIM_ASK_DONE:
+		if (fault_at(b, RP_SIM_FAULT_EMPTY_NAME_DONE, RP_SIM_STEP_METADATA)) {
+			/* F17: an empty name also means done; rpiboot acks it. */
+			b->awaiting = REPLY_ACK;
+			b->meta_pending = -2;
+			break;
+		}
+		cmd = 2;
+		b->finished = true;
+		break;
+	default:
+		return host_violation(b, "model script error at step %zu", b->step);
+	}
+	memset(buf, 0, REQUEST_SIZE);
+	*actual = REQUEST_SIZE;
+	rp_put_le32(buf, cmd);
 	nlen = strlen(name);
 	memcpy(buf + 4, name, nlen < REQUEST_SIZE - 5 ? nlen : REQUEST_SIZE - 5);
-	if (b->q == Q_DONE) {
-		b->q = Q_FINISHED;
-		return RP_OK;
-	}
-	if (b->q == Q_METADATA)
-		b->awaiting = REPLY_ACK;
-	else
-		b->awaiting = e->cmd == 0 ? REPLY_SIZE : REPLY_FILE;
 	return RP_OK;
+}
+
+/* A file's bytes arrived: what the board does with them. */
+static void file_received(struct rp_sim_board *b)
+{
+	switch (cur(b)->role) {
+	case RP_SIM_ROLE_CONFIG:
+		parse_config(b, b->rx, b->rx_len);
+		break;
+	case RP_SIM_ROLE_SIG:
+		parse_sig(b, b->rx, b->rx_len);
+		break;
+	case RP_SIM_ROLE_IMAGE:
+		free(b->image);
+		b->image = b->rx;
+		b->image_len = b->rx_len;
+		b->rx = NULL;
+		break;
+	default:
+		break;
+	}
+	free(b->rx);
+	b->rx = NULL;
 }
 
 static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 {
-	uint32_t announced;
-	size_t cap;
+	const struct rp_sim_script_step *s = cur(b);
 
 	if (b->await_data)
-		return host_violation(b, "control OUT while %s data was still expected",
-				      script[b->q].name);
+		return host_violation(b, "control OUT while %s data was still expected", s->name);
 	switch (b->awaiting) {
 	case REPLY_NONE:
 		return host_violation(b, "control OUT (size %u) with no request outstanding", size);
@@ -808,22 +963,24 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 		return RP_OK;
 	case REPLY_ACK:
 		b->awaiting = REPLY_NONE;
-		if (b->last_was_garbage)
+		if (b->meta_pending == -2)
+			b->finished = true; /* the empty name, acknowledged */
+		else if (b->meta_pending == -1)
 			b->garbage_sent++;
 		else
-			b->meta_sent++;
+			b->meta_next = (unsigned)b->meta_pending + 1;
 		if (size)
 			return host_violation(b, "metadata acknowledged with size %u, expected 0", size);
 		return RP_OK;
 	case REPLY_SIZE:
 		b->awaiting = REPLY_NONE;
-		if (b->q == Q_CONFIG_SIZE)
-			b->config_size = size;
-		else if (b->q == Q_SIG_SIZE)
-			b->sig_size = size;
-		else if (b->q == Q_IMAGE_SIZE)
-			b->image_size = size;
-		advance(b);
+		if (s->ask == RP_SIM_ASK_FILE && size) {
+			/* ReadFile of the same name comes next (F11). */
+			b->reading = true;
+			b->announced = size;
+			return RP_OK;
+		}
+		advance(b); /* missing (size 0), or a size query only */
 		return RP_OK;
 	case REPLY_FILE:
 		break;
@@ -834,20 +991,14 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 		advance(b);
 		return RP_OK;
 	}
-	announced = b->q == Q_CONFIG_READ ? b->config_size
-		  : b->q == Q_SIG_READ    ? b->sig_size
-					  : b->image_size;
-	if (size != announced)
-		return host_violation(b, "ReadFile %s: %u bytes sent, GetFileSize said %u",
-				      script[b->q].name, size, announced);
-	if ((b->q == Q_CONFIG_READ && size > CONFIG_MAX) || size > FILE_MAX)
-		return host_violation(b, "%s of %u bytes is more than recovery.bin accepts",
-				      script[b->q].name, size);
-	cap = size;
-	if (b->q == Q_IMAGE_READ && cap < b->eeprom_size)
-		cap = b->eeprom_size; /* becomes the EEPROM if it is written */
+	if (size != b->announced)
+		return host_violation(b, "ReadFile %s: %u bytes sent, GetFileSize said %u", s->name,
+				      size, b->announced);
+	if ((s->role == RP_SIM_ROLE_CONFIG && size > CONFIG_MAX) || size > FILE_MAX)
+		return host_violation(b, "%s of %u bytes is more than recovery.bin accepts", s->name,
+				      size);
 	free(b->rx);
-	b->rx = malloc(cap);
+	b->rx = malloc(size);
 	if (!b->rx)
 		return RP_ERR_NOMEM;
 	b->rx_len = size;
@@ -859,21 +1010,21 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 static int s2_bulk_out(struct rp_sim_board *b, const uint8_t *data, size_t len, size_t *accepted,
 		       unsigned *ready_in_ms)
 {
-	enum rp_sim_step step;
+	const struct rp_sim_script_step *s = cur(b);
 	int r;
 
 	if (!b->await_data)
 		return host_violation(b, "unexpected bulk OUT of %zu bytes", len);
-	step = script[b->q].step;
-	if (step == RP_SIM_STEP_IMAGE) {
-		r = step_fault(b, step, ready_in_ms);
+	if (s->fault_step == RP_SIM_STEP_IMAGE && s->role == RP_SIM_ROLE_IMAGE) {
+		r = step_fault(b, RP_SIM_STEP_IMAGE, ready_in_ms);
 		if (r != RP_OK)
 			return r;
 	}
 	if (len > b->rx_len - b->rx_got)
-		return host_violation(b, "host sent %zu bytes of %s, only %zu outstanding", len,
-				      script[b->q].name, b->rx_len - b->rx_got);
-	if (fault_at(b, RP_SIM_FAULT_SHORT, step) && !b->fault_fired && len > 1) {
+		return host_violation(b, "host sent %zu bytes of %s, only %zu outstanding", len, s->name,
+				      b->rx_len - b->rx_got);
+	if (s->fault_step < RP_SIM_STEP_COUNT && fault_at(b, RP_SIM_FAULT_SHORT, s->fault_step) &&
+	    !b->fault_fired && len > 1) {
 		b->fault_fired = true;
 		len /= 2;
 		memcpy(b->rx + b->rx_got, data, len);

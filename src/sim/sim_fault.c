@@ -7,24 +7,44 @@
 #include "sim/sim_board.h"
 #include "sim/sim_source.h"
 
+/* Each fault, where it fires when no step is given, and for hardware
+ * behaviour the HARDWARE-EVIDENCE.md facts and cases that show a real
+ * board doing it. A behaviour without a log is not in the first group;
+ * the second group is a hostile device, used to test the host's input
+ * checks, and is not listed in --help or the README. */
 struct fault_desc {
 	const char *name;
-	enum rp_sim_step natural_step; /* where the fault means something when no step is given */
+	enum rp_sim_step natural_step;
+	const char *evidence; /* NULL: hostile device, not hardware behaviour */
 };
 
 static const struct fault_desc faults[RP_SIM_FAULT_COUNT] = {
-	[RP_SIM_FAULT_NONE] = { "none", RP_SIM_STEP_STAGE1 },
-	[RP_SIM_FAULT_LEAVE] = { "leave", RP_SIM_STEP_IMAGE },
-	[RP_SIM_FAULT_STALL] = { "stall", RP_SIM_STEP_IMAGE },
-	[RP_SIM_FAULT_SHORT] = { "short", RP_SIM_STEP_IMAGE },
-	[RP_SIM_FAULT_SILENT] = { "silent", RP_SIM_STEP_METADATA },
-	[RP_SIM_FAULT_ROM_ERROR] = { "rom_error", RP_SIM_STEP_STAGE1 },
-	[RP_SIM_FAULT_BAD_COMMAND] = { "bad_command", RP_SIM_STEP_CONFIG },
-	[RP_SIM_FAULT_UNTERMINATED_NAME] = { "unterminated_name", RP_SIM_STEP_CONFIG },
-	[RP_SIM_FAULT_HOSTILE_NAME] = { "hostile_name", RP_SIM_STEP_CONFIG },
-	[RP_SIM_FAULT_WRONG_HASH] = { "wrong_hash", RP_SIM_STEP_METADATA },
-	[RP_SIM_FAULT_WRITE_PROTECTED] = { "write_protected", RP_SIM_STEP_IMAGE },
-	[RP_SIM_FAULT_GARBAGE_METADATA] = { "garbage_metadata", RP_SIM_STEP_METADATA },
+	[RP_SIM_FAULT_NONE] = { "none", RP_SIM_STEP_STAGE1, NULL },
+	/* @reenum: the second stage never appears (C22 2712 ROM gone after
+	 * 0.6 s; F22/C16/C17 no re-enumeration); elsewhere the board resets
+	 * or vanishes mid-session (F17, F23, C18). */
+	[RP_SIM_FAULT_LEAVE] = { "leave", RP_SIM_STEP_REENUM, "C22, F22; F17, F23, C18" },
+	/* C3: after the last answer nothing more came (rpiboot sat waiting). */
+	[RP_SIM_FAULT_SILENT] = { "silent", RP_SIM_STEP_METADATA, "C3" },
+	/* C23: "Failed to write correct length"; C11 "returned 0". */
+	[RP_SIM_FAULT_SHORT] = { "short", RP_SIM_STEP_STAGE1, "C23, C11" },
+	[RP_SIM_FAULT_STATUS_READ_FAILS] = { "status_read_fails", RP_SIM_STEP_STAGE1, "F7, C13" },
+	[RP_SIM_FAULT_OPEN_FAILS_ONCE] = { "open_fails_once", RP_SIM_STEP_REENUM, "F8, C1" },
+	[RP_SIM_FAULT_WRITE_PROTECTED] = { "write_protected", RP_SIM_STEP_IMAGE,
+					   "C9, C25, C26, C28" },
+	/* C15: an empty .sig is a hard failure (blink code). */
+	[RP_SIM_FAULT_BAD_SIG] = { "bad_sig", RP_SIM_STEP_SIG, "C15, F12" },
+	[RP_SIM_FAULT_SLOW_REQUEST] = { "slow_request", RP_SIM_STEP_IMAGE, "F19" },
+	/* recovery_reboot=1 (2.4: usbboot#224; C9, C10). */
+	[RP_SIM_FAULT_VANISH_AFTER_METADATA] = { "vanish_after_metadata", RP_SIM_STEP_METADATA,
+						  "F17, C10" },
+	[RP_SIM_FAULT_EMPTY_NAME_DONE] = { "empty_name_done", RP_SIM_STEP_METADATA, "F17" },
+	/* hostile device (not hardware behaviour) */
+	[RP_SIM_FAULT_STALL] = { "stall", RP_SIM_STEP_IMAGE, NULL },
+	[RP_SIM_FAULT_BAD_COMMAND] = { "bad_command", RP_SIM_STEP_CONFIG, NULL },
+	[RP_SIM_FAULT_UNTERMINATED_NAME] = { "unterminated_name", RP_SIM_STEP_CONFIG, NULL },
+	[RP_SIM_FAULT_HOSTILE_NAME] = { "hostile_name", RP_SIM_STEP_CONFIG, NULL },
+	[RP_SIM_FAULT_GARBAGE_METADATA] = { "garbage_metadata", RP_SIM_STEP_METADATA, NULL },
 };
 
 static const char *const steps[RP_SIM_STEP_COUNT] = {
@@ -36,13 +56,23 @@ static const char *const steps[RP_SIM_STEP_COUNT] = {
 	[RP_SIM_STEP_METADATA] = "metadata",
 };
 
+/* Only hardware behaviour, each with its evidence (HARDWARE-EVIDENCE.md);
+ * test-sim checks it against the table above. */
 static const char help_text[] =
 	"FAULT[@STEP][:BOARD]  inject FAULT into board BOARD (1-based; all boards if omitted)\n"
-	"  at STEP (default: the fault's natural step).\n"
-	"  FAULT: leave stall short silent rom_error bad_command unterminated_name\n"
-	"         hostile_name wrong_hash write_protected garbage_metadata\n"
+	"  at STEP (default: the fault's natural step). What real boards were seen doing:\n"
+	"  leave                  leaves the bus; @reenum (default): never comes back (C22, F22)\n"
+	"  silent                 stops answering, the host waits (C3)\n"
+	"  short                  accepts fewer bytes than sent (C23, C11)\n"
+	"  status_read_fails      resets before the 4-byte status read, still comes back (F7, C13)\n"
+	"  open_fails_once        first open of the second stage fails (F8, C1)\n"
+	"  write_protected        EEPROM write fails, board gives up, no metadata (C9, C25, C26, C28)\n"
+	"  bad_sig                pieeprom.sig rejected: fatal, board stops (C15, F12)\n"
+	"  slow_request           next request > 10 s after the flash (F19)\n"
+	"  vanish_after_metadata  leaves right after its metadata, no Done (recovery_reboot; F17)\n"
+	"  empty_name_done        ends with an empty name instead of Done (F17)\n"
 	"  STEP:  stage1 (second-stage download), reenum (coming back after stage 1),\n"
-	"         config (config.txt), sig (pieeprom.sig), image (pieeprom.bin read),\n"
+	"         config (config.txt), sig (pieeprom.sig), image (pieeprom.bin and the flash),\n"
 	"         metadata (reporting metadata)\n"
 	"  e.g. leave@image:3  board 3 leaves the bus during the pieeprom.bin read\n";
 
@@ -96,6 +126,21 @@ const char *rp_sim_step_name(enum rp_sim_step s)
 int rp_sim_step_from_name(const char *name)
 {
 	return name ? step_lookup(name, strlen(name)) : -1;
+}
+
+bool rp_sim_fault_is_hardware(enum rp_sim_fault f)
+{
+	return (unsigned)f < RP_SIM_FAULT_COUNT && faults[f].evidence != NULL;
+}
+
+const char *rp_sim_fault_evidence(enum rp_sim_fault f)
+{
+	return (unsigned)f < RP_SIM_FAULT_COUNT ? faults[f].evidence : NULL;
+}
+
+enum rp_sim_step rp_sim_fault_natural_step(enum rp_sim_fault f)
+{
+	return (unsigned)f < RP_SIM_FAULT_COUNT ? faults[f].natural_step : RP_SIM_STEP_STAGE1;
 }
 
 const char *rp_sim_fault_help(void)

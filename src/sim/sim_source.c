@@ -212,10 +212,9 @@ static void enumerate(struct sim_source *s, unsigned i)
 								     : RP_STAGE_SECOND;
 	info->num_interfaces = info->stage == RP_STAGE_ROM ? 2 : 1;
 	rp_sim_source_port_path(s->bus, i, info->port_path);
-	/* As on hardware: the boot ROM has no serial string (iSerialNumber 0),
-	 * only the second stage reports one. */
-	if (info->stage == RP_STAGE_SECOND)
-		snprintf(info->serial, sizeof(info->serial), "%s", rp_sim_board_serial(b));
+	/* The string at iSerialNumber, as a host reading the descriptor gets
+	 * it at either stage (8 hex digits at the 2711/2712 ROM: F2, F3). */
+	snprintf(info->serial, sizeof(info->serial), "%s", rp_sim_board_serial(b));
 	info->id = ++s->next_id;
 }
 
@@ -337,6 +336,16 @@ static int sim_open(struct rp_source *base, const struct rp_device_info *info,
 		return rp_diag_set(d, RP_ERR_NO_DEVICE, "simulated board on %s is gone",
 				   info->port_path);
 	}
+	pthread_mutex_lock(&sl->lock);
+	if (rp_sim_board_take_open_failure(sl->b)) {
+		/* F8: the re-enumerated board is not ready to be opened yet
+		 * (rpiboot: "Failed to open the requested device"). */
+		pthread_mutex_unlock(&sl->lock);
+		pthread_mutex_unlock(&s->lock);
+		return rp_diag_set(d, RP_ERR_IO,
+				   "cannot open the board on %s: failed to open the device", info->port_path);
+	}
+	pthread_mutex_unlock(&sl->lock);
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		pthread_mutex_unlock(&s->lock);
@@ -429,6 +438,8 @@ int rp_sim_source_new(const struct rp_sim_source_opts *o, struct rp_source **out
 			p.timing = o->params->timing;
 			p.fault = o->params->fault;
 			p.fault_step = o->params->fault_step;
+			p.firmware_date = o->params->firmware_date;
+			p.slow_request_ms = o->params->slow_request_ms;
 		}
 		p.second_stage = o->second_stage && o->second_stage[i];
 		/* Later specs override earlier ones for the same board. */

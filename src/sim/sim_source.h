@@ -24,8 +24,8 @@ struct rp_sim_fault_spec {
 };
 
 /* Parse --sim-fault: FAULT[@STEP][:BOARD], e.g. "leave@image:3" (board 3
- * leaves the bus during the pieeprom.bin read), "rom_error:2",
- * "wrong_hash" (every board). Fault and step names are those of
+ * leaves the bus during the pieeprom.bin read), "status_read_fails:2",
+ * "bad_sig" (every board). Fault and step names are those of
  * rp_sim_fault_name/rp_sim_step_name ('-' accepted for '_'); a missing
  * step takes the step where the fault means something. */
 int rp_sim_fault_spec_parse(const char *text, struct rp_sim_fault_spec *out, struct rp_diag *d);
@@ -34,8 +34,9 @@ const char *rp_sim_fault_help(void);
 
 struct rp_sim_source_opts {
 	unsigned n_boards;                  /* 1 .. RP_SIM_MAX_BOARDS */
-	/* Template for every board: pid and timing are taken from it; serial
-	 * and MAC come from rp_sim_params_default(board number). NULL: defaults. */
+	/* Template for every board: pid, timing, fault, firmware date and
+	 * slow_request_ms are taken from it; serial and MAC come from
+	 * rp_sim_params_default(board number). NULL: defaults. */
 	const struct rp_sim_params *params;
 	const struct rp_sim_fault_spec *faults;
 	unsigned n_faults;
@@ -43,8 +44,7 @@ struct rp_sim_source_opts {
 	 * created (NULL: all at once). */
 	const uint64_t *arrival_ms;
 	/* Board i plugs in with its second stage already running when
-	 * second_stage[i] is true (NULL: every board starts in the boot ROM,
-	 * which has no readable serial, as on hardware). */
+	 * second_stage[i] is true (NULL: every board starts in the boot ROM). */
 	const bool *second_stage;
 	/* USB bus number used in port paths and device info (0: 1). */
 	uint8_t bus;

@@ -6,13 +6,21 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* The device model's figures for a CM4 recovering a 512 KiB EEPROM: the
- * ROM takes a few ms to start the second stage, USB re-enumeration
- * ~300 ms, SPI erase of 128 sectors ~0.8 s, page programming ~1.5 s,
- * read-back verify ~0.5 s. (Order of magnitude of the UART timestamps of
- * recovery.bin and typical SPI NOR datasheet figures; not measured.) */
-#define CM4_TIMING { .stage1_ms = 20, .reenum_ms = 300, .erase_ms = 800, \
-		     .write_ms = 1500, .verify_ms = 500 }
+/* The device model's realistic figures (HARDWARE-EVIDENCE.md F19, 2.2).
+ * Known: a 512 KiB SPI read takes 347-628 ms on a CM4 (C26), a 2 MiB read
+ * 2 499 ms on a Pi 5 (C25); a 2711 ROM is off the bus ~2.6 s before the
+ * second stage enumerates (C4); after a Pi 5 flash the next request can
+ * come more than 10 s later but within 20 s (F19). NOT known (open
+ * question 8): erase and write durations. The figures chosen are 10 ms
+ * per 4 KiB sector erase and 6 ms per sector programmed, which puts a
+ * full Pi 5 rewrite (read + 512 sectors + verify read) at ~13 s, inside
+ * F19's 10-20 s, and a full CM4 rewrite at ~3 s. The ROM's own start of
+ * the second stage is not timed anywhere: 20 ms. */
+#define CM4_TIMING { .stage1_ms = 20, .reenum_ms = 2600, .erase_ms = 128 * 10, \
+		     .write_ms = 128 * 6, .verify_ms = 500 }
+/* 2712 re-enumeration is not captured (open question 4): the 2711 figure. */
+#define PI5_TIMING { .stage1_ms = 20, .reenum_ms = 2600, .erase_ms = 512 * 10, \
+		     .write_ms = 512 * 6, .verify_ms = 2500 }
 
 static const struct rp_soc soc_table[] = {
 	{
@@ -27,6 +35,8 @@ static const struct rp_soc soc_table[] = {
 		.chip = "BCM2837", .soc = "2837", .boards = "Pi 3, CM3",
 		.second_stage = "bootcode.bin", .rpiboot_dir = "2710",
 		.rom_serial_index = 0, .second_serial_index = { 1 },
+		/* The BCM2710 ROM has the 55/32 descriptor quirk too (F4). */
+		.rom_short_config = true,
 	},
 	{
 		.vid = RP_USB_VID_BROADCOM, .pid = 0x2711,
@@ -34,9 +44,13 @@ static const struct rp_soc soc_table[] = {
 		.eeprom_size = 512u * KIB,
 		.second_stage = "bootcode4.bin", .rpiboot_dir = "2711",
 		.bootloader_dir = "bootloader-2711", .firmware_dir = "firmware-2711",
-		/* ROM 3 (F2); second stage 4 since 2022, 1 on 2021 builds (F9). */
+		/* ROM 3 (F2); second stage 4 since 2022, 1 on 2021 builds (F9;
+		 * when exactly it changed is open question 5). */
 		.rom_serial_index = 3, .second_serial_index = { 4, 1 },
-		.model_boot_rom = "0000c8b0", .model_board_rev = "0xd03140",
+		.second_serial_since = { 20220101, 0 },
+		.rom_short_config = true, /* F4: C4, C5, C11, C13 */
+		/* c03141: a CM4 revision code seen in real metadata (2.3). */
+		.model_boot_rom = 0x0000c8b0, .model_board_rev = 0xc03141,
 		.model_timing = CM4_TIMING,
 	},
 	{
@@ -46,13 +60,15 @@ static const struct rp_soc soc_table[] = {
 		.eeprom_size = 2u * MIB, .ab_ro_size = 64u * KIB, .ab_part_size = 988u * KIB,
 		.second_stage = "bootcode5.bin", .rpiboot_dir = "2712",
 		.bootloader_dir = "bootloader-2712", .firmware_dir = "firmware-2712",
-		/* ROM 3 (F2); no log has caught the second stage's index. */
-		.rom_serial_index = 3,
+		/* ROM 3 (F2). No log has caught the second stage's index (open
+		 * question 4): 4 as on 2711 is an ASSUMPTION. No 55/32
+		 * descriptor quirk in the one 2712 dmesg (C22). */
+		.rom_serial_index = 3, .second_serial_index = { 4 },
+		.second_serial_since = { 0 },
 		.extra_metadata = true,
-		/* No 2712 timings are known (HARDWARE-EVIDENCE.md open question
-		 * 8): the model plays it with the CM4 figures. */
-		.model_boot_rom = "00000063", .model_board_rev = "0xd04180",
-		.model_timing = CM4_TIMING,
+		/* BOOT_ROM 0000000a as in the Pi 5 README (2.4); c04180 = CM5 (C18, C20). */
+		.model_boot_rom = 0x0000000a, .model_board_rev = 0xc04180,
+		.model_timing = PI5_TIMING,
 	},
 };
 
@@ -114,6 +130,14 @@ bool rp_soc_serial_index_is_rom(uint8_t serial_index)
 		if (soc_table[i].rom_serial_index == serial_index)
 			return true;
 	return false;
+}
+
+uint8_t rp_soc_second_serial_index(const struct rp_soc *s, uint32_t firmware_date)
+{
+	for (size_t k = 0; k < RP_SOC_MAX_SECOND_INDICES && s->second_serial_index[k]; k++)
+		if (s->second_serial_since[k] <= firmware_date)
+			return s->second_serial_index[k];
+	return 0;
 }
 
 const char *rp_soc_eeprom_names(char *buf, size_t size)

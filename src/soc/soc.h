@@ -25,13 +25,16 @@
 
 /* Device-side delays the device model (src/sim) uses for --sim-timing
  * realistic: ROM start of the second stage, off-bus time before it
- * re-enumerates, SPI erase, programming and read-back verify. */
+ * re-enumerates, and the SPI figures of the whole EEPROM: erasing every
+ * 4 KiB sector, programming every sector, and one full read (recovery.bin
+ * reads the EEPROM before writing and again to verify, F18). The model
+ * pays erase and write in proportion to the sectors that differ. */
 struct rp_soc_timing {
 	unsigned stage1_ms;
 	unsigned reenum_ms;
-	unsigned erase_ms;
-	unsigned write_ms;
-	unsigned verify_ms;
+	unsigned erase_ms;   /* all sectors */
+	unsigned write_ms;   /* all sectors */
+	unsigned verify_ms;  /* one read of the whole EEPROM */
 };
 
 struct rp_soc {
@@ -56,18 +59,27 @@ struct rp_soc {
 
 	/* iSerialNumber index of the boot ROM, and the indices its second
 	 * stage has been seen with (0-terminated, newest first; empty when
-	 * no log shows it). */
+	 * no log shows it). second_serial_since[k] is the first firmware
+	 * build date (YYYYMMDD) that uses second_serial_index[k]; 0 for the
+	 * oldest builds. */
 	uint8_t rom_serial_index;
 	uint8_t second_serial_index[RP_SOC_MAX_SECOND_INDICES];
+	uint32_t second_serial_since[RP_SOC_MAX_SECOND_INDICES];
+
+	/* The ROM's configuration descriptor claims more than it returns
+	 * (2711: wTotalLength 55 with 2 interfaces, 32 bytes with 1
+	 * interface arrive; HARDWARE-EVIDENCE.md F4). */
+	bool rom_short_config;
 
 	/* recovery.bin also reports FACTORY_UUID, MAC_BT_ADDR, MAC_WIFI_ADDR
 	 * and SIGNATURE_MODE (HARDWARE-EVIDENCE.md table 2.3). */
 	bool extra_metadata;
 
-	/* What the device model reports for BOOT_ROM and USER_BOARDREV, and
-	 * its realistic delays; NULL/zero for chips the model does not play. */
-	const char *model_boot_rom;
-	const char *model_board_rev;
+	/* What the device model reports for BOOT_ROM (%08x) and
+	 * USER_BOARDREV (%x), and its realistic delays; zero for chips the
+	 * model does not play. */
+	uint32_t model_boot_rom;
+	uint32_t model_board_rev;
 	struct rp_soc_timing model_timing;
 };
 
@@ -102,6 +114,11 @@ bool rp_soc_same_family(const struct rp_soc *a, const struct rp_soc *b);
  * other index means a second stage is serving files. It is one rule for
  * all chips because the index is read before the chip is trusted. */
 bool rp_soc_serial_index_is_rom(uint8_t serial_index);
+
+/* The iSerialNumber index a second stage built on firmware_date
+ * (YYYYMMDD) enumerates with: the newest listed index whose
+ * second_serial_since is not after the date; 0 when the row lists none. */
+uint8_t rp_soc_second_serial_index(const struct rp_soc *s, uint32_t firmware_date);
 
 /* "2711 or 2712": the names of the chips with an EEPROM, for messages
  * that list what an option accepts. Returns buf (truncated if small). */

@@ -61,6 +61,7 @@ struct usb_source {
 	struct rp_source base;
 	libusb_context *ctx;
 	bool hotplug;
+	bool read_rom_serials;
 	char watch[160]; /* how devices are watched, for -v */
 	bool cb_registered;
 	libusb_hotplug_callback_handle cb;
@@ -208,7 +209,7 @@ static int format_port_path(uint8_t bus, const uint8_t *ports, int n, char *out,
 }
 
 /* false: not one of ours (not in the SoC table, a root hub, unreadable). */
-static bool describe_device(libusb_device *dev, struct rp_device_info *info)
+static bool describe_device(libusb_device *dev, bool rom_serial, struct rp_device_info *info)
 {
 	struct libusb_device_descriptor dd;
 	struct libusb_config_descriptor *cfg = NULL;
@@ -237,8 +238,10 @@ static bool describe_device(libusb_device *dev, struct rp_device_info *info)
 	}
 	/* The BCM2711/2712 ROM's string (index 3) is the low 32 bits of the
 	 * board serial (F2, F3), which rpiboot -i matches; the older ROMs
-	 * have none (index 0). */
-	if (dd.iSerialNumber != 0)
+	 * have none (index 0). Reading it opens the device, so a ROM is
+	 * read only when asked: a board the filters leave alone is never
+	 * opened. */
+	if (dd.iSerialNumber != 0 && (info->stage == RP_STAGE_SECOND || rom_serial))
 		read_serial(dev, dd.iSerialNumber, info->serial, sizeof(info->serial));
 	return true;
 }
@@ -276,7 +279,7 @@ static void handle_arrival(struct usb_source *s, libusb_device *dev, bool report
 	known = find_known_locked(s, dev) >= 0;
 	pthread_mutex_unlock(&s->lock);
 	/* Enumeration and a hotplug message can both name the same device. */
-	if (known || !describe_device(dev, &info))
+	if (known || !describe_device(dev, s->read_rom_serials, &info))
 		return;
 	pthread_mutex_lock(&s->lock);
 	if (!grow((void **)&s->known, &s->cap_known, s->n_known + 1, sizeof(*s->known))) {
@@ -647,6 +650,7 @@ int rp_usb_source_new(const struct rp_usb_source_options *opts, struct rp_source
 	s->park_efd = -1;
 	atomic_init(&s->open_transports, 0);
 	s->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : DEFAULT_POLL_MS;
+	s->read_rom_serials = opts->read_rom_serials != 0;
 	s->bulk_chunk = opts->bulk_chunk;
 	pthread_mutex_init(&s->lock, NULL);
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -32,6 +32,10 @@ struct rp_usb_source_options {
 	int force_polling;
 	/* Polling fallback interval (0: 100 ms). */
 	unsigned poll_interval_ms;
+	/* Read the serial string of boot ROMs too (F2, F3: 8 hex digits on
+	 * BCM2711/2712), which opens them; for --serial and `list`. Second
+	 * stages are always read. */
+	int read_rom_serials;
 };
 
 /* Create a source; fails with a clear message when libusb cannot start

@@ -92,6 +92,12 @@ static void write_image(const char *dir, uint8_t seed, char sha[65])
 	char rel[256], sig[128];
 	for (size_t i = 0; i < sizeof(img); i++)
 		img[i] = (uint8_t)(i * 31 + seed * 17 + (i >> 9));
+	/* The .sig's timestamp where recovery.bin writes it (F20: the last
+	 * 8 bytes, ~ts then ts, little endian), as a host serves it. */
+	for (unsigned i = 0; i < 4; i++) {
+		img[sizeof(img) - 8 + i] = (uint8_t)(~1700000000u >> (8 * i));
+		img[sizeof(img) - 4 + i] = (uint8_t)(1700000000u >> (8 * i));
+	}
 	sha256_hex(img, sizeof(img), sha);
 	snprintf(rel, sizeof(rel), "%s%spieeprom.bin", dir, *dir ? "/" : "");
 	write_file(rel, img, sizeof(img));
@@ -102,7 +108,8 @@ static void write_image(const char *dir, uint8_t seed, char sha[65])
 
 static const char *serial_of(unsigned n, char buf[32])
 {
-	snprintf(buf, 32, "10000000%08x", 0x5eed0000u + n);
+	/* The USB serial string: 8 hex digits (F3, F10). */
+	snprintf(buf, 32, "%08x", 0x5eed0000u + n);
 	return buf;
 }
 
@@ -130,7 +137,7 @@ static void test_flash(void)
 
 	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", NULL), 0);
 	CHECK_CONTAINS(output, "3 boards: 3 OK, 0 failed");
-	CHECK_CONTAINS(output, "100000005eed0002 1-1.2        OK");
+	CHECK_CONTAINS(output, "5eed0002         1-1.2        OK");
 
 	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--sim-fault",
 			 "leave@image:3", NULL), 1);
@@ -139,17 +146,18 @@ static void test_flash(void)
 	CHECK_CONTAINS(output, "3 boards: 2 OK, 0 failed, 0 timed out, 1 left the bus");
 
 	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--sim-fault",
-			 "wrong_hash", NULL), 1);
-	CHECK_CONTAINS(output, "does not match served image");
+			 "short@image", NULL), 1);
+	CHECK_CONTAINS(output, "short transfer while sending pieeprom.bin");
 	CHECK_CONTAINS(output, "2 boards: 0 OK, 2 failed");
 
-	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--sim-fault",
-			 "write_protected", NULL), 1);
-	CHECK_CONTAINS(output, "EEPROM_UPDATE=failed");
+	/* A failed EEPROM write: the board gives up without a word (C9, C28). */
+	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--board-timeout",
+			 "2s", "--sim-fault", "write_protected", NULL), 1);
+	CHECK_CONTAINS(output, "board deadline passed while waiting for the next request");
 
 	/* --count with simulated boards and a fault on a board never reached. */
 	CHECK_EQ_INT(run("flash", "--simulate", "2", "--count", "1", "--port", "1-1.1", "--profile",
-			 "netboot", "--sim-fault", "rom_error:2", NULL), 0);
+			 "netboot", "--sim-fault", "short:2", NULL), 0);
 	CHECK_CONTAINS(output, "1 board: 1 OK");
 
 	/* Usage errors. */
@@ -209,20 +217,21 @@ static void test_boot_dir(void)
 	snprintf(dir, sizeof(dir), "%s/boot", tmp);
 	snprintf(meta, sizeof(meta), "%s/meta", tmp);
 
-	CHECK_EQ_INT(run("boot", "-d", dir, "-o", "-j", meta, "--simulate", "3", NULL), 0);
-	CHECK_CONTAINS(output, "3 boards: 0 served, 3 verified OK");
+	/* Board 2 gets its port's config.txt: erase_eeprom=1 erases instead
+	 * of writing (EEPROM_ERASE=success, EEPROM_UPDATE=fail), a failure
+	 * for a host that served an image. */
+	CHECK_EQ_INT(run("boot", "-d", dir, "-o", "-j", meta, "--simulate", "3", NULL), 1);
+	CHECK_CONTAINS(output, "EEPROM_UPDATE=fail");
 	meta_value(meta, 1, "EEPROM_HASH", v, sizeof(v));
 	CHECK_STR_EQ(v, sha_soc);
 	meta_value(meta, 1, "EEPROM_ERASE", v, sizeof(v));
-	CHECK_STR_EQ(v, "0");
-	meta_value(meta, 2, "EEPROM_HASH", v, sizeof(v));
-	CHECK_STR_EQ(v, sha_soc);
+	CHECK_STR_EQ(v, "fail");
 	meta_value(meta, 2, "EEPROM_ERASE", v, sizeof(v));
-	CHECK_STR_EQ(v, "1");
+	CHECK_STR_EQ(v, "success");
 	meta_value(meta, 3, "EEPROM_HASH", v, sizeof(v));
 	CHECK_STR_EQ(v, sha_port3);
 	meta_value(meta, 3, "EEPROM_ERASE", v, sizeof(v));
-	CHECK_STR_EQ(v, "0");
+	CHECK_STR_EQ(v, "fail");
 
 	/* Without -o the port folders are not looked at. */
 	snprintf(meta, sizeof(meta), "%s/meta2", tmp);
@@ -230,7 +239,7 @@ static void test_boot_dir(void)
 	meta_value(meta, 3, "EEPROM_HASH", v, sizeof(v));
 	CHECK_STR_EQ(v, sha_soc);
 	meta_value(meta, 2, "EEPROM_ERASE", v, sizeof(v));
-	CHECK_STR_EQ(v, "0");
+	CHECK_STR_EQ(v, "fail");
 
 	/* rpiboot's -N (port number on the hub) and -p (port path). */
 	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "-m", "500", "--simulate", "3", NULL), 0);
@@ -326,15 +335,19 @@ static void test_option_aliases(void)
 	CHECK_CONTAINS(output, "2 boards: 2 OK");
 	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--sim-timing", "zero",
 			 NULL), 0);
-	/* Simulated boards arrive in the boot ROM, without a readable serial:
-	 * a serial filter, however given, lets none through. */
+	/* --serial at the boot ROM (issue #9; F2, F3): the ROM's 8-hex string
+	 * or the full serial selects the board, as rpiboot -i does. */
 	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--serials",
-			 "100000005eed0002, 100000005eed0003", NULL), 64);
+			 "100000005eed0002, 5eed0003", NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK");
+	CHECK(strstr(output, "1-1.1        OK") == NULL);
+	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--serials",
+			 "100000005eed0009", NULL), 64);
 	CHECK_CONTAINS(output, "no simulated board matches");
 	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--serial",
-			 "100000005eed0001", "--serials", "100000005eed0002", "--count", "1", "--timeout",
+			 "100000005eed0007", "--serials", "100000005eed0008", "--count", "1", "--timeout",
 			 "1", NULL), 75);
-	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1");
+	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1: serial 5eed0001 does not match");
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
 	CHECK_EQ_INT(run("flash", "--simulate", "1", "--sim-timing", "slow", NULL), 64);
 	CHECK_CONTAINS(output, "expected zero (or fast) or realistic");
@@ -356,9 +369,12 @@ static void test_option_aliases(void)
 	CHECK_CONTAINS(output, "2 boards: 0 served, 2 verified OK");
 	CHECK(strstr(output, "1-1.1        OK") == NULL);
 	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-l", "--timeout", "1", "-i",
-			 "100000005eed0001", "--serials", "100000005eed0002", NULL), 75);
+			 "100000005eed0007", "--serials", "100000005eed0008", NULL), 75);
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1");
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
+	/* rpiboot -i with the ROM's own string picks that board. */
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-i", "5eed0002", NULL), 0);
+	CHECK_CONTAINS(output, "5eed0002         1-1.2        OK");
 	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "--ports", "1-1.2", NULL), 64);
 	CHECK_EQ_INT(run("boot", "--help", NULL), 0);
 	CHECK_CONTAINS(output, "--ports LIST");
@@ -430,7 +446,7 @@ static void test_flash_records(void)
 
 	/* Again, with one failure and the metadata directory as well. */
 	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--report", report, "--db",
-			 db, "-j", meta, "--sim-fault", "wrong_hash:2", NULL), 1);
+			 db, "-j", meta, "--sim-fault", "short@image:2", NULL), 1);
 	CHECK_EQ_INT(jsonl_count(report, NULL), 7);
 	CHECK_EQ_INT(jsonl_count(report, "FAILED"), 1);
 	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts"), 7);
@@ -438,7 +454,7 @@ static void test_flash_records(void)
 	CHECK_EQ_INT(db_value(db, "SELECT count(DISTINCT attempt_id) FROM attempts"), 7);
 	/* The second run numbers its boards 5, 6, 7 (in the order they start). */
 	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts WHERE attempt_id BETWEEN 5 AND 7"), 3);
-	CHECK_EQ_INT(db_value(db, "SELECT attempts FROM boards WHERE serial = '100000005eed0001'"), 2);
+	CHECK_EQ_INT(db_value(db, "SELECT attempts FROM boards WHERE serial = '5eed0001'"), 2);
 	{
 		char path[400], serial[32];
 		snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(3, serial));

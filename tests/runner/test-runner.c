@@ -424,8 +424,13 @@ static void test_serial_filter_at_rom(void)
 	want[1] = "5eed0003";
 	CHECK(!rp_runner_filters_accept(NULL, 0, want, 2, &rom, why, sizeof(why)));
 	CHECK_CONTAINS(why, "serial 5eed0002 does not match");
-	/* The suffix rule is the ROM's: a second stage reports its own string. */
+	/* The second stage reports the same 8 digits (F10): the same rule. */
 	want[0] = "100000005eed0002";
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	snprintf(second.serial, sizeof(second.serial), "100000005eed0002");
+	want[0] = "5EED0002";
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	want[0] = "200000005eed0002"; /* same low half, other board: no */
 	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
 	/* An older ROM (index 0) has no string to match. */
 	rom.serial[0] = '\0';

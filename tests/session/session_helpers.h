@@ -18,6 +18,15 @@
 
 #define TH_IMAGE_SIZE (512u * 1024u)
 #define TH_SECOND_STAGE_SIZE 100140u
+#define TH_SIG_TS 1700000000u
+
+static inline void th_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
 
 struct th_payload {
 	uint8_t *image;
@@ -52,8 +61,14 @@ static inline int th_payload_init(struct th_payload *tp, const char *config)
 	}
 	for (size_t i = 0; i < TH_SECOND_STAGE_SIZE; i++)
 		tp->second[i] = (uint8_t)(i * 7 + 3);
+	/* The image carries the .sig's update timestamp where recovery.bin
+	 * writes it (F20: no `updatetime` file, so ~ts then ts, little
+	 * endian, in the last 8 bytes), as a host serves it: the EEPROM
+	 * then holds exactly the served bytes. */
+	th_put_le32(tp->image + TH_IMAGE_SIZE - 8, ~TH_SIG_TS);
+	th_put_le32(tp->image + TH_IMAGE_SIZE - 4, TH_SIG_TS);
 	th_sha256_hex(tp->image, TH_IMAGE_SIZE, tp->sha);
-	snprintf(tp->sig, sizeof(tp->sig), "%s\nts: 1700000000\n", tp->sha);
+	snprintf(tp->sig, sizeof(tp->sig), "%s\nts: %u\n", tp->sha, TH_SIG_TS);
 	if (rp_payload_new(NULL, &tp->p, &d) != RP_OK ||
 	    rp_payload_add(tp->p, "bootcode4.bin", tp->second, TH_SECOND_STAGE_SIZE, &d) != RP_OK ||
 	    rp_payload_add(tp->p, "pieeprom.bin", tp->image, TH_IMAGE_SIZE, &d) != RP_OK ||

@@ -485,7 +485,7 @@ static size_t n_replies_with_header(const struct script_board *b, uint32_t heade
 static void test_hash_with_update_time(void)
 {
 	const char *fw = test_firmware_dir();
-	char path[600], served[65], stamped[65], sig[128], report[128];
+	char path[600], served[65], stamped[65], in_file[65], sig[128], report[128];
 	struct rp_eeprom ee;
 	struct rp_payload *p;
 	struct script_board b;
@@ -497,7 +497,8 @@ static void test_hash_with_update_time(void)
 		test_skip_case("RPIPROV_TEST_FIRMWARE not set (needs a real image)");
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/2711/pieeprom-2022-04-26.bin", fw);
+	/* A 2711 image of 2026: it has an updatetime file. */
+	snprintf(path, sizeof(path), "%s/2711/pieeprom-2026-08-04.bin", fw);
 	if (rp_file_read_all(path, 1u << 22, &img, &len, NULL) != RP_OK) {
 		CHECK(!"fixture image readable");
 		return;
@@ -507,7 +508,13 @@ static void test_hash_with_update_time(void)
 	CHECK_EQ_INT(rp_eeprom_set_timestamp(&ee, 1700000000u, NULL), RP_OK);
 	rp_sha256_hex(ee.data, ee.size, stamped);
 	rp_eeprom_free(&ee);
+	/* The 2711 image's updatetime file, where older tools put it. */
+	CHECK_EQ_INT(rp_eeprom_parse(&ee, img, len, path, NULL), RP_OK);
+	CHECK_EQ_INT(rp_eeprom_set_timestamp_in_files(&ee, 1700000000u, NULL), RP_OK);
+	rp_sha256_hex(ee.data, ee.size, in_file);
+	rp_eeprom_free(&ee);
 	CHECK(strcmp(served, stamped) != 0);
+	CHECK(strcmp(in_file, stamped) != 0);
 	CHECK(mkdir("stamp", 0755) == 0);
 	snprintf(path, sizeof(path), "%s/stamp/pieeprom.bin", root);
 	CHECK_EQ_INT(rp_file_write_atomic(path, img, len, 0644, NULL), RP_OK);
@@ -516,10 +523,11 @@ static void test_hash_with_update_time(void)
 	CHECK_EQ_INT(rp_file_write_atomic(path, sig, strlen(sig), 0644, NULL), RP_OK);
 	free(img);
 
-	static const char *const kinds[] = { "flashed", "served", "other" };
-	for (unsigned k = 0; k < 3; k++) {
+	static const char *const kinds[] = { "flashed", "served", "other", "in-file" };
+	for (unsigned k = 0; k < 4; k++) {
 		snprintf(report, sizeof(report), "*EEPROM_HASH*%s",
-			 k == 0 ? stamped : k == 1 ? served : "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+			 k == 0 ? stamped : k == 1 ? served : k == 3 ? in_file
+			 : "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 		const struct step steps[] = {
 			{ 0, "pieeprom.bin", NULL }, { 0, "pieeprom.sig", NULL },
 			{ 1, "pieeprom.sig", NULL }, { 0, "pieeprom.bin", NULL },
@@ -530,7 +538,7 @@ static void test_hash_with_update_time(void)
 		serve(p, RP_SESSION_FLASH, steps, sizeof(steps) / sizeof(steps[0]), &b, &rec);
 		fprintf(stderr, "  EEPROM_HASH of the %s image: %s %s\n", kinds[k],
 			rp_board_result_name(rec.result), rec.hash_matched);
-		if (k == 0) {
+		if (k == 0 || k == 3) {
 			CHECK_EQ_INT(rec.result, RP_RESULT_OK);
 			CHECK_STR_EQ(rec.hash_matched, "served image with the .sig's update time");
 		} else if (k == 1) {

@@ -157,7 +157,7 @@ static void test_netboot_profile(void)
 
 /* boot -d with a directory holding only the second stage (rpiboot -d DIR):
  * the board asks for pieeprom.bin, is told it is missing and reports
- * EEPROM_UPDATE=missing-image. The board did not get what it came for:
+ * EEPROM_UPDATE=fail. The board did not get what it came for:
  * FAILED, not SERVED, in boot -d as in flash. */
 static void test_serve_without_image(void)
 {
@@ -188,9 +188,9 @@ static void test_serve_without_image(void)
 	CHECK_EQ_INT(sum.failed, 1);
 	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_FAILED);
 	CHECK_CONTAINS(run.recs[0].error, "asked for pieeprom.bin, which is not in the served files");
-	CHECK_CONTAINS(run.recs[0].error, "EEPROM_UPDATE=missing-image");
-	CHECK_STR_EQ(rp_board_record_meta(&run.recs[0], "EEPROM_UPDATE"), "missing-image");
-	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, 0)), RP_SIM_REFUSED);
+	CHECK_CONTAINS(run.recs[0].error, "EEPROM_UPDATE=fail");
+	CHECK_STR_EQ(rp_board_record_meta(&run.recs[0], "EEPROM_UPDATE"), "fail");
+	CHECK_EQ_INT(rp_sim_board_outcome(rp_sim_source_board(run.src, 0)), RP_SIM_NOT_UPDATED);
 	CHECK(rp_sim_board_host_error(rp_sim_source_board(run.src, 0)) == NULL);
 	th_run_free(&run);
 
@@ -252,17 +252,15 @@ static void test_filters(void)
 	CHECK_CONTAINS(run.last_ignored, "--port");
 	th_run_free(&run);
 
-	/* Serial filter. A boot ROM has no serial string (as on hardware), so
-	 * --serial picks among boards already running a second stage: boards
-	 * 1-3 are, board 4 is in the ROM. Board 2 only is taken. */
+	/* Serial filter, against the USB serial string (8 hex digits at
+	 * either stage, F3/F10): boards 1-3 run a second stage, board 4 is in
+	 * the ROM. Board 2 only is taken. */
 	memset(&run, 0, sizeof(run));
 	ro.n_port_globs = 0;
 	ro.count = 1;
 	{
 		static const bool second_stage[4] = { true, true, true, false };
-		struct rp_sim_params p;
-		rp_sim_params_default(&p, 2);
-		ro.serials[0] = p.serial;
+		ro.serials[0] = "5eed0002";
 		ro.n_serials = 1;
 		so.second_stage = second_stage;
 		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
@@ -279,22 +277,23 @@ static void test_filters(void)
 		CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, i), &len) == NULL);
 	}
 	CHECK_EQ_INT(sum.ignored, 3);
-	CHECK_CONTAINS(run.ignored_log, "serial 100000005eed0001 does not match the --serial filter");
-	CHECK_CONTAINS(run.ignored_log, "serial 100000005eed0003 does not match the --serial filter");
-	CHECK_CONTAINS(run.ignored_log, "boot ROM reports no serial number");
-	CHECK_CONTAINS(run.ignored_log, "select it with --port");
+	CHECK_CONTAINS(run.ignored_log, "serial 5eed0001 does not match the --serial filter");
+	CHECK_CONTAINS(run.ignored_log, "serial 5eed0003 does not match the --serial filter");
+	/* The ROM's serial is readable too (F2, F3). */
+	CHECK_CONTAINS(run.ignored_log, "serial 5eed0004 does not match the --serial filter");
 	th_run_free(&run);
 
-	/* Every board in the ROM: --serial selects none, and says why. */
+	/* Every board in the ROM: --serial selects by the ROM's serial
+	 * string (rpiboot -i does the same at either stage). */
 	memset(&run, 0, sizeof(run));
 	ro.idle_timeout_ms = 300;
 	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
-	CHECK_EQ_INT(sum.finished, 0);
-	CHECK(sum.idle_timed_out);
-	CHECK_EQ_INT(sum.ignored, 4);
-	CHECK_CONTAINS(run.last_ignored, "boot ROM reports no serial number");
+	CHECK_EQ_INT(sum.finished, 1);
+	CHECK_EQ_INT(run.recs[1].result, RP_RESULT_OK);
+	CHECK_EQ_INT(sum.ignored, 3);
 	for (unsigned i = 0; i < 4; i++)
-		CHECK(rp_sim_board_second_stage(rp_sim_source_board(run.src, i), &len) == NULL);
+		CHECK_EQ_INT(rp_sim_board_second_stage(rp_sim_source_board(run.src, i), &len) != NULL,
+			     i == 1);
 	th_run_free(&run);
 
 	/* A 2712 board when the payload is for 2711: ignored, never opened. */

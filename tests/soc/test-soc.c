@@ -179,12 +179,20 @@ static void test_default(void)
 	CHECK_STR_EQ(s->soc, "2711");
 	CHECK_EQ_INT(s->pid, 0x2711);
 	CHECK(rp_soc_has_eeprom(s));
-	/* --sim-timing realistic: the figures the model has always used. */
-	CHECK_EQ_INT(s->model_timing.stage1_ms, 20);
-	CHECK_EQ_INT(s->model_timing.reenum_ms, 300);
-	CHECK_EQ_INT(s->model_timing.erase_ms, 800);
-	CHECK_EQ_INT(s->model_timing.write_ms, 1500);
-	CHECK_EQ_INT(s->model_timing.verify_ms, 500);
+	/* --sim-timing realistic inside the evidence (HARDWARE-EVIDENCE.md
+	 * F19, 2.2): a 512 KiB read 347-628 ms (C26), re-enumeration ~2.6 s
+	 * (C4). */
+	CHECK(s->model_timing.verify_ms >= 347 && s->model_timing.verify_ms <= 628);
+	CHECK_EQ_INT(s->model_timing.reenum_ms, 2600);
+	s = rp_soc_by_name("2712");
+	/* F19: a 2 MiB read ~2.5 s (C25); a full Pi 5 rewrite (read, every
+	 * sector erased and written, verify read) more than 10 s, within 20 s. */
+	CHECK(s->model_timing.verify_ms >= 2400 && s->model_timing.verify_ms <= 2600);
+	{
+		unsigned full = 2 * s->model_timing.verify_ms + s->model_timing.erase_ms +
+				s->model_timing.write_ms;
+		CHECK(full > 10000 && full < 20000);
+	}
 }
 
 /* The stage rule stays rpiboot's: indices 0 and 3 are a ROM, nothing else
@@ -205,6 +213,16 @@ static void test_serial_indices(void)
 		CHECK_EQ_INT(t[i].second_serial_index[RP_SOC_MAX_SECOND_INDICES - 1], 0);
 	}
 	CHECK(s2711 && s2711->rom_serial_index == 3 && s2711->second_serial_index[0] == 4);
+	/* F9: 4 on builds since 2022, 1 before. */
+	CHECK_EQ_INT(rp_soc_second_serial_index(s2711, 20260804), 4);
+	CHECK_EQ_INT(rp_soc_second_serial_index(s2711, 20220101), 4);
+	CHECK_EQ_INT(rp_soc_second_serial_index(s2711, 20210307), 1);
+	/* F2 for 2712; its second stage 4 is an assumption (open question 4). */
+	CHECK_EQ_INT(rp_soc_by_name("2712")->rom_serial_index, 3);
+	CHECK_EQ_INT(rp_soc_second_serial_index(rp_soc_by_name("2712"), 20260812), 4);
+	/* F4: the 2711 ROM's short configuration descriptor, not seen on 2712. */
+	CHECK(s2711->rom_short_config);
+	CHECK(!rp_soc_by_name("2712")->rom_short_config);
 }
 
 /* The runner lets a second stage come back under a sibling id only
@@ -235,8 +253,8 @@ static void test_model(void)
 	for (size_t i = 0; i < n; i++) {
 		if (!rp_soc_has_eeprom(&t[i]))
 			continue;
-		CHECK(t[i].model_boot_rom && strlen(t[i].model_boot_rom) == 8);
-		CHECK(starts_with(t[i].model_board_rev, "0x"));
+		CHECK(t[i].model_boot_rom != 0);
+		CHECK(t[i].model_board_rev != 0);
 		CHECK(t[i].model_timing.erase_ms && t[i].model_timing.write_ms &&
 		      t[i].model_timing.verify_ms);
 	}

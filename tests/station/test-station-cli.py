@@ -148,7 +148,7 @@ def test_sigterm(tmp, twice):
 
 
 def test_json_events(tmp):
-    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "wrong_hash:2"] + payload_args())
+    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "short@image:2"] + payload_args())
     check(r.returncode == 1, f"--json run with a failing board exits 1, got {r.returncode}: {r.stderr}")
     events = [json.loads(l) for l in r.stdout.splitlines()]
     kinds = [e["event"] for e in events]
@@ -162,7 +162,7 @@ def test_json_events(tmp):
 
 def test_report(tmp):
     db = os.path.join(tmp, "rep.db")
-    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "rom_error:2",
+    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "short:2",
              "--sim-fault", "leave@image:4"] + payload_args())
     check(r.returncode == 1, f"run for the report: {r.returncode} {r.stderr}")
 
@@ -202,14 +202,14 @@ def test_filter_aliases(tmp):
     check(r.returncode == 0, f"--port twice: exit 0, got {r.returncode}: {r.stderr}")
     check("2 attempts: 2 OK" in r.stderr, f"--port twice: the two boards only: {r.stderr!r}")
     check(" 1-1.3 " in r.stdout and "1-1.2 ignored" in r.stdout, f"--port: {r.stdout!r}")
-    # Simulated boards arrive in the boot ROM, without a readable serial:
-    # every one is ignored, and said to be.
+    # A boot ROM's serial string (F2, F3) is matched by --serial: only the
+    # board with that serial is taken, the other is ignored and said to be.
     r = run(["station", "--simulate", "2", "--plain", "--serial", "100000005eed0002",
-             "--serials", "100000005eed0004,100000005eed0001", "--sim-timing", "fast", "--count", "1",
+             "--serials", "100000005eed0004,5eed0009", "--sim-timing", "fast", "--count", "1",
              "--idle-timeout", "1"] + payload_args(), timeout=30)
-    check(r.returncode == 0 and "1-1.1 ignored" in r.stdout and "1-1.2 ignored" in r.stdout,
+    check(r.returncode == 0 and "1-1.1 ignored" in r.stdout and " 1-1.2 5eed0002 OK" in r.stdout,
           f"--serial with --serials: {r.returncode} {r.stdout!r} {r.stderr!r}")
-    r = run(["station", "--simulate", "2", "--serials", "100000005eed0001"] + payload_args())
+    r = run(["station", "--simulate", "2", "--serials", "100000005eed0009"] + payload_args())
     check(r.returncode == 64 and "no simulated board matches" in r.stderr,
           f"--serials and simulated boards: {r.returncode} {r.stderr!r}")
     r = run(["station", "--simulate", "2", "--ports", "1-1.9"] + payload_args())

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "soc/soc.h"
 #include "usb_emu.h"
 #include "util/fileio.h"
 
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 		"  -b, --board I:SETTINGS  settings of board I (1-based), comma-separated:\n"
 		"                            port=P  serial=S  interfaces=2  second-stage  deny\n"
 		"                            fault=NAME[@STEP]  timing=realistic\n"
+		"                            soc=2711|2712  firmware=YYYYMMDD (recovery.bin date)\n"
 		"                            delay=MS (plug MS after the trigger)\n"
 		"                            unplug=MS (pull out MS after the trigger)\n"
 		"                            unplug-after-bytes=N (pull out mid-transfer)\n"
@@ -104,6 +106,8 @@ static int parse_fault(struct rp_sim_params *p, const char *v)
 
 	g_strlcpy(name, v, at && (size_t)(at - v) < sizeof(name) ? (size_t)(at - v) + 1 : sizeof(name));
 	f = rp_sim_fault_from_name(name);
+	if (f >= 0)
+		s = (int)rp_sim_fault_natural_step((enum rp_sim_fault)f);
 	if (at)
 		s = rp_sim_step_from_name(at + 1);
 	if (f < 0 || s < 0)
@@ -148,6 +152,10 @@ static int parse_board(struct emu_prog *p, const char *arg)
 			b->o.deny_access = true;
 		else if (!strcmp(*it, "fault") && eq)
 			rc = parse_fault(&b->o.params, val);
+		else if (!strcmp(*it, "soc") && eq && rp_soc_eeprom_by_name(val))
+			b->o.params.pid = rp_soc_eeprom_by_name(val)->pid;
+		else if (!strcmp(*it, "firmware") && eq && !parse_uint(val, 99991231, &v) && v >= 19700101)
+			b->o.params.firmware_date = (uint32_t)v;
 		else if (!strcmp(*it, "timing") && !strcmp(val, "realistic"))
 			rp_sim_timing_realistic(&b->o.params.timing);
 		else if (!strcmp(*it, "delay") && eq && !parse_uint(val, 3600000, &v)) {

@@ -38,6 +38,11 @@
  * EACCES whoever runs the test (chmod alone does not stop root). */
 #define DENY_TARGET "/sys/devices/system/cpu/online"
 #define LINUX_USB_SPEED_HIGH 3
+/* open_fails_once (HARDWARE-EVIDENCE.md F8): the device node of a freshly
+ * re-enumerated second stage is missing this long after its "add"
+ * uevent, so the first open fails (libusb's own 10 ms ENOENT retry
+ * included) and a later one succeeds. */
+#define OPEN_FAIL_MS 300u
 
 struct emu_board;
 
@@ -51,6 +56,7 @@ struct emu_enum {
 	struct emu_desc desc;
 	UMockdevIoctlBase *handler;
 	bool present;               /* on the bus: ioctls work */
+	bool open_fails;            /* F8: the node appears OPEN_FAIL_MS after the uevent */
 	UMockdevIoctlClient *claim[2]; /* not referenced: compared only */
 };
 
@@ -626,6 +632,18 @@ static void on_client_connected(UMockdevIoctlBase *h, UMockdevIoctlClient *clien
 	g_mutex_unlock(&e->lock);
 }
 
+struct node_restore {
+	char from[512], to[512];
+};
+
+static gboolean node_restore_cb(gpointer p)
+{
+	struct node_restore *nr = p;
+	if (rename(nr->from, nr->to) != 0)
+		fprintf(stderr, "usb_emu: cannot restore %s\n", nr->to);
+	return G_SOURCE_REMOVE;
+}
+
 /* Put the board on the bus as the model currently is (ROM or second
  * stage): new address, same port and sysfs path. Runs on the loop. */
 static void enumerate(void *p)
@@ -647,7 +665,8 @@ static void enumerate(void *p)
 	if (en->serial_index)
 		g_strlcpy(en->serial, rp_sim_board_serial(b->model), sizeof(en->serial));
 	emu_desc_board(&en->desc, rp_sim_board_pid(b->model), en->serial_index,
-		       b->opts.num_interfaces);
+		       b->opts.num_interfaces, rp_sim_board_short_config(b->model));
+	en->open_fails = rp_sim_board_take_open_failure(b->model);
 	g_ptr_array_add(b->enums, en);
 	g_mutex_unlock(&e->lock);
 
@@ -679,6 +698,23 @@ static void enumerate(void *p)
 		if (unlink(node) != 0 || symlink(DENY_TARGET, node) != 0)
 			fprintf(stderr, "usb_emu: cannot deny access to %s\n", node);
 		umockdev_testbed_uevent(e->tb, b->syspath, "add");
+	} else if (en->open_fails) {
+		struct node_restore *nr = g_new0(struct node_restore, 1);
+		if (!umockdev_testbed_add_from_string(e->tb, rec, &err)) {
+			fprintf(stderr, "usb_emu: %s\n", err ? err->message : "?");
+			g_clear_error(&err);
+		}
+		g_snprintf(nr->to, sizeof(nr->to), "%s%s", e->root, en->devnode);
+		g_snprintf(nr->from, sizeof(nr->from), "%s.enumerating", nr->to);
+		if (rename(nr->to, nr->from) != 0)
+			fprintf(stderr, "usb_emu: cannot hide %s\n", nr->to);
+		umockdev_testbed_uevent(e->tb, b->syspath, "add");
+		{
+			GSource *t = g_timeout_source_new(OPEN_FAIL_MS);
+			g_source_set_callback(t, node_restore_cb, nr, g_free);
+			g_source_attach(t, e->ctx);
+			g_source_unref(t);
+		}
 	} else {
 		add_record(e, rec, b->syspath);
 	}

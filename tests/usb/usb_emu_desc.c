@@ -49,13 +49,19 @@ static void endpoint(struct emu_desc *d, uint8_t address, uint8_t attributes, ui
 }
 
 void emu_desc_board(struct emu_desc *d, uint16_t pid, uint8_t serial_index,
-		    uint8_t num_interfaces)
+		    uint8_t num_interfaces, bool short_config)
 {
 	memset(d, 0, sizeof(*d));
 	d->num_interfaces = num_interfaces == 2 ? 2 : 1;
 	device_descriptor(d, 0, 0x0a5c, pid, EMU_STRING_MANUFACTURER, EMU_STRING_PRODUCT,
 			  serial_index);
-	config_header(d, d->num_interfaces, (uint16_t)(9 + d->num_interfaces * (9 + 2 * 7)));
+	if (short_config && d->num_interfaces == 1)
+		/* F4: what the kernel logs as "config index 0 descriptor too
+		 * short (expected 55, got 32)"; sysfs keeps the 32 bytes with
+		 * this header, and reports bNumInterfaces 1 (what it parsed). */
+		config_header(d, 2, 55);
+	else
+		config_header(d, d->num_interfaces, (uint16_t)(9 + d->num_interfaces * (9 + 2 * 7)));
 	if (d->num_interfaces == 1) {
 		interface(d, 0, 2, 0xff, 0, 0);
 		endpoint(d, 0x81, 2, 512, 0);

@@ -3,6 +3,7 @@
 #ifndef RP_TESTS_USB_EMU_DESC_H
 #define RP_TESTS_USB_EMU_DESC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,12 @@ struct emu_desc {
 
 /* A board: 0a5c:<pid>, iSerialNumber = serial_index, one or two vendor
  * interfaces (interface 0: bulk IN 0x81 + OUT 0x01; with two, interface 1
- * has IN 0x83 + OUT 0x03, the layout rpiboot expects). */
+ * has IN 0x83 + OUT 0x03, the layout rpiboot expects). short_config with
+ * one interface: the BCM2711 ROM's quirk (HARDWARE-EVIDENCE.md F4), a
+ * configuration header claiming wTotalLength 55 and 2 interfaces over the
+ * 32 bytes of one interface that actually arrive. */
 void emu_desc_board(struct emu_desc *d, uint16_t pid, uint8_t serial_index,
-		    uint8_t num_interfaces);
+		    uint8_t num_interfaces, bool short_config);
 /* A root hub (1d6b:0002) or an external hub (05e3:0610). */
 void emu_desc_hub(struct emu_desc *d, int root);
 

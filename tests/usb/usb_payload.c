@@ -25,6 +25,12 @@ int usb_payload_init(struct usb_payload *pl)
 	}
 	for (size_t i = 0; i < USB_PAYLOAD_SECOND_STAGE_SIZE; i++)
 		pl->second[i] = (uint8_t)(i * 13 + 1);
+	/* The .sig's update timestamp where recovery.bin writes it (F20: the
+	 * last 8 bytes, ~ts then ts, little endian), as a host serves it. */
+	for (unsigned i = 0; i < 4; i++) {
+		pl->image[USB_PAYLOAD_IMAGE_SIZE - 8 + i] = (uint8_t)(~1700000000u >> (8 * i));
+		pl->image[USB_PAYLOAD_IMAGE_SIZE - 4 + i] = (uint8_t)(1700000000u >> (8 * i));
+	}
 	EVP_Digest(pl->image, USB_PAYLOAD_IMAGE_SIZE, md, &n, EVP_sha256(), NULL);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
