@@ -68,6 +68,7 @@ static void usage(FILE *out)
 		"                  (program_pubkey, revoke_devkey, ...): PERMANENT\n"
 		"  --simulate N    dry run against N simulated boards (implies serving N)\n"
 		"  --sim-timing M  zero|fast (default) or realistic\n"
+		"  --sim-soc LIST  the simulated boards' SoCs in turn, e.g. 2711,2712\n"
 		"  --sim-fault S   inject a fault, see 'rpiprov flash --help'\n\n"
 		"Exit status: 0 every board served (and verified where an image was sent);\n"
 		"1 a board failed; 75 timed out waiting; 64-77 see 'rpiprov --help'.\n");

@@ -65,6 +65,8 @@ static void usage(FILE *out)
 		"  -v, --verbose            show phases and ignored devices\n\n"
 		"Simulation (no hardware):\n"
 		"      --simulate N         N simulated CM4 boards instead of USB\n"
+		"      --sim-soc LIST       the simulated boards' SoCs in turn (2711,2712: a\n"
+		"                           mixed tray; default: the payload's SoC)\n"
 		"      --sim-timing MODEL   zero|fast (default) or realistic (erase/write/\n"
 		"                           verify and re-enumeration delays of a real CM4)\n"
 		"      --sim-fault SPEC     inject a fault (repeatable):\n");

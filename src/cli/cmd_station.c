@@ -86,6 +86,8 @@ static void usage(FILE *out)
 		"      --plain              timestamped lines even on a terminal\n\n"
 		"Simulation (no hardware):\n"
 		"      --simulate N         N simulated boards instead of USB\n"
+		"      --sim-soc LIST       the simulated boards' SoCs in turn (2711,2712: a\n"
+		"                           mixed tray)\n"
 		"      --sim-timing MODEL   zero|fast (default) or realistic board-side delays\n"
 		"      --sim-arrivals DUR   boards arrive at random times within DUR\n"
 		"      --sim-seed N         seed for the arrival times (default 1)\n"
@@ -408,7 +410,7 @@ int cmd_station(int argc, char **argv)
 	/* Like flash: wait for the simulated boards the filters let through,
 	 * not for those that are ignored. */
 	if (sim_args.boards && !count) {
-		so.count = cli_sim_matching(&sim_args, (const char *const *)cfg.ports, cfg.n_ports,
+		so.count = cli_sim_matching(&sim_args, NULL, (const char *const *)cfg.ports, cfg.n_ports,
 					    (const char *const *)cfg.serials, cfg.n_serials);
 		if (!so.count) {
 			rp_station_config_free(&cfg);

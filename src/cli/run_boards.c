@@ -238,8 +238,8 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	else if (run->count)
 		ro.count = run->count;
 	else if (run->sim.boards)
-		ro.count = cli_sim_matching(&run->sim, ro.port_globs, ro.n_port_globs, ro.serials,
-					    ro.n_serials);
+		ro.count = cli_sim_matching(&run->sim, ro.soc, ro.port_globs, ro.n_port_globs,
+					    ro.serials, ro.n_serials);
 	else
 		ro.count = 1;
 	if (run->sim.boards && !ro.count && !run->forever)

@@ -1,5 +1,6 @@
 #include "cli/sim_args.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "runner/runner.h"
@@ -11,6 +12,7 @@ void cli_sim_longopts(struct cli_longopts *t)
 		{ "simulate", required_argument, NULL, CLI_OPT_SIMULATE },
 		{ "sim-timing", required_argument, NULL, CLI_OPT_SIM_TIMING },
 		{ "sim-fault", required_argument, NULL, CLI_OPT_SIM_FAULT },
+		{ "sim-soc", required_argument, NULL, CLI_OPT_SIM_SOC },
 		{ NULL, 0, NULL, 0 },
 	};
 	cli_longopts_add(t, rows);
@@ -42,6 +44,25 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 		}
 		return cli_usage_error(cmd, "--sim-timing '%s': expected zero (or fast) or realistic",
 				       arg);
+	case CLI_OPT_SIM_SOC: {
+		char list[64];
+		snprintf(list, sizeof(list), "%s", arg);
+		s->n_socs = 0;
+		for (char *save = NULL, *t = strtok_r(list, ", ", &save); t;
+		     t = strtok_r(NULL, ", ", &save)) {
+			const struct rp_soc *chip = rp_soc_eeprom_by_name(t);
+			if (!chip)
+				return cli_usage_error(cmd, "--sim-soc: '%s' is not a SoC with a bootloader "
+							    "EEPROM (%s)", t, "2711 or 2712");
+			if (s->n_socs == sizeof(s->soc_pids) / sizeof(s->soc_pids[0]))
+				return cli_usage_error(cmd, "--sim-soc: at most %zu SoCs",
+						       sizeof(s->soc_pids) / sizeof(s->soc_pids[0]));
+			s->soc_pids[s->n_socs++] = chip->pid;
+		}
+		if (!s->n_socs)
+			return cli_usage_error(cmd, "--sim-soc: no SoC given");
+		return CLI_OPTION_TAKEN;
+	}
 	case CLI_OPT_SIM_FAULT:
 		if (s->n_faults == CLI_MAX_SIM_FAULTS)
 			return cli_usage_error(cmd, "at most %d --sim-fault", CLI_MAX_SIM_FAULTS);
@@ -56,8 +77,8 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 
 int cli_sim_check(const struct cli_sim *s, const char *cmd)
 {
-	if ((s->realistic || s->n_faults) && !s->boards)
-		return cli_usage_error(cmd, "--sim-timing and --sim-fault need --simulate N");
+	if ((s->realistic || s->n_faults || s->n_socs) && !s->boards)
+		return cli_usage_error(cmd, "--sim-timing, --sim-fault and --sim-soc need --simulate N");
 	for (unsigned i = 0; i < s->n_faults; i++)
 		if (s->faults[i].board > s->boards)
 			return cli_usage_error(cmd, "--sim-fault for board %u, but --simulate %u",
@@ -65,8 +86,8 @@ int cli_sim_check(const struct cli_sim *s, const char *cmd)
 	return 0;
 }
 
-unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
-			  const char *const *serials, unsigned n_serials)
+unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *const *globs,
+			  unsigned n_globs, const char *const *serials, unsigned n_serials)
 {
 	unsigned count = 0;
 
@@ -80,6 +101,11 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, uns
 		rp_sim_params_default(&p, i + 1);
 		rp_sim_usb_serial(p.serial, info.serial);
 		rp_sim_source_port_path(1, i, info.port_path);
+		if (soc && *soc && cli_sim_board_pid(s, i)) {
+			const struct rp_soc *chip = rp_soc_by_usb_id(RP_USB_VID_BROADCOM, cli_sim_board_pid(s, i));
+			if (!chip || strcmp(chip->soc, soc) != 0)
+				continue;
+		}
 		count += rp_runner_filters_accept(globs, n_globs, serials, n_serials, &info, why,
 						  sizeof(why));
 	}
@@ -95,4 +121,9 @@ void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_para
 		p->pid = chip->pid;
 	if (s->realistic)
 		rp_sim_timing_realistic(&p->timing);
+}
+
+uint16_t cli_sim_board_pid(const struct cli_sim *s, unsigned i)
+{
+	return s->n_socs ? s->soc_pids[i % s->n_socs] : 0;
 }

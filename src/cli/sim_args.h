@@ -15,6 +15,7 @@ enum cli_sim_opt {
 	CLI_OPT_SIMULATE = 0x1100,
 	CLI_OPT_SIM_TIMING,
 	CLI_OPT_SIM_FAULT,
+	CLI_OPT_SIM_SOC,
 };
 
 struct cli_sim {
@@ -22,6 +23,10 @@ struct cli_sim {
 	bool realistic;  /* --sim-timing realistic (default zero, also called fast) */
 	struct rp_sim_fault_spec faults[CLI_MAX_SIM_FAULTS];
 	unsigned n_faults;
+	/* --sim-soc 2711,2712: the boards take these SoCs in turn (a mixed
+	 * tray); none: the SoC the payload is for. */
+	uint16_t soc_pids[4];
+	unsigned n_socs;
 };
 
 void cli_sim_longopts(struct cli_longopts *t);
@@ -31,13 +36,15 @@ int cli_sim_option(int opt, const char *arg, struct cli_sim *s, const char *cmd)
 /* After the options: the --sim-* options need --simulate, and faults
  * name simulated boards. 0 or a usage exit code. */
 int cli_sim_check(const struct cli_sim *s, const char *cmd);
-/* How many simulated boards the filters let through (their port paths
- * and serial strings are known in advance), so a run knows how many to
- * wait for. */
-unsigned cli_sim_matching(const struct cli_sim *s, const char *const *globs, unsigned n_globs,
-			  const char *const *serials, unsigned n_serials);
+/* How many simulated boards the filters let through (their port paths,
+ * serial strings and SoCs are known in advance; soc NULL: any), so a run
+ * knows how many to wait for. */
+unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *const *globs,
+			  unsigned n_globs, const char *const *serials, unsigned n_serials);
 /* The template of every simulated board: its timing, and this SoC
  * ("2712"; NULL: 2711). */
 void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p);
+/* Board i's product id under --sim-soc, or 0 (the template's). */
+uint16_t cli_sim_board_pid(const struct cli_sim *s, unsigned i);
 
 #endif

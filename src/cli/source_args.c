@@ -8,6 +8,7 @@ int cli_source_new(const struct cli_source_opts *o, struct rp_source **out, stru
 {
 	struct rp_usb_source_options uo = { .enumerate_existing = 1 };
 	struct rp_sim_params tmpl;
+	uint16_t pids[RP_SIM_MAX_BOARDS];
 	struct rp_sim_source_opts so = { .params = &tmpl, .arrival_ms = o->arrival_ms };
 
 	if (!o->sim || !o->sim->boards) {
@@ -22,5 +23,10 @@ int cli_source_new(const struct cli_source_opts *o, struct rp_source **out, stru
 	so.faults = o->sim->faults;
 	so.n_faults = o->sim->n_faults;
 	cli_sim_params(o->sim, o->soc, &tmpl);
+	if (o->sim->n_socs) {
+		for (unsigned i = 0; i < o->sim->boards && i < RP_SIM_MAX_BOARDS; i++)
+			pids[i] = cli_sim_board_pid(o->sim, i);
+		so.pids = pids;
+	}
 	return rp_sim_source_new(&so, out, d);
 }

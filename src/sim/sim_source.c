@@ -441,6 +441,8 @@ int rp_sim_source_new(const struct rp_sim_source_opts *o, struct rp_source **out
 			p.firmware_date = o->params->firmware_date;
 			p.slow_request_ms = o->params->slow_request_ms;
 		}
+		if (o->pids && o->pids[i])
+			p.pid = o->pids[i];
 		p.second_stage = o->second_stage && o->second_stage[i];
 		/* Later specs override earlier ones for the same board. */
 		for (unsigned f = 0; f < o->n_faults; f++)

@@ -48,6 +48,9 @@ struct rp_sim_source_opts {
 	const bool *second_stage;
 	/* USB bus number used in port paths and device info (0: 1). */
 	uint8_t bus;
+	/* Board i's USB product id (its SoC), for a mixed tray; NULL: the
+	 * template's for every board. */
+	const uint16_t *pids;
 };
 
 int rp_sim_source_new(const struct rp_sim_source_opts *opts, struct rp_source **out,

@@ -418,6 +418,51 @@ static long long db_value(const char *path, const char *sql)
 	return v;
 }
 
+/* A mixed tray (issue #9): with neither --image nor --soc, flash builds a
+ * set for each SoC whose firmware it finds, and every board is served
+ * its own SoC's image, checked by the hash it reports. --soc narrows the
+ * run to one SoC and says why the others are left alone. */
+static void test_mixed_tray(void)
+{
+	char report[300];
+	unsigned socs[2] = { 0, 0 };
+	char sha[2][65] = { "", "" };
+	FILE *f;
+	char line[16384];
+
+	snprintf(report, sizeof(report), "%s/mixed.jsonl", tmp);
+	CHECK_EQ_INT(run("flash", "--simulate", "4", "--sim-soc", "2711,2712", "--profile", "netboot",
+			 "--report", report, NULL), 0);
+	CHECK_CONTAINS(output, "4 boards: 4 OK");
+	CHECK_CONTAINS(output, "BCM2711: using recovery.bin");
+	CHECK_CONTAINS(output, "BCM2712: using recovery.bin");
+	f = fopen(report, "r");
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		json_object *o = json_tokener_parse(line), *soc, *served;
+		if (o && json_object_object_get_ex(o, "soc", &soc) &&
+		    json_object_object_get_ex(o, "served_sha256", &served)) {
+			unsigned k = !strcmp(json_object_get_string(soc), "2712");
+			socs[k]++;
+			if (!sha[k][0])
+				snprintf(sha[k], sizeof(sha[k]), "%s", json_object_get_string(served));
+			CHECK_STR_EQ(json_object_get_string(served), sha[k]);
+		}
+		json_object_put(o);
+	}
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(socs[0], 2);
+	CHECK_EQ_INT(socs[1], 2);
+	CHECK(strcmp(sha[0], sha[1]) != 0);
+	CHECK_EQ_INT(run("flash", "--simulate", "4", "--sim-soc", "2711,2712", "--profile", "netboot",
+			 "--soc", "2712", NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK");
+	CHECK_CONTAINS(output, "BCM2711 board, but the payload is for BCM2712");
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--sim-soc", "2713", NULL), 64);
+	CHECK_CONTAINS(output, "--sim-soc: '2713'");
+}
+
 /* flash and boot keep the same records as the station: N simulated boards
  * are N report lines and N database rows, a second run adds its own under
  * a new run id with the attempt numbers continued, `rpiprov report` reads
@@ -583,6 +628,7 @@ int main(void)
 	RUN(test_option_aliases());
 	RUN(test_durations());
 	RUN(test_boot_rpiboot_options());
+	RUN(test_mixed_tray());
 	RUN(test_flash_records());
 	RUN(test_blocked_stdout());
 	rc = test_result();
