@@ -205,8 +205,11 @@ static void check_all_at_once(struct th_payload *tp)
 	struct rp_sim_params tmpl;
 	struct rp_sim_source_opts so = { .n_boards = (unsigned)(2 * n), .faults = specs,
 					 .n_faults = (unsigned)n, .params = &tmpl };
+	/* Every fault at once: dozens of boards re-enumerate together, so
+	 * the hand-off gets more time than one board needs; a loaded CI
+	 * machine (ASan, parallel tests) took over 500 ms. */
 	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = TRANSFER_MS,
-				     .request_timeout_ms = TRANSFER_MS, .reenum_timeout_ms = 500,
+				     .request_timeout_ms = TRANSFER_MS, .reenum_timeout_ms = 2000,
 				     .board_timeout_ms = BOARD_MS };
 	struct rp_runner_summary sum;
 
