@@ -345,7 +345,12 @@ static int run_child(struct emu_prog *p, char **argv)
 
 static const char *outcome_name(enum rp_sim_outcome o)
 {
-	static const char *const names[] = { "running", "updated", "refused", "write_failed", "gone" };
+	static const char *const names[] = {
+		[RP_SIM_RUNNING] = "running",       [RP_SIM_UPDATED] = "updated",
+		[RP_SIM_REFUSED] = "refused",       [RP_SIM_WRITE_FAILED] = "write_failed",
+		[RP_SIM_GONE] = "gone",             [RP_SIM_ERASED] = "erased",
+		[RP_SIM_NOT_UPDATED] = "not_updated",
+	};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
 

@@ -298,6 +298,57 @@ static void test_boot_serial_filter(struct ctx *c, struct fixture *f)
 	result_free(&r);
 }
 
+/* Issue #9: `-i` selects a board still in its boot ROM by the ROM's
+ * index-3 string, the low 32 bits of the serial as 8 hex digits (F2,
+ * F3), as rpiboot -i does; the full serial selects it too. The others
+ * are opened only to read that string, and sent nothing. */
+static void test_serial_filter_at_rom(struct ctx *c, struct fixture *f)
+{
+	const char *emu[] = { "-n", "3", "-b", "1:serial=10000000cafe0001", "-b",
+			      "2:serial=10000000cafe0002", "-b", "3:serial=10000000cafe0003", NULL };
+	const char *boot[] = { "boot", "-d", f->prep, "-i", "cafe0002", "--timeout", "30", NULL };
+	const char *flash[] = { "flash", "-d", f->prep, "--serial", "10000000CAFE0003", "--timeout",
+				"30", NULL };
+	struct result r;
+
+	run(c, &r, emu, boot);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR_EQ(jstr(board(&r, 1), "outcome"), "updated");
+	for (int i = 0; i < 3; i += 2) {
+		CHECK_EQ_INT(jint(board(&r, i), "model_transfers"), 0);
+		CHECK_STR_EQ(jstr(board(&r, i), "outcome"), "running");
+	}
+	result_free(&r);
+	run(c, &r, emu, flash);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR_EQ(jstr(board(&r, 2), "outcome"), "updated");
+	CHECK_EQ_INT(jint(board(&r, 0), "model_transfers"), 0);
+	CHECK_EQ_INT(jint(board(&r, 1), "model_transfers"), 0);
+	result_free(&r);
+}
+
+/* F13 (C6) through the real USB path: a recovery.bin of the .upd era
+ * asks for pieeprom.upd, never pieeprom.bin, so a directory made for
+ * today's firmware does not update it. Both commands say so, loudly,
+ * instead of reporting the board OK. */
+static void test_upd_era_board(struct ctx *c, struct fixture *f)
+{
+	const char *emu[] = { "-n", "1", "-b", "1:firmware=20240415", NULL };
+	const char *boot[] = { "boot", "-d", f->prep, "--timeout", "30", NULL };
+	const char *flash[] = { "flash", "-d", f->prep, "--timeout", "30", NULL };
+	struct result r;
+
+	run(c, &r, emu, boot);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "pieeprom.upd");
+	CHECK_STR_EQ(jstr(board(&r, 0), "outcome"), "not_updated");
+	result_free(&r);
+	run(c, &r, emu, flash);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "without reading pieeprom.bin");
+	result_free(&r);
+}
+
 /* Scenario 8: `rpiprov boot -d DIR` like rpiboot, several boards. */
 static void test_boot_dir(struct ctx *c, struct fixture *f)
 {
@@ -348,6 +399,8 @@ int main(int argc, char **argv)
 	RUN(test_flash_permission(&c, &f));
 	RUN(test_flash_port_filter(&c, &f));
 	RUN(test_boot_serial_filter(&c, &f));
+	RUN(test_serial_filter_at_rom(&c, &f));
+	RUN(test_upd_era_board(&c, &f));
 	RUN(test_boot_dir(&c, &f));
 	fixture_free(&f);
 	ctx_cleanup(&c);
