@@ -445,8 +445,6 @@ int cmd_station(int argc, char **argv)
 
 	/* Before the station starts any thread (the USB source does). */
 	ret = cli_signals_init(&c.sig, &d);
-	/* A reader of --json output that goes away must not kill the station. */
-	signal(SIGPIPE, SIG_IGN);
 	if (ret < 0) {
 		exit_code = cli_fail(&d);
 		goto out;

@@ -16,6 +16,11 @@ int cli_signals_init(struct cli_signals *s, struct rp_diag *d)
 	sigset_t set;
 
 	memset(s, 0, sizeof(*s));
+	/* A reader of stdout that goes away (`rpiprov flash --json | head`)
+	 * must not kill the run while boards are in flight: their records
+	 * and metadata files still get written, and the exit status still
+	 * says how the boards did. */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

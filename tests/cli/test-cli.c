@@ -543,6 +543,31 @@ static void test_flash_records(void)
  * board waited for the pipe and ran past its 1 s deadline. The pipe is
  * filled before rpiprov starts and read only after 3 s; then every board
  * must have ended OK and every line and metadata file must be there. */
+/* Issue #10: `flash --json | head -c1` must not let SIGPIPE kill flash
+ * with boards in flight: every board still gets its metadata file, and
+ * the exit status is the boards' (0), not a signal. */
+static void test_reader_goes_away(void)
+{
+	const char *bin = getenv("RPIPROV_BIN");
+	char meta[300], cmd[1200], path[600], serial[32];
+	unsigned files = 0;
+	int status;
+
+	snprintf(meta, sizeof(meta), "%s/meta-sigpipe", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "bash -c 'set -o pipefail; \"%s\" flash --simulate 15 --json --profile netboot "
+		 "--metadata-dir \"%s\" 2>/dev/null | head -c1 >/dev/null; exit ${PIPESTATUS[0]}'",
+		 bin, meta);
+	status = system(cmd);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ_INT(WEXITSTATUS(status), 0);
+	for (unsigned i = 1; i <= 15; i++) {
+		snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(i, serial));
+		files += access(path, R_OK) == 0;
+	}
+	CHECK_EQ_INT(files, 15);
+}
+
 static void test_blocked_stdout(void)
 {
 	const char *bin = getenv("RPIPROV_BIN");
@@ -630,6 +655,7 @@ int main(void)
 	RUN(test_boot_rpiboot_options());
 	RUN(test_mixed_tray());
 	RUN(test_flash_records());
+	RUN(test_reader_goes_away());
 	RUN(test_blocked_stdout());
 	rc = test_result();
 	if (rc)
