@@ -111,8 +111,10 @@ int rp_hsm_sign_file(const char *wrapper, const char *file, unsigned timeout_ms,
 	}
 	pid = fork();
 	if (pid == 0) {
-		/* Child: async-signal-safe calls only. */
+		/* Child: async-signal-safe calls only. Its own process group,
+		 * so that a timeout stops whatever it started too. */
 		int e;
+		setpgid(0, 0);
 		dup2(devnull, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
@@ -122,6 +124,8 @@ int rp_hsm_sign_file(const char *wrapper, const char *file, unsigned timeout_ms,
 			_exit(126);
 		_exit(127);
 	}
+	if (pid > 0)
+		setpgid(pid, pid); /* either side may run first */
 	close_fd(&devnull);
 	close_fd(&po[1]);
 	close_fd(&pe[1]);
@@ -168,12 +172,30 @@ int rp_hsm_sign_file(const char *wrapper, const char *file, unsigned timeout_ms,
 		if (cap[0].overflow)
 			break;
 	}
-	if (timed_out || cap[0].overflow)
-		kill(pid, SIGKILL);
 	close_fd(&cap[0].fd);
 	close_fd(&cap[1].fd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* A wrapper may close its output and keep running: the wait is
+	 * bounded by the same deadline, then the whole group is stopped. */
+	if (!timed_out && !cap[0].overflow) {
+		for (;;) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w == pid)
+				break;
+			if (w < 0 && errno != EINTR)
+				break;
+			if (rp_now_ms() >= deadline) {
+				timed_out = true;
+				break;
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000000L }, NULL);
+		}
+	}
+	if (timed_out || cap[0].overflow) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 
 	if (exec_errno)
 		return rp_diag_set(d, RP_ERR_CHILD, "%s: cannot run the signing wrapper: %s", wrapper,

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "testlib.h"
+#include "util/clock.h"
 #include "image/hsm.h"
 #include "image/pubkey.h"
 #include "image/rsa.h"
@@ -279,6 +280,8 @@ static void test_hsm(EVP_PKEY *key)
 	wrapper("fail.sh", "echo 'HSM not connected' >&2\nexit 3");
 	wrapper("garbage.sh", "echo 'hello world'");
 	wrapper("slow.sh", "exec sleep 10");
+	/* Closes its output and keeps running, with a child of its own. */
+	wrapper("hang.sh", "exec >&- 2>&-; sleep 31 & sleep 31");
 	wrapper("huge.sh", "head -c 100000 /dev/zero | tr '\\0' a");
 	EVP_PKEY_free(make_key(2048, "other"));
 
@@ -314,6 +317,16 @@ static void test_hsm(EVP_PKEY *key)
 	path_in(w, sizeof(w), "slow.sh");
 	CHECK_EQ_INT(rp_hsm_sign_data(w, data, sizeof(data) - 1, 300, sig, &d), RP_ERR_TIMEOUT);
 	CHECK_CONTAINS(d.msg, "300 ms");
+	/* Issue #10: the wait for a wrapper that closed its output is bounded
+	 * too, and its whole process group is stopped. */
+	path_in(w, sizeof(w), "hang.sh");
+	{
+		uint64_t t0 = rp_now_ms();
+		CHECK_EQ_INT(rp_hsm_sign_data(w, data, sizeof(data) - 1, 300, sig, &d), RP_ERR_TIMEOUT);
+		CHECK(rp_now_ms() - t0 < 5000);
+		CHECK_CONTAINS(d.msg, "300 ms");
+		CHECK(system("sleep 0.2; ! pgrep -f '^sleep 31$' >/dev/null") == 0);
+	}
 	path_in(w, sizeof(w), "huge.sh");
 	CHECK_EQ_INT(rp_hsm_sign_data(w, data, sizeof(data) - 1, 10000, sig, &d), RP_ERR_CHILD);
 	CHECK_CONTAINS(d.msg, "more than");
