@@ -56,6 +56,10 @@ int cli_option_uint(const char *cmd, const char *opt, const char *arg, unsigned 
 		    unsigned *out);
 int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max,
 		   uint64_t *out);
+/* An output must never overwrite an input: 0, or the exit code after
+ * saying "OUT: output is the input file". */
+int cli_output_not_input(const char *out, const char *in);
+
 /* The largest ts: a .sig reader accepts (18 digits): a timestamp we write
  * must verify. */
 #define CLI_SIG_TS_MAX 999999999999999999ull

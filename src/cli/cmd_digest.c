@@ -169,10 +169,10 @@ int cmd_digest(int argc, char **argv)
 		return cli_usage_error("digest", "-c '%s': expected %s", soc,
 				       rp_soc_eeprom_names(names, sizeof(names)));
 	}
-	if (!strcmp(input, output) || rp_file_same(input, output)) {
-		struct rp_diag d;
-		rp_diag_set(&d, RP_ERR_INVALID_ARG, "%s: output is the input file", output);
-		return cli_fail(&d);
+	{
+		int r = cli_output_not_input(output, input);
+		if (r)
+			return r;
 	}
 	return create(input, output, key, wrapper, pubkey, soc, ts);
 }

@@ -336,6 +336,8 @@ static int cmd_config(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("eeprom config", "expected one IMAGE");
+	if (out && (r = cli_output_not_input(out, argv[optind])) != 0)
+		return r;
 	r = load_image(argv[optind], &img);
 	if (r)
 		return r;
@@ -563,13 +565,9 @@ static int cmd_set(int argc, char **argv)
 	a.image = argv[optind];
 	if (!a.out)
 		return cli_usage_error("eeprom set", "-o OUT is required");
-	if (!strcmp(a.out, a.image) || rp_file_same(a.out, a.image)) {
-		struct rp_diag d;
-		rp_diag_set(&d, RP_ERR_INVALID_ARG,
-			    "%s: output is the input image; write the new image to another file",
-			    a.out);
-		return cli_fail(&d);
-	}
+	r = cli_output_not_input(a.out, a.image);
+	if (r)
+		return r;
 	r = load_image(a.image, &img);
 	if (r)
 		return r;

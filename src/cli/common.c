@@ -2,7 +2,9 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "util/fileio.h"
 #include "util/parse.h"
 
 int cli_exit_code(int err)
@@ -124,4 +126,15 @@ void cli_longopts_add(struct cli_longopts *t, const struct option *rows)
 {
 	for (; rows->name; rows++)
 		cli_longopts_add_one(t, rows);
+}
+
+int cli_output_not_input(const char *out, const char *in)
+{
+	struct rp_diag d;
+
+	if (strcmp(out, in) != 0 && !rp_file_same(out, in))
+		return 0;
+	rp_diag_set(&d, RP_ERR_INVALID_ARG, "%s: output is the input file %s; write to another file",
+		    out, in);
+	return cli_fail(&d);
 }

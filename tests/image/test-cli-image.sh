@@ -156,10 +156,10 @@ expect_fail 69 "garbage-hsm.sh: expected a 512-hex-digit RSA-2048 signature" "$T
 expect_fail 65 "does not verify with the given public key" "$T/o.sig" \
 	$BIN digest -i "$T/good.conf" -o "$T/o.sig" -H "$T/good-hsm.sh" -p "$T/other-pub.pem"
 cp "$T/img.bin" "$T/same.bin"
-expect_fail 64 "same.bin: output is the input image" "" \
+expect_fail 64 "same.bin: output is the input file" "" \
 	$BIN eeprom set "$T/same.bin" -o "$T/same.bin" --set BOOT_ORDER=0xf21
 ln -s same.bin "$T/link.bin"
-expect_fail 64 "output is the input image" "" \
+expect_fail 64 "output is the input file" "" \
 	$BIN eeprom set "$T/same.bin" -o "$T/link.bin" --set BOOT_ORDER=0xf21
 cmp -s "$T/same.bin" "$T/img.bin" || fail "the input image was modified"
 expect_fail 64 "output is the input file" "" $BIN digest -i "$T/good.conf" -o "$T/good.conf"
@@ -287,6 +287,20 @@ if [ -n "$FW" ]; then
 	expect_fail 65 "too old for secure boot" "$T/ps" \
 		$BIN prepare -o "$T/ps" --image "$S/pieeprom-signed.bin" --recovery "$T/recovery.bin" -k "$S/private.pem"
 fi
+
+# --- outputs that would destroy something (issue #10) -------------------
+cp "$T/img.bin" "$T/keep.bin"
+expect_fail 64 "output is the input file" "" $BIN eeprom config "$T/keep.bin" -o "$T/keep.bin"
+cmp -s "$T/keep.bin" "$T/img.bin" || fail "eeprom config -o IMAGE changed the image"
+expect_fail 64 "output is the input file" "" $BIN eeprom set "$T/keep.bin" -o "$T/keep.bin" --set BOOT_UART=1
+ln -s "$T/nowhere.txt" "$T/link.txt"
+expect_fail 73 "not a regular file (a symbolic link)" "" $BIN eeprom config "$T/img.bin" -o "$T/link.txt"
+[ -L "$T/link.txt" ] && [ ! -e "$T/nowhere.txt" ] || fail "-o through a symlink replaced it or wrote its target"
+expect_fail 73 "not a regular file (a device or special file)" "" $BIN eeprom config "$T/img.bin" -o /dev/null
+[ -c /dev/null ] || fail "/dev/null is no longer a device"
+mkfifo "$T/fifo"
+expect_fail 73 "not a regular file" "" $BIN digest -i "$T/img.bin" -o "$T/fifo"
+[ -p "$T/fifo" ] || fail "-o onto a FIFO replaced it"
 
 echo "1..$checks"
 echo "$checks checks, $fails failed" >&2
