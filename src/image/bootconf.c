@@ -295,12 +295,14 @@ static int set_one(const struct buf *in, struct buf *out, const char *key, size_
 	struct scope sc = { 0 };
 	struct line l;
 	size_t pos = 0;
-	size_t ins_explicit = SIZE_MAX, ins_implicit = SIZE_MAX;
+	size_t ins_explicit = SIZE_MAX, ins_implicit = SIZE_MAX, config_txt_at = SIZE_MAX;
 	bool implicit_key = false, found = false;
 	int r;
 
 	while (next_line(in->p, in->len, &pos, &l)) {
 		scope_update(&sc, in->p, &l);
+		if (sc.in_config_txt && config_txt_at == SIZE_MAX)
+			config_txt_at = out->len;
 		bool all = all_scope(&sc);
 		if (all && line_has_key(in->p, &l, key, klen)) {
 			r = buf_add(out, in->p + l.start, l.eq + 1 - l.start);
@@ -335,7 +337,9 @@ static int set_one(const struct buf *in, struct buf *out, const char *key, size_
 	else if (implicit_key)
 		at = ins_implicit;
 	else {
-		at = out->len;
+		/* Everything after a [config.txt] header is config.txt text: a
+		 * new [all] section goes before it, where the bootloader reads. */
+		at = config_txt_at != SIZE_MAX ? config_txt_at : out->len;
 		new_section = true;
 	}
 

@@ -18,7 +18,9 @@
  *      non-blank line; else
  *   3. after the last non-blank line before the first header, when that
  *      part holds at least one KEY=VALUE line; else
- *   4. as a new "[all]\nKEY=VALUE\n" at the end of the file;
+ *   4. as a new "[all]\nKEY=VALUE\n" at the end of the file, or just
+ *      before the [config.txt] header when there is one (what follows it
+ *      is config.txt text, never bootloader settings);
  * - unset KEY removes every all-scope KEY line (a warning when none). */
 #ifndef RP_IMAGE_BOOTCONF_H
 #define RP_IMAGE_BOOTCONF_H

@@ -53,6 +53,13 @@ static void test_set_unset(void)
 	/* New key: end of the [all] block, before the blank line and the next section. */
 	edit_case("[all]\nBOOT_UART=0\n\n[cm4]\nHDMI_DELAY=0\n", set_bo, 1, NULL, 0,
 		  "[all]\nBOOT_UART=0\nBOOT_ORDER=0xf21\n\n[cm4]\nHDMI_DELAY=0\n");
+	/* Issue #10: a file whose only section is [config.txt]: what follows
+	 * that header is config.txt text, so the key goes in a new [all]
+	 * before it, where the bootloader reads it. */
+	edit_case("[config.txt]\ndtoverlay=foo\n", set_bo, 1, NULL, 0,
+		  "[all]\nBOOT_ORDER=0xf21\n[config.txt]\ndtoverlay=foo\n");
+	edit_case("[cm4]\nX=1\n[config.txt]\n[all]\nY=2\n", set_bo, 1, NULL, 0,
+		  "[cm4]\nX=1\n[all]\nBOOT_ORDER=0xf21\n[config.txt]\n[all]\nY=2\n");
 	/* The key in [cm4] only is not the [all] setting: leave it, add one. */
 	edit_case("[cm4]\nBOOT_ORDER=0x1\n", set_bo, 1, NULL, 0,
 		  "[cm4]\nBOOT_ORDER=0x1\n[all]\nBOOT_ORDER=0xf21\n");
