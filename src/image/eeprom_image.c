@@ -333,9 +333,19 @@ int rp_eeprom_replace_file(struct rp_eeprom *img, const char *name, const uint8_
 int rp_eeprom_replace_bootcode(struct rp_eeprom *img, const uint8_t *data, size_t len,
 			       struct rp_diag *d)
 {
+	static const char stamp[] = "BUILD_TIMESTAMP=";
+
 	if (img->n_sec == 0 || img->sec[0].magic != RP_EEPROM_MAGIC_BOOTCODE)
 		return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: the image has no bootcode section",
 				   img->label);
+	/* Every bootloader build carries its BUILD_TIMESTAMP; a file without
+	 * one (empty, truncated, or something else) would leave an image
+	 * that cannot boot. */
+	if (!len || !memmem(data, len, stamp, sizeof(stamp) - 1))
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: the new bootcode (%zu bytes) has no BUILD_TIMESTAMP: it is not "
+				   "a Raspberry Pi bootloader, and the image could not boot",
+				   img->label, len);
 	return replace_section(img, 0, 8, data, len, "bootcode", d);
 }
 

@@ -298,6 +298,8 @@ expect_fail 73 "not a regular file (a symbolic link)" "" $BIN eeprom config "$T/
 [ -L "$T/link.txt" ] && [ ! -e "$T/nowhere.txt" ] || fail "-o through a symlink replaced it or wrote its target"
 expect_fail 73 "not a regular file (a device or special file)" "" $BIN eeprom config "$T/img.bin" -o /dev/null
 [ -c /dev/null ] || fail "/dev/null is no longer a device"
+: > "$T/empty.bin"
+expect_fail 65 "no BUILD_TIMESTAMP" "$T/nb.bin" $BIN eeprom set "$T/img.bin" -o "$T/nb.bin" --bootcode "$T/empty.bin"
 mkfifo "$T/fifo"
 expect_fail 73 "not a regular file" "" $BIN digest -i "$T/img.bin" -o "$T/fifo"
 [ -p "$T/fifo" ] || fail "-o onto a FIFO replaced it"

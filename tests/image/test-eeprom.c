@@ -205,6 +205,16 @@ static void test_bootcode(void)
 	CHECK_EQ_INT(rp_eeprom_replace_bootcode(&img, code, len, NULL), RP_OK);
 	CHECK(same_image(&img, orig, img.size));
 	CHECK_EQ_INT(rp_eeprom_replace_bootcode(&img, code, 9000, NULL), RP_ERR_TOO_LARGE);
+	/* Issue #10: an empty or foreign bootcode would leave an image that
+	 * cannot boot. */
+	{
+		struct rp_diag d;
+		CHECK_EQ_INT(rp_eeprom_replace_bootcode(&img, code, 0, &d), RP_ERR_FORMAT);
+		CHECK_EQ_INT(rp_eeprom_replace_bootcode(&img, (const uint8_t *)"tiny", 4, &d),
+			     RP_ERR_FORMAT);
+		CHECK_CONTAINS(d.msg, "no BUILD_TIMESTAMP");
+		CHECK(same_image(&img, orig, img.size));
+	}
 	free(code);
 	free(orig);
 	rp_eeprom_free(&img);
