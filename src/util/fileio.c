@@ -104,17 +104,20 @@ int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *
 
 	*data = NULL;
 	*len = 0;
-	if (has_suffix(path, ".gz")) {
-		errno = 0;
-		return read_gz(path, max_size, data, len, d);
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO (or a device) must not hang the command
+	 * before it can say what is wrong; only regular files are read. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open: %s", path,
 				   strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return rp_diag_set(d, RP_ERR_IO, "%s: not a regular file", path);
+	}
+	if (has_suffix(path, ".gz")) {
+		close(fd);
+		errno = 0;
+		return read_gz(path, max_size, data, len, d);
 	}
 	if ((uint64_t)st.st_size > max_size) {
 		close(fd);

@@ -303,6 +303,9 @@ expect_fail 65 "no BUILD_TIMESTAMP" "$T/nb.bin" $BIN eeprom set "$T/img.bin" -o 
 mkfifo "$T/fifo"
 expect_fail 73 "not a regular file" "" $BIN digest -i "$T/img.bin" -o "$T/fifo"
 [ -p "$T/fifo" ] || fail "-o onto a FIFO replaced it"
+# A FIFO as input: refused at once, not waited on in open() for ever.
+expect_fail 74 "not a regular file" "" timeout 10 $BIN eeprom info "$T/fifo"
+expect_fail 74 "not a regular file" "" timeout 10 $BIN digest -i "$T/fifo" -o "$T/f.sig"
 
 echo "1..$checks"
 echo "$checks checks, $fails failed" >&2
