@@ -15,12 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp_bootfiles_parse(data, size, "fuzz.bin", &b, &d) != RP_OK)
 		return 0;
 	for (size_t i = 0; i < rp_bootfiles_count(b); i++) {
-		const char *p = rp_bootfiles_path(b, i);
-		const uint8_t *e;
-		size_t len;
+		const uint8_t *e, *found;
+		size_t len, found_len;
+		const char *p = rp_bootfiles_entry(b, i, &e, &len);
 		volatile uint8_t sink = 0;
 
-		if (!p || rp_bootfiles_find(b, NULL, p, &e, &len) != RP_OK)
+		if (!p || rp_bootfiles_find(b, NULL, p, &found, &found_len) != RP_OK)
 			__builtin_trap();
 		for (size_t j = 0; j < len; j++)
 			sink ^= e[j]; /* ASan catches a read outside the archive */

@@ -79,7 +79,7 @@ static void usage(FILE *out)
  * spellings getopt cannot take: -vv (more verbose), -V (version) and a -j
  * with no directory after it (metadata on stdout, as rpiboot does since
  * metadata output became its default). */
-static int take_port_numbers(int *argc, char **argv, struct boot_cli *c)
+static int take_rpiboot_spellings(int *argc, char **argv, struct boot_cli *c)
 {
 	int out = 1;
 	bool seen = false;
@@ -161,7 +161,7 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	struct cli_longopts opts = { .n = 0 };
 	int opt, r;
 
-	r = take_port_numbers(&argc, argv, c);
+	r = take_rpiboot_spellings(&argc, argv, c);
 	if (r)
 		return r;
 	cli_longopts_add(&opts, own);

@@ -175,9 +175,7 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 static int add_prepared(struct rp_payload *payload, const struct rp_prepared *prep,
 			struct rp_diag *d)
 {
-	if (prep->image_source[0])
-		cli_info("using image %s", prep->image_source);
-	cli_print_warnings(prep->warnings);
+	cli_prepared_say(prep);
 	cli_info("BCM%s: using recovery.bin %s; pieeprom.bin sha256 %s", prep->soc,
 		 prep->recovery_source, prep->image_sha256);
 	return rp_payload_add_prepared_ref(payload, prep, d); /* prep outlives it */
@@ -200,16 +198,14 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 	}
 	r = rp_prepare_build_each_soc(&c->po, prep, &n, d);
 	if (r != RP_OK) {
-		if (n && prep[n - 1].image_source[0])
-			cli_info("using image %s", prep[n - 1].image_source);
 		if (n)
-			cli_print_warnings(prep[n - 1].warnings);
+			cli_prepared_say(&prep[n - 1]); /* the set that failed */
 		return r;
 	}
 	r = rp_payload_new(NULL, payload, d);
 	for (size_t i = 0; r == RP_OK && i < n; i++)
 		r = add_prepared(*payload, &prep[i], d);
-	if (n == 1 && (c->po.image_path || c->po.soc))
+	if (c->po.image_path || c->po.soc)
 		c->run.ro.soc = prep[0].soc; /* the image is for one SoC */
 	return r;
 }

@@ -146,12 +146,17 @@ bool cli_payload_config_key(int opt, const char *arg, const char **key, const ch
 	return true;
 }
 
-int cli_payload_build(const struct rp_prepare_opts *o, struct rp_prepared *p, struct rp_diag *d)
+void cli_prepared_say(const struct rp_prepared *p)
 {
-	int r = rp_prepare_build(o, p, d);
 	if (p->image_source[0])
 		cli_info("using image %s", p->image_source);
 	cli_print_warnings(p->warnings);
+}
+
+int cli_payload_build(const struct rp_prepare_opts *o, struct rp_prepared *p, struct rp_diag *d)
+{
+	int r = rp_prepare_build(o, p, d);
+	cli_prepared_say(p);
 	return r;
 }
 

@@ -55,5 +55,8 @@ bool cli_payload_config_key(int opt, const char *arg, const char **key, const ch
 int cli_payload_build(const struct rp_prepare_opts *o, struct rp_prepared *p, struct rp_diag *d);
 /* One "rpiprov: warning:" line per line of text (empty lines skipped). */
 void cli_print_warnings(const char *text);
+/* "using image ..." and the warnings of a prepared set (also of one that
+ * failed: they say what was tried). */
+void cli_prepared_say(const struct rp_prepared *p);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "records/factory_uuid.h"
+#include "records/json_fields.h"
 #include "util/fileio.h"
 
 bool rp_serial_is_safe_filename(const char *serial)
@@ -37,7 +38,6 @@ struct json_object *rp_metadata_json_object(const struct rp_board_record *r)
 		char key[RP_META_KEY_MAX], value[RP_META_VALUE_MAX];
 		char uuid[RP_FACTORY_UUID_MAX + 1];
 		const char *v = value;
-		struct json_object *js;
 
 		/* The record promises terminated strings; do not rely on it. */
 		snprintf(key, sizeof(key), "%.*s", (int)sizeof(e->key) - 1, e->key);
@@ -46,9 +46,7 @@ struct json_object *rp_metadata_json_object(const struct rp_board_record *r)
 			continue;
 		if (!strcmp(key, "FACTORY_UUID") && rp_factory_uuid_decode(value, uuid, sizeof(uuid)) == 0)
 			v = uuid;
-		js = json_object_new_string(v);
-		if (!js || json_object_object_add(obj, key, js) != 0) {
-			json_object_put(js);
+		if (!rp_json_add(obj, key, json_object_new_string(v))) {
 			json_object_put(obj);
 			return NULL;
 		}

@@ -249,7 +249,12 @@ size_t rp_bootfiles_count(const struct rp_bootfiles *b)
 	return b ? b->n : 0;
 }
 
-const char *rp_bootfiles_path(const struct rp_bootfiles *b, size_t i)
+const char *rp_bootfiles_entry(const struct rp_bootfiles *b, size_t i, const uint8_t **data,
+			       size_t *len)
 {
-	return b && i < b->n ? b->entries[i].path : NULL;
+	if (!b || i >= b->n)
+		return NULL;
+	*data = b->data + b->entries[i].offset;
+	*len = b->entries[i].len;
+	return b->entries[i].path;
 }

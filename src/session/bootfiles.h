@@ -33,8 +33,10 @@ void rp_bootfiles_free(struct rp_bootfiles *b);
  * archive (valid until rp_bootfiles_free), or RP_ERR_NOT_FOUND. */
 int rp_bootfiles_find(const struct rp_bootfiles *b, const char *soc_dir, const char *name,
 		      const uint8_t **data, size_t *len);
-/* Number of regular files, and the i-th one's path (for listings). */
+/* Number of regular files, and the i-th one: its path ("2712/mcb.bin",
+ * NULL past the end) and its bytes. */
 size_t rp_bootfiles_count(const struct rp_bootfiles *b);
-const char *rp_bootfiles_path(const struct rp_bootfiles *b, size_t i);
+const char *rp_bootfiles_entry(const struct rp_bootfiles *b, size_t i, const uint8_t **data,
+			       size_t *len);
 
 #endif

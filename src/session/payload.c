@@ -179,10 +179,9 @@ static int load_archive(struct rp_payload *p, struct rp_diag *d)
 		return errno == ENOENT ? RP_OK : rp_diag_set(d, RP_ERR_IO, "%s: %s", path, strerror(errno));
 	r = rp_bootfiles_load(path, &p->archive, d);
 	for (size_t i = 0; r == RP_OK && i < rp_bootfiles_count(p->archive); i++) {
-		const char *name = rp_bootfiles_path(p->archive, i);
 		const uint8_t *data;
 		size_t len;
-		rp_bootfiles_find(p->archive, NULL, name, &data, &len);
+		const char *name = rp_bootfiles_entry(p->archive, i, &data, &len);
 		r = add_to(&p->archived, name, data, len, NULL, true, d);
 	}
 	return r;

@@ -101,7 +101,6 @@ static int make_runner(struct rp_station *s, struct rp_diag *d)
 int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, struct rp_diag *d)
 {
 	struct rp_station *s;
-	const struct rp_prepared *prep;
 	struct rp_payload_opts po = { 0 };
 	int ret;
 
@@ -137,10 +136,8 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 			goto fail;
 	}
 	ret = rp_payload_new(&po, &s->payload, d);
-	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++) {
-		prep = opts->prepared ? opts->prepared : &s->prepared[i];
-		ret = rp_payload_add_prepared(s->payload, prep, d);
-	}
+	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++)
+		ret = rp_payload_add_prepared(s->payload, rp_station_prepared_set(s, i), d);
 	if (ret == RP_OK)
 		ret = open_records(s, d);
 	if (ret == RP_OK)

@@ -154,23 +154,21 @@ int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 			 struct rp_diag *d)
 {
 	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
 	const uint8_t *p = data;
 	size_t done = 0;
-	int fd;
-
 	struct stat st;
+	char *tmp;
+	int fd;
 
 	/* Renaming over a device node or a symlink would replace it with a
 	 * regular file (as root, -o /dev/null would replace the real one). */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		free(tmp);
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
 		return rp_diag_set(d, RP_ERR_REFUSED,
 				   "%s: not a regular file (%s); rpiprov writes outputs as regular "
 				   "files only",
 				   path, S_ISLNK(st.st_mode) ? "a symbolic link"
 				   : S_ISDIR(st.st_mode) ? "a directory" : "a device or special file");
-	}
+	tmp = malloc(plen + 16);
 	if (!tmp)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
 	memcpy(tmp, path, plen);
