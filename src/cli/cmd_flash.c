@@ -202,9 +202,14 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 			cli_prepared_say(&prep[n - 1]); /* the set that failed */
 		return r;
 	}
-	r = rp_payload_new(NULL, payload, d);
+	{
+		struct rp_payload_opts po = { .allow_otp = c->po.allow_otp };
+		r = rp_payload_new(&po, payload, d);
+	}
 	for (size_t i = 0; r == RP_OK && i < n; i++)
 		r = add_prepared(*payload, &prep[i], d);
+	if (r == RP_OK)
+		r = rp_payload_check_configs(*payload, d);
 	if (c->po.image_path || c->po.soc)
 		c->run.ro.soc = prep[0].soc; /* the image is for one SoC */
 	return r;

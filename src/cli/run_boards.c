@@ -26,42 +26,19 @@ struct run_ctx {
 	struct cli_outq out; /* everything said while boards are in flight */
 };
 
-static bool shares_folder_with_earlier(const struct rp_soc *table, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if (rp_soc_same_family(&table[j], &table[i]))
-			return true;
-	return false;
-}
-
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
 			struct rp_diag *d)
 {
-	struct rp_payload_opts po = { .dir = dir, .overlays = overlays };
-	size_t n;
-	const struct rp_soc *table = rp_soc_table(&n);
+	struct rp_payload_opts po = { .dir = dir, .overlays = overlays, .allow_otp = allow_otp };
+	int r = rp_payload_new(&po, out, d);
 
-	/* Every config.txt a board may be served: one per rpiboot folder, and
-	 * the one at the top. */
-	for (size_t i = 0; i <= n; i++) {
-		char path[PATH_MAX];
-		uint8_t *text = NULL;
-		size_t len = 0;
-		int r;
-		if (i < n && shares_folder_with_earlier(table, i))
-			continue;
-		if (i < n)
-			snprintf(path, sizeof(path), "%s/%s/config.txt", dir, table[i].rpiboot_dir);
-		else
-			snprintf(path, sizeof(path), "%s/config.txt", dir);
-		if (rp_file_read_all(path, RP_RECOVERY_CONFIG_MAX, &text, &len, NULL) != RP_OK)
-			continue; /* absent: nothing to check (unreadable fails when served) */
-		r = rp_recovery_config_check(text, len, path, allow_otp, d);
-		free(text);
-		if (r != RP_OK)
-			return r;
+	if (r == RP_OK)
+		r = rp_payload_check_configs(*out, d);
+	if (r != RP_OK) {
+		rp_payload_free(*out);
+		*out = NULL;
 	}
-	return rp_payload_new(&po, out, d);
+	return r;
 }
 
 /* The recorder's writer thread, once every sink has had the board: its

@@ -1,6 +1,7 @@
 #include "image/recovery_config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "image/embedded.h"
 
@@ -54,6 +55,8 @@ int rp_recovery_config_check(const uint8_t *t, size_t len, const char *name, boo
 	if (len > RP_RECOVERY_CONFIG_MAX)
 		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: %zu bytes, more than %u for a config.txt",
 				   name, len, RP_RECOVERY_CONFIG_MAX);
+	if (len == 0)
+		return RP_OK; /* an empty file may come with no buffer at all */
 	nul = memchr(t, 0, len);
 	if (nul)
 		return rp_diag_set(d, RP_ERR_FORMAT,
@@ -82,7 +85,9 @@ int rp_recovery_config_check(const uint8_t *t, size_t len, const char *name, boo
 			const struct otp_option *o = &otp_options[i];
 			char shown[33];
 			size_t k;
-			if (strlen(o->key) != ke - s || memcmp(o->key, l + s, ke - s))
+			/* Case-blind: refusing a spelling the firmware might
+			 * ignore costs nothing; missing one it honours costs a board. */
+			if (strlen(o->key) != ke - s || strncasecmp(o->key, (const char *)l + s, ke - s))
 				continue;
 			if (allow_otp || is_zero(l + vs, e - vs))
 				continue;

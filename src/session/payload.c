@@ -1,5 +1,6 @@
 #include "session/payload.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,13 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 
 #include "image/prepare.h"
-#include "session/bootfiles.h"
+#include "image/recovery_config.h"
 #include "image/sig.h"
+#include "session/bootfiles.h"
 #include "soc/soc.h"
 
 #define DEFAULT_MAX_FILE (64u << 20)
@@ -46,6 +49,7 @@ struct rp_payload {
 	char *dir;         /* realpath of the served directory, or NULL */
 	size_t dir_len;
 	bool overlays;
+	bool allow_otp;
 	size_t max_file;
 	struct entry *memory;
 	/* usbboot's DIR/bootfiles.bin, one entry per file ("2712/mcb.bin"),
@@ -195,6 +199,7 @@ int rp_payload_new(const struct rp_payload_opts *opts, struct rp_payload **out,
 	if (!p)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	p->overlays = opts && opts->overlays;
+	p->allow_otp = opts && opts->allow_otp;
 	p->max_file = opts && opts->max_file_size ? opts->max_file_size : DEFAULT_MAX_FILE;
 	if (opts && opts->dir) {
 		struct stat st;
@@ -590,8 +595,8 @@ out:
 	return r;
 }
 
-int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *port_path,
-		      const char *name, struct rp_payload_file *f, struct rp_diag *d)
+static int find_file(struct rp_payload *p, const char *soc_dir, const char *port_path,
+		     const char *name, struct rp_payload_file *f, struct rp_diag *d)
 {
 	char checked[RP_PAYLOAD_NAME_MAX], rel[RP_PAYLOAD_NAME_MAX + 80];
 	const struct entry *m;
@@ -637,6 +642,58 @@ int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *por
 	r = dir_try(p, checked, checked, f, d);
 	if (r == RP_ERR_NOT_FOUND)
 		return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: not found in %s", checked, p->dir);
+	return r;
+}
+
+/* recovery.bin and the 2712 second stage read "config.txt"; a FAT-minded
+ * board may ask in any case. */
+static bool is_config_txt(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	return !strcasecmp(slash ? slash + 1 : name, "config.txt");
+}
+
+int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *port_path,
+		      const char *name, struct rp_payload_file *f, struct rp_diag *d)
+{
+	int r = find_file(p, soc_dir, port_path, name, f, d);
+
+	if (r != RP_OK || !is_config_txt(name))
+		return r;
+	r = rp_recovery_config_check(f->data, f->len, f->origin, p->allow_otp, d);
+	if (r != RP_OK)
+		rp_payload_file_release(p, f);
+	return r;
+}
+
+static int check_config_at(struct rp_payload *p, const char *soc_dir, const char *port_path,
+			   struct rp_diag *d)
+{
+	struct rp_payload_file f;
+	int r = rp_payload_lookup(p, soc_dir, port_path, "config.txt", &f, d);
+	if (r == RP_OK)
+		rp_payload_file_release(p, &f);
+	return r == RP_ERR_NOT_FOUND ? RP_OK : r;
+}
+
+int rp_payload_check_configs(struct rp_payload *p, struct rp_diag *d)
+{
+	size_t n;
+	const struct rp_soc *table = rp_soc_table(&n);
+	int r = check_config_at(p, NULL, NULL, d);
+
+	for (size_t i = 0; r == RP_OK && i < n; i++)
+		r = check_config_at(p, table[i].rpiboot_dir, NULL, d);
+	if (r == RP_OK && p->dir && p->overlays) {
+		DIR *dir = opendir(p->dir);
+		struct dirent *de;
+		if (!dir)
+			return rp_diag_set(d, RP_ERR_IO, "%s: %s", p->dir, strerror(errno));
+		while (r == RP_OK && (de = readdir(dir)))
+			if (port_path_safe(de->d_name) && strchr(de->d_name, '-'))
+				r = check_config_at(p, NULL, de->d_name, d);
+		closedir(dir);
+	}
 	return r;
 }
 

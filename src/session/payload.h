@@ -32,6 +32,9 @@ struct rp_payload_opts {
 	bool overlays;         /* rpiboot -o: DIR/<port-path>/NAME is tried first */
 	size_t max_file_size;  /* largest directory file served; 0: 64 MiB. Never more
 				* than UINT32_MAX: the wire length is 32 bits */
+	/* Serve a config.txt that writes the board's OTP memory (permanent).
+	 * Off: rp_payload_lookup refuses one, whatever its origin. */
+	bool allow_otp;
 };
 
 struct rp_payload;
@@ -90,10 +93,24 @@ void rp_payload_quote(const char *raw, size_t len, char *out, size_t out_size);
  * place while being read is read again (bounded) so its bytes are never
  * torn; one that keeps changing is RP_ERR_IO. RP_ERR_NOT_FOUND when absent
  * (not an error for the protocol: the board is told size 0).
+ *
+ * The OTP guard lives here, where bytes are handed to a board: every
+ * config.txt found (memory, overlay, SoC folder, bootfiles.bin, top of the
+ * tree) is checked with rp_recovery_config_check on the exact bytes being
+ * returned, and refused (RP_ERR_REFUSED) when it writes OTP without
+ * opts.allow_otp, is oversize or holds NUL bytes.
  * Thread-safe. Release the file with rp_payload_file_release. */
 int rp_payload_lookup(struct rp_payload *p, const char *soc_dir, const char *port_path,
 		      const char *name, struct rp_payload_file *f, struct rp_diag *d);
 void rp_payload_file_release(struct rp_payload *p, struct rp_payload_file *f);
+
+/* Before any board is touched: look up every config.txt the payload could
+ * hand out (each SoC folder, the top, and with overlays every
+ * DIR/<port-path>/), through rp_payload_lookup and so through its guard, so
+ * a refused one stops the run at start instead of failing each board. A
+ * config.txt that cannot be read is an error, never "absent". The guard
+ * at lookup still decides for each board: files may change later. */
+int rp_payload_check_configs(struct rp_payload *p, struct rp_diag *d);
 
 /* The second stage for a boot ROM of this kind: the name the SoC table
  * gives (bootcode4.bin for 2711, bootcode5.bin for 2712, bootcode.bin for

@@ -135,9 +135,12 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 		if (ret < 0)
 			goto fail;
 	}
+	po.allow_otp = s->cfg && s->cfg->allow_otp_permanent;
 	ret = rp_payload_new(&po, &s->payload, d);
 	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++)
 		ret = rp_payload_add_prepared(s->payload, rp_station_prepared_set(s, i), d);
+	if (ret == RP_OK)
+		ret = rp_payload_check_configs(s->payload, d);
 	if (ret == RP_OK)
 		ret = open_records(s, d);
 	if (ret == RP_OK)

@@ -249,11 +249,18 @@ static void test_boot_dir(void)
 	CHECK_CONTAINS(output, "1-1.1: sent pieeprom.bin");
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
 
-	/* A symlink out of the tree is refused and the board fails. */
+	/* A symlink out of the tree is refused: a config.txt before any board
+	 * is touched (every config.txt is looked up at start, issue #10),
+	 * any other file when a board asks for it, failing that board. */
 	{
 		char link[512];
 		snprintf(link, sizeof(link), "%s/boot/2711/config.txt", tmp);
 		CHECK(symlink("/etc/passwd", link) == 0);
+		CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 65);
+		CHECK_CONTAINS(output, "outside the served directory");
+		CHECK(unlink(link) == 0);
+		snprintf(link, sizeof(link), "%s/boot/2711/pieeprom.sig", tmp);
+		CHECK(unlink(link) == 0 && symlink("/etc/passwd", link) == 0);
 	}
 	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 1);
 	CHECK_CONTAINS(output, "outside the served directory");

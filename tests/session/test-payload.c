@@ -542,6 +542,112 @@ static void test_no_proc_fails_closed(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The OTP guard sits in rp_payload_lookup, so every way a config.txt can
+ * reach a board passes it: an in-memory entry (plain and under a SoC
+ * folder), a per-port overlay (rpiboot -o), the SoC folder, usbboot's
+ * bootfiles.bin, the top of the tree, any spelling of the name. Each is
+ * refused without allow_otp and served with it, on the bytes returned;
+ * an oversize or unreadable config.txt is an error, never "absent"
+ * (issue #10: the overlay, >16 KiB and edited-while-running bypasses). */
+static void check_guarded(struct rp_payload *p, struct rp_payload *allowed, const char *soc,
+			  const char *port, const char *name, const char *where)
+{
+	struct rp_payload_file f;
+	struct rp_diag d;
+	int r;
+
+	rp_diag_clear(&d);
+	r = rp_payload_lookup(p, soc, port, name, &f, &d);
+	if (r != RP_ERR_REFUSED)
+		fprintf(stderr, "# %s: lookup gave %d (%s)\n", where, r, d.msg);
+	CHECK_EQ_INT(r, RP_ERR_REFUSED);
+	CHECK_CONTAINS(d.msg, "--allow-otp-permanent");
+	CHECK(f.data == NULL && f.ref_ == NULL); /* nothing handed out */
+	if (!allowed)
+		return;
+	r = rp_payload_lookup(allowed, soc, port, name, &f, &d);
+	CHECK_EQ_INT(r, RP_OK);
+	CHECK(r != RP_OK || memmem(f.data, f.len, "program_pubkey=1", 16) != NULL);
+	if (r == RP_OK)
+		rp_payload_file_release(allowed, &f);
+}
+
+static void test_otp_guard_every_source(void)
+{
+	static const char otp[] = "recovery_metadata=1\nprogram_pubkey=1\n";
+	char dir[300], cmd[2400], big[20000];
+	struct rp_payload_opts po = { .dir = dir, .overlays = true };
+	struct rp_payload_opts allow = { .dir = dir, .overlays = true, .allow_otp = true };
+	struct rp_payload *p = NULL, *pa = NULL, *m = NULL, *ma = NULL;
+	struct rp_payload_opts mem_allow = { .allow_otp = true };
+	struct rp_payload_file f;
+	struct rp_diag d;
+
+	snprintf(dir, sizeof(dir), "%s/otp", root);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/src/2712' '%s/2711' '%s/1-1.3' && cd '%s/src' &&"
+		 " printf '%s' > 2712/config.txt && tar -cf '%s/bootfiles.bin' 2712 &&"
+		 " printf '%s' > '%s/1-1.3/config.txt' && printf '%s' > '%s/2711/CONFIG.TXT'",
+		 dir, dir, dir, dir, "program_pubkey=1\\n", dir, "program_pubkey=1\\n", dir,
+		 "program_pubkey=1\\n", dir);
+	if (system(cmd) != 0) {
+		test_skip_case("tar not available");
+		return;
+	}
+	CHECK_EQ_INT(rp_payload_new(&po, &p, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_new(&allow, &pa, &d), RP_OK);
+	if (!p || !pa)
+		goto out;
+	/* The overlay, for the board on that port only. */
+	check_guarded(p, pa, "2711", "1-1.3", "config.txt", "overlay");
+	CHECK_EQ_INT(rp_payload_lookup(p, "2711", "1-1.4", "config.txt", &f, &d), RP_ERR_NOT_FOUND);
+	/* The SoC folder, asked for in another case. */
+	check_guarded(p, pa, "2711", NULL, "CONFIG.TXT", "soc folder");
+	/* bootfiles.bin's 2712/config.txt. */
+	check_guarded(p, pa, "2712", NULL, "config.txt", "bootfiles.bin");
+	/* The top of the tree, and a config.txt written after start-up. */
+	CHECK_EQ_INT(rp_payload_check_configs(p, &d), RP_ERR_REFUSED);
+	put("otp/config.txt", "# harmless\n");
+	CHECK_EQ_INT(rp_payload_lookup(p, NULL, NULL, "config.txt", &f, &d), RP_OK);
+	rp_payload_file_release(p, &f);
+	put("otp/config.txt", otp);
+	check_guarded(p, pa, NULL, NULL, "config.txt", "top, rewritten after start");
+	/* Oversize: an error, not "absent", and never served. */
+	memset(big, '#', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put("otp/config.txt", big);
+	CHECK_EQ_INT(rp_payload_lookup(pa, NULL, NULL, "config.txt", &f, &d), RP_ERR_TOO_LARGE);
+	CHECK(f.data == NULL);
+	CHECK_EQ_INT(rp_payload_check_configs(pa, &d), RP_ERR_TOO_LARGE);
+	/* Unreadable (here: not a regular file): an error too. */
+	snprintf(cmd, sizeof(cmd), "rm '%s/config.txt' && mkfifo '%s/config.txt'", dir, dir);
+	CHECK(system(cmd) == 0);
+	CHECK_EQ_INT(rp_payload_lookup(pa, NULL, NULL, "config.txt", &f, &d), RP_ERR_REFUSED);
+	CHECK_EQ_INT(rp_payload_check_configs(pa, &d), RP_ERR_REFUSED);
+
+	/* In memory: plain and under the SoC folder, as prepared sets are kept. */
+	CHECK_EQ_INT(rp_payload_new(NULL, &m, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_new(&mem_allow, &ma, &d), RP_OK);
+	if (!m || !ma)
+		goto out;
+	CHECK_EQ_INT(rp_payload_add(m, "2712/config.txt", otp, sizeof(otp) - 1, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(ma, "2712/config.txt", otp, sizeof(otp) - 1, &d), RP_OK);
+	check_guarded(m, ma, "2712", "1-1.1", "config.txt", "memory, soc folder");
+	CHECK_EQ_INT(rp_payload_add(m, "config.txt", otp, sizeof(otp) - 1, &d), RP_OK);
+	check_guarded(m, NULL, "2711", NULL, "config.txt", "memory");
+	CHECK_EQ_INT(rp_payload_check_configs(m, &d), RP_ERR_REFUSED);
+	/* Zero is not a write; other files are not config.txt. */
+	CHECK_EQ_INT(rp_payload_add(ma, "x/config.txt", "program_pubkey=0\n", 17, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(m, "notes.txt", otp, sizeof(otp) - 1, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_lookup(m, NULL, NULL, "notes.txt", &f, &d), RP_OK);
+	rp_payload_file_release(m, &f);
+out:
+	rp_payload_free(p);
+	rp_payload_free(pa);
+	rp_payload_free(m);
+	rp_payload_free(ma);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -560,6 +666,7 @@ int main(void)
 	RUN(test_no_proc_fails_closed());
 	RUN(test_too_large_for_the_wire());
 	RUN(test_rewritten_while_read());
+	RUN(test_otp_guard_every_source());
 	rc = test_result();
 	{
 		char cmd[300];

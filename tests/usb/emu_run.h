@@ -84,7 +84,8 @@ static inline void run(struct ctx *c, struct result *r, const char *const *emu_a
 		r->status = 128 + WTERMSIG(status);
 	}
 	r->report = read_report(report);
-	if (getenv("RPIPROV_TEST_VERBOSE"))
+	/* A death by signal leaves nothing else to go on: always show it. */
+	if (getenv("RPIPROV_TEST_VERBOSE") || r->status >= 128)
 		fprintf(stderr, "--- status %d\n--- stdout:\n%s--- stderr:\n%s", r->status,
 			r->out ? r->out : "", r->err ? r->err : "");
 	g_free(report);

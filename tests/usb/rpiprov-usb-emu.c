@@ -49,6 +49,7 @@ struct emu_prog {
 	struct board_spec boards[EMU_MAX_BOARDS];
 	unsigned n_boards;
 	const char *start_on;
+	const char *on_trigger;   /* shell command run at the trigger, before any plug */
 	bool triggered;
 	int sigint_after_ms;      /* < 0: never */
 	unsigned timeout_s;
@@ -79,6 +80,8 @@ static void usage(FILE *f)
 		"                            caps=HEX (usbdevfs capabilities)\n"
 		"  -s, --start-on TEXT     the trigger is the first output line of PROGRAM\n"
 		"                          containing TEXT (default: when PROGRAM starts)\n"
+		"  -T, --on-trigger CMD    run CMD with /bin/sh at the trigger, before the\n"
+		"                          delayed boards are plugged\n"
 		"  -i, --sigint-after MS   send SIGINT to PROGRAM MS after the trigger\n"
 		"  -t, --timeout S         kill PROGRAM after S seconds (default 120)\n"
 		"  -r, --report FILE       write one JSON object per board (JSON lines)\n"
@@ -202,6 +205,16 @@ static void fire_trigger(struct emu_prog *p)
 	if (p->triggered)
 		return;
 	p->triggered = true;
+	if (p->on_trigger) {
+		/* Synchronous, so whatever it changes is in place before the
+		 * delayed boards arrive. */
+		const char *argv[] = { "/bin/sh", "-c", p->on_trigger, NULL };
+		gint status = 0;
+		if (!g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, NULL, NULL, &status,
+				  NULL) ||
+		    !g_spawn_check_wait_status(status, NULL))
+			fprintf(stderr, "rpiprov-usb-emu: --on-trigger command failed\n");
+	}
 	for (unsigned i = 0; i < p->n_boards; i++) {
 		struct board_spec *b = &p->boards[i];
 		if (b->delayed) {
@@ -453,6 +466,7 @@ int main(int argc, char **argv)
 		{ "boards", required_argument, NULL, 'n' },
 		{ "board", required_argument, NULL, 'b' },
 		{ "start-on", required_argument, NULL, 's' },
+		{ "on-trigger", required_argument, NULL, 'T' },
 		{ "sigint-after", required_argument, NULL, 'i' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "report", required_argument, NULL, 'r' },
@@ -470,7 +484,7 @@ int main(int argc, char **argv)
 	p->sigint_after_ms = -1;
 	for (unsigned i = 0; i < EMU_MAX_BOARDS; i++)
 		rp_sim_params_default(&p->boards[i].o.params, i + 1);
-	while ((c = getopt_long(argc, argv, "+n:b:s:i:t:r:e:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+n:b:s:T:i:t:r:e:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_uint(optarg, EMU_MAX_BOARDS, &v) < 0)
@@ -485,6 +499,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			p->start_on = optarg;
+			break;
+		case 'T':
+			p->on_trigger = optarg;
 			break;
 		case 'i':
 			if (parse_uint(optarg, 3600000, &v) < 0)

@@ -372,6 +372,50 @@ static void test_boot_dir(struct ctx *c, struct fixture *f)
 	result_free(&r);
 }
 
+/* The OTP guard at the moment of serving (issue #10): a config.txt
+ * rewritten to burn OTP while `boot -l` runs is refused for the next
+ * board, which fails loudly; the board before it was served the harmless
+ * one. A per-port overlay (-o) that burns OTP stops the run at start. */
+static void test_boot_otp_guard(struct ctx *c, struct fixture *f)
+{
+	char *dir = g_build_filename(c->tmpdir, "otp-dir", NULL);
+	char *cmd = g_strdup_printf("rm -rf '%s' && cp -r '%s' '%s' && mkdir '%s/1-1.2'", dir,
+				    f->prep, dir, dir);
+	char *edit = g_strdup_printf("printf 'program_pubkey=1\\n' > '%s/config.txt'", dir);
+	const char *emu[] = { "-n", "2", "-b", "2:delay=1", "--start-on", "1-1.1        OK",
+			      "--on-trigger", edit, NULL };
+	const char *boot_l[] = { "boot", "-d", dir, "-l", "--timeout", "3", NULL };
+	const char *emu1[] = { "-n", "2", NULL };
+	const char *boot_o[] = { "boot", "-d", dir, "-o", "--timeout", "3", NULL };
+	char *overlay = g_build_filename(dir, "1-1.2", "config.txt", NULL);
+	char *top = g_build_filename(dir, "config.txt", NULL);
+	struct result r;
+
+	CHECK(system(cmd) == 0);
+	run(c, &r, emu, boot_l);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "program_pubkey=1");
+	CHECK_CONTAINS(r.out, "--allow-otp-permanent");
+	check_updated(f, &r, 0);
+	CHECK(g_strcmp0(jstr(board(&r, 1), "outcome"), "updated") != 0);
+	result_free(&r);
+
+	/* An overlay for one port: refused before any board is touched. */
+	CHECK(g_file_set_contents(top, "", 0, NULL));
+	CHECK(g_file_set_contents(overlay, "revoke_devkey=1\n", -1, NULL));
+	run(c, &r, emu1, boot_o);
+	CHECK_EQ_INT(r.status, 65);
+	CHECK_CONTAINS(r.err, "revoke_devkey=1");
+	CHECK_EQ_INT(jint(board(&r, 0), "model_transfers"), 0);
+	CHECK_EQ_INT(jint(board(&r, 1), "model_transfers"), 0);
+	result_free(&r);
+	g_free(overlay);
+	g_free(top);
+	g_free(edit);
+	g_free(cmd);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fw = test_firmware_dir();
@@ -402,6 +446,7 @@ int main(int argc, char **argv)
 	RUN(test_serial_filter_at_rom(&c, &f));
 	RUN(test_upd_era_board(&c, &f));
 	RUN(test_boot_dir(&c, &f));
+	RUN(test_boot_otp_guard(&c, &f));
 	fixture_free(&f);
 	ctx_cleanup(&c);
 	return test_result();
