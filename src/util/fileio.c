@@ -35,63 +35,80 @@ int rp_errno_to_error(int e)
 	}
 }
 
-static int read_gz(const char *path, size_t max_size, uint8_t **data, size_t *len,
-		   struct rp_diag *d)
+/* Inflate one whole gzip member from `in`. Every byte is accounted for:
+ * a file that is not gzip at all (zlib's gz* functions would pass it
+ * through as if it were), a truncated stream, a bad CRC or length, and
+ * bytes after the end are errors, not data. */
+static int inflate_gz(const char *path, const uint8_t *in, size_t in_len, size_t max_size,
+		      uint8_t **data, size_t *len, struct rp_diag *d)
 {
-	gzFile gz = gzopen(path, "rb");
-	size_t cap = 64 * 1024, used = 0;
+	z_stream z;
+	size_t cap = 64 * 1024;
 	uint8_t *buf;
+	int zr;
 
-	if (!gz)
-		return rp_diag_set(d, errno ? rp_errno_to_error(errno) : RP_ERR_IO,
-				   "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+	if (in_len < 2 || in[0] != 0x1f || in[1] != 0x8b)
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: not gzip data (a name ending in .gz is read as gzip)", path);
+	if (in_len > UINT_MAX)
+		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: too large", path);
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: cannot start zlib", path);
 	buf = malloc(cap + 1);
 	if (!buf) {
-		gzclose(gz);
+		inflateEnd(&z);
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
 	}
-	for (;;) {
-		int n;
-		if (used == cap) {
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)in_len;
+	do {
+		if (z.total_out == cap) {
 			uint8_t *nb;
 			if (cap > max_size) {
-				free(buf);
-				gzclose(gz);
-				return rp_diag_set(d, RP_ERR_TOO_LARGE,
-						   "%s: inflates to more than %zu bytes", path, max_size);
+				zr = rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: inflates to more than %zu bytes",
+						 path, max_size);
+				goto fail;
 			}
 			cap *= 2;
 			nb = realloc(buf, cap + 1);
 			if (!nb) {
-				free(buf);
-				gzclose(gz);
-				return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
+				zr = rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
+				goto fail;
 			}
 			buf = nb;
 		}
-		n = gzread(gz, buf + used, (unsigned)(cap - used > INT_MAX ? INT_MAX : cap - used));
-		if (n < 0) {
-			int zerr;
-			const char *msg = gzerror(gz, &zerr);
-			rp_diag_set(d, RP_ERR_FORMAT, "%s: corrupt gzip data: %s", path, msg);
-			free(buf);
-			gzclose(gz);
-			return RP_ERR_FORMAT;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
+		z.next_out = buf + z.total_out;
+		z.avail_out = (uInt)(cap - z.total_out > UINT_MAX ? UINT_MAX : cap - z.total_out);
+		zr = inflate(&z, Z_NO_FLUSH);
+	} while (zr == Z_OK);
+	if (zr != Z_STREAM_END) {
+		zr = rp_diag_set(d, RP_ERR_FORMAT, "%s: corrupt gzip data: %s", path,
+				 zr == Z_BUF_ERROR ? "truncated (the stream ends early)"
+				 : z.msg	   ? z.msg
+						   : "inflate failed");
+		goto fail;
 	}
-	gzclose(gz);
-	if (used > max_size) {
-		free(buf);
-		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: inflates to %zu bytes, more than %zu",
-				   path, used, max_size);
+	if (z.avail_in) {
+		zr = rp_diag_set(d, RP_ERR_FORMAT,
+				 "%s: %u bytes of trailing data after the gzip stream", path,
+				 z.avail_in);
+		goto fail;
 	}
-	buf[used] = 0;
+	if (z.total_out > max_size) {
+		zr = rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: inflates to %lu bytes, more than %zu",
+				 path, z.total_out, max_size);
+		goto fail;
+	}
+	*len = z.total_out;
+	buf[*len] = 0;
 	*data = buf;
-	*len = used;
+	inflateEnd(&z);
 	return RP_OK;
+fail:
+	free(buf);
+	inflateEnd(&z);
+	return zr;
 }
 
 int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *len,
@@ -113,11 +130,6 @@ int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return rp_diag_set(d, RP_ERR_IO, "%s: not a regular file", path);
-	}
-	if (has_suffix(path, ".gz")) {
-		close(fd);
-		errno = 0;
-		return read_gz(path, max_size, data, len, d);
 	}
 	if ((uint64_t)st.st_size > max_size) {
 		close(fd);
@@ -144,6 +156,11 @@ int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *
 		used += (size_t)n;
 	}
 	close(fd);
+	if (has_suffix(path, ".gz")) {
+		int r = inflate_gz(path, buf, used, max_size, data, len, d);
+		free(buf);
+		return r;
+	}
 	buf[used] = 0;
 	*data = buf;
 	*len = used;

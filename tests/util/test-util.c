@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "testlib.h"
 #include "util/endian.h"
 #include "util/error.h"
@@ -179,12 +181,80 @@ static void test_port_paths(void)
 	CHECK(rp_port_path_cmp("1-1.a", "1-1.b") < 0);
 }
 
+static size_t gzip_bytes(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	CHECK_EQ_INT(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	CHECK_EQ_INT(deflate(&z, Z_FINISH), Z_STREAM_END);
+	deflateEnd(&z);
+	return z.total_out;
+}
+
+static int read_variant(const char *dir, const uint8_t *bytes, size_t len, struct rp_diag *d)
+{
+	char path[256];
+	uint8_t *data = NULL;
+	size_t got = 0;
+	int r;
+	snprintf(path, sizeof(path), "%s/in.bin.gz", dir);
+	CHECK_EQ_INT(rp_file_write_atomic(path, bytes, len, 0644, d), RP_OK);
+	r = rp_file_read_all(path, 1 << 20, &data, &got, d);
+	if (r == RP_OK)
+		CHECK(got == 4096 && data[4095] == (uint8_t)(4095 * 7));
+	free(data);
+	return r;
+}
+
+/* A .gz input is checked to its last byte (issue #10: integrity checks
+ * that stopped at the data): not gzip, truncated, a bad CRC or length,
+ * and trailing bytes are errors naming the file, never data. */
+static void test_gzip_integrity(void)
+{
+	char dir[] = "/tmp/rpiprov-test-gz-XXXXXX", cmd[300];
+	static uint8_t plain[4096], gz[8192], bad[8192 + 16];
+	struct rp_diag d;
+	size_t n;
+
+	CHECK(mkdtemp(dir) != NULL);
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 7);
+	n = gzip_bytes(plain, sizeof(plain), gz, sizeof(gz));
+	CHECK_EQ_INT(read_variant(dir, gz, n, &d), RP_OK);
+	/* Not gzip: zlib's gzread would have passed it through. */
+	CHECK_EQ_INT(read_variant(dir, plain, sizeof(plain), &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "not gzip data");
+	CHECK_EQ_INT(read_variant(dir, gz, n - 9, &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "truncated");
+	memcpy(bad, gz, n);
+	bad[n - 8] ^= 1;
+	CHECK_EQ_INT(read_variant(dir, bad, n, &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "incorrect data check");
+	memcpy(bad, gz, n);
+	bad[n - 1] ^= 1;
+	CHECK_EQ_INT(read_variant(dir, bad, n, &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "incorrect length check");
+	memcpy(bad, gz, n);
+	memcpy(bad + n, "trailing", 8);
+	CHECK_EQ_INT(read_variant(dir, bad, n + 8, &d), RP_ERR_FORMAT);
+	CHECK_CONTAINS(d.msg, "8 bytes of trailing data");
+	CHECK_CONTAINS(d.msg, "in.bin.gz");
+	CHECK_EQ_INT(read_variant(dir, gz, 0, &d), RP_ERR_FORMAT);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	RUN(test_error_names());
 	RUN(test_diag());
 	RUN(test_endian());
 	RUN(test_files());
+	RUN(test_gzip_integrity());
 	RUN(test_numbers());
 	RUN(test_durations());
 	RUN(test_deadlines());
