@@ -347,29 +347,16 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d)
 {
 	const struct rp_soc *soc = rp_soc_by_name(p->soc);
-	struct {
-		const char *name;
-		const void *data;
-		size_t len;
-	} files[] = {
+	const struct rp_file_out files[] = {
 		{ (soc ? soc : rp_soc_default())->second_stage, p->second_stage, p->second_stage_len },
 		{ "pieeprom.bin", p->image, p->image_len },
 		{ "pieeprom.sig", p->image_sig, p->image_sig_len },
 		{ "config.txt", p->recovery_config, p->recovery_config_len },
 	};
-	int r = rp_mkdir_p(dir, 0755, d);
 
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char path[4096];
-		if (snprintf(path, sizeof(path), "%s/%s", dir, files[i].name) >= (int)sizeof(path))
-			return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: path too long", dir);
-		r = rp_file_write_atomic(path, files[i].data, files[i].len, 0644, d);
-		if (r < 0)
-			return r;
-	}
-	return RP_OK;
+	/* All four at once: a new pieeprom.bin beside the old .sig would be
+	 * served as a set that does not belong together. */
+	return rp_dir_write_set(dir, files, sizeof(files) / sizeof(files[0]), 0644, d);
 }
 
 void rp_prepared_free(struct rp_prepared *p)

@@ -70,8 +70,10 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *opts,
 			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
 			      struct rp_diag *d);
 
-/* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig,
- * config.txt into dir (created if needed), each through a temporary file. */
+/* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig and
+ * config.txt into dir (created if needed) all at once (rp_dir_write_set):
+ * the directory holds the old set or the new one, never a mix; its other
+ * entries are kept. */
 int rp_prepare_write_dir(const struct rp_prepared *p, const char *dir, struct rp_diag *d);
 void rp_prepared_free(struct rp_prepared *p);
 

@@ -1,5 +1,6 @@
 #include "util/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -276,4 +277,222 @@ int rp_mkdir_parent(const char *path, mode_t mode, struct rp_diag *d)
 	ret = rp_mkdir_p(dir, mode, d);
 	free(dir);
 	return ret;
+}
+
+static int write_new_file(int dirfd, const char *shown, const struct rp_file_out *f, mode_t mode,
+			  struct rp_diag *d)
+{
+	const uint8_t *p = f->data;
+	size_t done = 0;
+	int fd = openat(dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+
+	if (fd < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s/%s: cannot create: %s", shown,
+				   f->name, strerror(errno));
+	while (done < f->len) {
+		ssize_t n = write(fd, p + done, f->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return rp_diag_set(d, rp_errno_to_error(e), "%s/%s: write failed: %s", shown,
+					   f->name, strerror(e));
+		}
+		done += (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return rp_diag_set(d, rp_errno_to_error(e), "%s/%s: cannot finish: %s", shown,
+				   f->name, strerror(e));
+	}
+	if (close(fd) < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s/%s: cannot finish: %s", shown,
+				   f->name, strerror(errno));
+	return RP_OK;
+}
+
+static bool in_set(const char *name, const struct rp_file_out *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, files[i].name))
+			return true;
+	return false;
+}
+
+/* Recreate the tree at from (an fd) inside to: directories made anew,
+ * regular files hard-linked, symlinks copied as links. depth bounds the
+ * recursion on a hostile tree. */
+static int carry_tree(int from, int to, const char *shown, const struct rp_file_out *skip,
+		      size_t n_skip, unsigned depth, struct rp_diag *d)
+{
+	int dupfd = dup(from), r = RP_OK;
+	DIR *dir = dupfd >= 0 ? fdopendir(dupfd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (dupfd >= 0)
+			close(dupfd);
+		return rp_diag_set(d, RP_ERR_IO, "%s: cannot list: %s", shown, strerror(errno));
+	}
+	if (depth > 32) {
+		closedir(dir);
+		return rp_diag_set(d, RP_ERR_REFUSED, "%s: nested more than 32 levels deep", shown);
+	}
+	while (r == RP_OK && (de = readdir(dir))) {
+		struct stat st;
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, "..") || (skip && in_set(nm, skip, n_skip)))
+			continue;
+		if (fstatat(from, nm, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = rp_diag_set(d, RP_ERR_IO, "%s/%s: %s", shown, nm, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub_from, sub_to;
+			if (mkdirat(to, nm, st.st_mode & 07777) < 0) {
+				r = rp_diag_set(d, rp_errno_to_error(errno), "%s/%s: %s", shown, nm,
+						strerror(errno));
+				break;
+			}
+			sub_from = openat(from, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub_to = openat(to, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub_from < 0 || sub_to < 0)
+				r = rp_diag_set(d, RP_ERR_IO, "%s/%s: %s", shown, nm, strerror(errno));
+			else
+				r = carry_tree(sub_from, sub_to, shown, NULL, 0, depth + 1, d);
+			if (sub_from >= 0)
+				close(sub_from);
+			if (sub_to >= 0)
+				close(sub_to);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t len = readlinkat(from, nm, target, sizeof(target) - 1);
+			if (len < 0 || (target[len] = '\0', symlinkat(target, to, nm) < 0))
+				r = rp_diag_set(d, RP_ERR_IO, "%s/%s: cannot carry the link over: %s",
+						shown, nm, strerror(errno));
+		} else if (linkat(from, nm, to, nm, 0) < 0) {
+			r = rp_diag_set(d, rp_errno_to_error(errno),
+					"%s/%s: cannot carry it over: %s", shown, nm, strerror(errno));
+		}
+	}
+	closedir(dir);
+	return r;
+}
+
+/* rm -r of the tree under dirfd (never following symlinks), then of
+ * name in parent. Best effort: a leftover is untidy, not wrong. */
+static void remove_tree(int parent, const char *name, unsigned depth)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		unlinkat(parent, name, 0);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (depth < 40 && fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			remove_tree(fd, de->d_name, depth + 1);
+		else
+			unlinkat(fd, de->d_name, 0);
+	}
+	closedir(dir);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+int rp_dir_write_set(const char *dir, const struct rp_file_out *files, size_t n, mode_t mode,
+		     struct rp_diag *d)
+{
+	char parent[PATH_MAX], base[NAME_MAX + 1], tmpname[NAME_MAX + 1], shown[PATH_MAX + NAME_MAX + 2];
+	const char *slash;
+	size_t dlen = strlen(dir);
+	struct stat st;
+	bool exists;
+	int pfd = -1, tfd = -1, r = RP_OK;
+
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	if (dlen == 0 || dlen >= sizeof(parent))
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: not a usable directory name", dir);
+	slash = memrchr(dir, '/', dlen);
+	if (slash == dir)
+		snprintf(parent, sizeof(parent), "/");
+	else if (slash)
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+	else
+		snprintf(parent, sizeof(parent), ".");
+	snprintf(base, sizeof(base), "%.*s", (int)(dlen - (size_t)(slash ? slash + 1 - dir : 0)),
+		 slash ? slash + 1 : dir);
+	if (!strcmp(base, ".") || !strcmp(base, "..") || !base[0])
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "%s: name the output directory itself, not \".\" or \"..\"", dir);
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].name[0] || strchr(files[i].name, '/'))
+			return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: bad file name in the set", dir);
+	r = rp_mkdir_p(parent, 0755, d);
+	if (r < 0)
+		return r;
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: %s", parent, strerror(errno));
+	exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && !S_ISDIR(st.st_mode)) {
+		close(pfd);
+		return rp_diag_set(d, RP_ERR_REFUSED, "%s: exists and is not a directory%s", dir,
+				   S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		snprintf(tmpname, sizeof(tmpname), ".%.200s.new-%ld-%u", base, (long)getpid(), attempt);
+		if (mkdirat(pfd, tmpname, 0755) == 0)
+			break;
+		if (errno != EEXIST || attempt == 100) {
+			r = rp_diag_set(d, rp_errno_to_error(errno), "%s/%s: cannot create: %s",
+					parent, tmpname, strerror(errno));
+			close(pfd);
+			return r;
+		}
+	}
+	snprintf(shown, sizeof(shown), "%s/%s", parent, tmpname);
+	tfd = openat(pfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		r = rp_diag_set(d, RP_ERR_IO, "%s: %s", shown, strerror(errno));
+	if (r == RP_OK && exists) {
+		int ofd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ofd < 0) {
+			r = rp_diag_set(d, rp_errno_to_error(errno), "%s: %s", dir, strerror(errno));
+		} else {
+			if (fchmod(tfd, st.st_mode & 07777) < 0)
+				r = rp_diag_set(d, RP_ERR_IO, "%s: %s", shown, strerror(errno));
+			if (r == RP_OK)
+				r = carry_tree(ofd, tfd, dir, files, n, 0, d);
+			close(ofd);
+		}
+	}
+	for (size_t i = 0; r == RP_OK && i < n; i++)
+		r = write_new_file(tfd, dir, &files[i], mode, d);
+	if (r == RP_OK && fsync(tfd) < 0)
+		r = rp_diag_set(d, RP_ERR_IO, "%s: %s", shown, strerror(errno));
+	if (r == RP_OK) {
+		int ok = exists ? renameat2(pfd, tmpname, pfd, base, RENAME_EXCHANGE)
+				: renameat2(pfd, tmpname, pfd, base, RENAME_NOREPLACE);
+		if (ok < 0)
+			r = rp_diag_set(d, rp_errno_to_error(errno),
+					"%s: cannot put the new files in place: %s", dir,
+					strerror(errno));
+	}
+	if (r == RP_OK && fsync(pfd) < 0)
+		r = rp_diag_set(d, RP_ERR_IO, "%s: %s", parent, strerror(errno));
+	/* On success tmpname now holds the old tree; on failure, the new one. */
+	if (tfd >= 0)
+		close(tfd);
+	remove_tree(pfd, tmpname, 0);
+	close(pfd);
+	return r;
 }

@@ -22,6 +22,24 @@ int rp_file_read_all(const char *path, size_t max_size, uint8_t **data, size_t *
 int rp_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct rp_diag *d);
 
+/* One file of a set written by rp_dir_write_set. */
+struct rp_file_out {
+	const char *name; /* a plain name inside the directory */
+	const void *data;
+	size_t len;
+};
+
+/* Write a set of files into `dir` all at once: the directory holds the
+ * old set or the new one, never a mix, also after a crash or a failed
+ * write. The files go into a new sibling directory, entries of `dir` that
+ * are not part of the set are carried over (hard links, so nothing is
+ * copied or lost), and the two directories are exchanged with one
+ * rename (renameat2 RENAME_EXCHANGE); the old tree is then removed. A
+ * missing `dir` is created. `dir` must not be a symlink or a mount
+ * point. */
+int rp_dir_write_set(const char *dir, const struct rp_file_out *files, size_t n, mode_t mode,
+		     struct rp_diag *d);
+
 /* True when both paths name the same existing file (same device and inode). */
 bool rp_file_same(const char *a, const char *b);
 

@@ -307,6 +307,33 @@ expect_fail 73 "not a regular file" "" $BIN digest -i "$T/img.bin" -o "$T/fifo"
 expect_fail 74 "not a regular file" "" timeout 10 $BIN eeprom info "$T/fifo"
 expect_fail 74 "not a regular file" "" timeout 10 $BIN digest -i "$T/fifo" -o "$T/f.sig"
 
+# prepare -o DIR changes the directory all at once or not at all (issue
+# #10): a write that fails mid-way (here the 512 KiB image under a 256 KiB
+# file-size limit, after the new second stage was written) leaves the old
+# set whole, with no temporary left; a good run keeps DIR's other entries.
+expect_ok $BIN prepare -o "$T/set" --image "$T/img.bin" --recovery "$T/recovery.bin" --profile netboot
+mkdir "$T/set/1-1.2" && printf 'erase_eeprom=1\n' >"$T/set/1-1.2/config.txt" && printf 'keep\n' >"$T/set/notes.txt"
+(cd "$T/set" && find . -type f -exec sha256sum {} + | sort) >"$T/set.before"
+printf 'fake recovery.bin, second edition\n' >"$T/recovery2.bin"
+begin_check
+(ulimit -f 256; trap '' XFSZ; exec $BIN prepare -o "$T/set" --image "$T/img.bin" \
+	--recovery "$T/recovery2.bin" --set BOOT_UART=1) >"$T/stdout" 2>"$T/stderr"
+rc=$?
+[ "$rc" -ne 0 ] || fail "prepare -o under a file-size limit exited 0"
+grep -q "^rpiprov: error: .*pieeprom.bin" "$T/stderr" || fail "prepare -o: no error naming pieeprom.bin: $(cat "$T/stderr")"
+(cd "$T/set" && find . -type f -exec sha256sum {} + | sort) >"$T/set.after"
+cmp -s "$T/set.before" "$T/set.after" || fail "prepare -o: a failed run changed the directory: $(diff "$T/set.before" "$T/set.after")"
+ls -a "$T" | grep -q '\.new-' && fail "prepare -o: temporary directory left behind: $(ls -a "$T")"
+end_check "prepare -o DIR: a failure mid-way leaves the old set whole"
+expect_ok $BIN prepare -o "$T/set" --image "$T/img.bin" --recovery "$T/recovery2.bin" --set BOOT_UART=1
+cmp -s "$T/set/bootcode4.bin" "$T/recovery2.bin" || fail "prepare -o: new second stage not in place"
+grep -qx 'erase_eeprom=1' "$T/set/1-1.2/config.txt" && grep -qx keep "$T/set/notes.txt" ||
+	fail "prepare -o: the directory's other entries were lost"
+ls -a "$T" | grep -q '\.new-' && fail "prepare -o: temporary directory left behind after success"
+ln -s "$T/set" "$T/set-link"
+expect_fail 73 "exists and is not a directory (a symbolic link)" "" $BIN prepare -o "$T/set-link" \
+	--image "$T/img.bin" --recovery "$T/recovery.bin"
+
 echo "1..$checks"
 echo "$checks checks, $fails failed" >&2
 [ "$fails" -eq 0 ]
