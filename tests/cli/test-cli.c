@@ -2,6 +2,7 @@
  * status, the per-board lines, which file reached which port, and the
  * records (--report, --db, -j) they keep like the station does. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -637,6 +638,94 @@ static void test_blocked_stdout(void)
 	}
 }
 
+/* Start rpiprov with the arguments, output to out_path, and return at
+ * once. */
+static pid_t start(const char *const *args)
+{
+	const char *bin = getenv("RPIPROV_BIN");
+	const char *argv[64];
+	int n = 0;
+	pid_t pid;
+
+	argv[n++] = bin;
+	for (; *args && n < 63; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid until the deadline: its wait status, or -1 (then it is
+ * killed and reaped). */
+static int wait_until(pid_t pid, unsigned ms)
+{
+	int status;
+	for (unsigned waited = 0; waited < ms; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* A signal works from the start (issue #10): SIGTERM while flash or
+ * station is still preparing (here: an HSM wrapper that takes 60 s to
+ * sign; its timeout is 30 s) ends the process at once, by that signal,
+ * with no board touched, instead of waiting for start-up to finish. */
+static void test_signal_during_startup(void)
+{
+	char wrapper[300], mark[300], pub[300], cmd[2400], pidtext[32] = "";
+	static const char *const cmds[] = { "flash", "station" };
+
+	snprintf(wrapper, sizeof(wrapper), "%s/slow-hsm.sh", tmp);
+	snprintf(mark, sizeof(mark), "%s/slow-hsm.pid", tmp);
+	snprintf(pub, sizeof(pub), "%s/hsm-pub.pem", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '#!/bin/sh\\necho $$ > %s\\nexec sleep 60\\n' > '%s' && chmod +x '%s' &&"
+		 " openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |"
+		 " openssl pkey -pubout -out '%s'",
+		 mark, wrapper, wrapper, pub);
+	CHECK(system(cmd) == 0);
+	for (size_t i = 0; i < 2; i++) {
+		const char *args[] = { cmds[i], "--simulate", "1", "--profile", "netboot", "--hsm-wrapper",
+				       wrapper, "--pubkey", pub, NULL };
+		pid_t pid;
+		int status, fd;
+		ssize_t got;
+
+		unlink(mark);
+		pid = start(args);
+		/* Until the wrapper runs: start-up is under way. */
+		for (unsigned waited = 0; waited < 20000 && access(mark, F_OK) != 0; waited += 20)
+			usleep(20 * 1000);
+		CHECK(access(mark, F_OK) == 0);
+		usleep(100 * 1000); /* let the pid be written whole */
+		kill(pid, SIGTERM);
+		status = wait_until(pid, 10000);
+		if (status == -1 || !WIFSIGNALED(status))
+			fprintf(stderr, "# %s: status %d\n", cmds[i], status);
+		CHECK(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+		fd = open(mark, O_RDONLY);
+		got = fd >= 0 ? read(fd, pidtext, sizeof(pidtext) - 1) : 0;
+		if (fd >= 0)
+			close(fd);
+		pidtext[got > 0 ? got : 0] = '\0';
+		if (atoi(pidtext) > 1)
+			kill(atoi(pidtext), SIGKILL); /* the wrapper, left in its own group */
+	}
+}
+
 int main(void)
 {
 	const char *fw = test_firmware_dir();
@@ -664,6 +753,7 @@ int main(void)
 	RUN(test_flash_records());
 	RUN(test_reader_goes_away());
 	RUN(test_blocked_stdout());
+	RUN(test_signal_during_startup());
 	rc = test_result();
 	if (rc)
 		fprintf(stderr, "last output:\n%s\n", output);
