@@ -409,6 +409,17 @@ int cmd_station(int argc, char **argv)
 	so.count = count;
 	/* Like flash: wait for the simulated boards the filters let through,
 	 * not for those that are ignored. */
+	if (sim_args.boards && count) {
+		int bad = cli_sim_check_count(
+			&sim_args, "station", count,
+			cli_sim_matching(&sim_args, NULL, (const char *const *)cfg.ports, cfg.n_ports,
+					 (const char *const *)cfg.serials, cfg.n_serials),
+			idle_ms);
+		if (bad) {
+			rp_station_config_free(&cfg);
+			return bad;
+		}
+	}
 	if (sim_args.boards && !count) {
 		so.count = cli_sim_matching(&sim_args, NULL, (const char *const *)cfg.ports, cfg.n_ports,
 					    (const char *const *)cfg.serials, cfg.n_serials);

@@ -221,6 +221,15 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 		ro.count = 1;
 	if (run->sim.boards && !ro.count && !run->forever)
 		return cli_usage_error(run->cmd, "no simulated board matches %s", run->filter_options);
+	if (run->sim.boards && run->count) {
+		int bad = cli_sim_check_count(&run->sim, run->cmd, run->count,
+					      cli_sim_matching(&run->sim, ro.soc, ro.port_globs,
+							       ro.n_port_globs, ro.serials,
+							       ro.n_serials),
+					      ro.idle_timeout_ms);
+		if (bad)
+			return bad;
+	}
 	ro.on_event = on_event;
 	ro.event_ctx = &rc;
 

@@ -127,3 +127,14 @@ uint16_t cli_sim_board_pid(const struct cli_sim *s, unsigned i)
 {
 	return s->n_socs ? s->soc_pids[i % s->n_socs] : 0;
 }
+
+int cli_sim_check_count(const struct cli_sim *s, const char *cmd, unsigned count,
+			unsigned matching, uint64_t timeout_ms)
+{
+	if (!s->boards || !count || s->n_faults || count <= matching || timeout_ms)
+		return 0;
+	return cli_usage_error(cmd,
+			       "--count %u but only %u simulated board%s match%s the filters: the run "
+			       "could never finish (give --timeout to wait anyway)",
+			       count, matching, matching == 1 ? "" : "s", matching == 1 ? "es" : "");
+}

@@ -4,6 +4,7 @@
 #define RP_CLI_SIM_ARGS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cli/cli.h"
 #include "sim/sim_source.h"
@@ -41,6 +42,13 @@ int cli_sim_check(const struct cli_sim *s, const char *cmd);
  * knows how many to wait for. */
 unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *const *globs,
 			  unsigned n_globs, const char *const *serials, unsigned n_serials);
+/* When the run waits, with no timeout, for `count` attempts from
+ * simulated boards: a usage exit code if it could never get them and so
+ * would wait for ever (without faults each matching board makes exactly
+ * one attempt; a fault may send a board back to its ROM for another),
+ * else 0. With a timeout the run ends and says it timed out. */
+int cli_sim_check_count(const struct cli_sim *s, const char *cmd, unsigned count,
+			unsigned matching, uint64_t timeout_ms);
 /* The template of every simulated board: its timing, and this SoC
  * ("2712"; NULL: 2711). */
 void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p);

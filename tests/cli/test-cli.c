@@ -167,6 +167,16 @@ static void test_flash(void)
 	CHECK_EQ_INT(run("flash", "--simulate", "2", "--sim-fault", "leave@image:3", NULL), 64);
 	CHECK_EQ_INT(run("flash", "--sim-fault", "leave", NULL), 64);
 	CHECK_EQ_INT(run("flash", "--count", "2", "--forever", NULL), 64);
+	/* Combinations that could never finish are refused up front (issue
+	 * #10), not waited on: more attempts than simulated boards match. */
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--count", "3", "--profile", "netboot", NULL), 64);
+	CHECK_CONTAINS(output, "could never finish");
+	CHECK_EQ_INT(run("flash", "--simulate", "2", "--count", "2", "--serial", "5eed0001",
+			 "--profile", "netboot", NULL), 64);
+	CHECK_CONTAINS(output, "only 1 simulated board matches");
+	CHECK_EQ_INT(run("station", "--simulate", "2", "--count", "3", "--profile", "netboot", NULL),
+		     64);
+	CHECK_CONTAINS(output, "could never finish");
 	CHECK_EQ_INT(run("flash", "--help", NULL), 0);
 	CHECK_CONTAINS(output, "leave@image:3");
 
