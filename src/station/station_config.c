@@ -317,6 +317,18 @@ static int handler(void *user, const char *section, const char *name, const char
 		note_error(p, &e);
 		return 0;
 	}
+	/* inih ends a value at " ;" only. A "#" comment after a value (as in
+	 * shell and systemd files) would otherwise become part of it: a
+	 * report named "r.jsonl # comment". Refused, not guessed at. */
+	for (const char *h = value ? strchr(value, '#') : NULL; h; h = strchr(h + 1, '#'))
+		if (h > value && isspace((unsigned char)h[-1])) {
+			rp_diag_set(&e, RP_ERR_INVALID_ARG,
+				    "'%s': the value holds \"%s\": a comment after a value starts with "
+				    "\";\" here; put a \"#\" comment on a line of its own",
+				    name, h);
+			note_error(p, &e);
+			return 0;
+		}
 	if (rp_station_config_set(p->c, RP_CONFIG_FILE, name, value, &e) < 0) {
 		note_error(p, &e);
 		return 0;

@@ -140,6 +140,10 @@ static void test_errors(void)
 	expect_error("image = a\nthis is not ini\n", 2, "syntax error");
 	expect_error("[station\n", 1, "syntax error");
 	expect_error("image = caf\xc3\xa9\n", 1, "non-ASCII");
+	/* A "#" comment after a value would become part of it (a report
+	 * named "r.jsonl # comment"; issue #10): refused. */
+	expect_error("station = s\nreport = /var/r.jsonl # daily\n", 2, "comment after a value");
+	expect_error("profile = netboot\t#x\n", 1, "\"#x\"");
 	/* The first error wins even if later lines are also wrong. */
 	expect_error("x = 1\ny = 2\n", 1, "unknown key 'x'");
 	/* A line too long for inih's buffer is refused, not cut short. */
