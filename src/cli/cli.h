@@ -62,7 +62,6 @@ int cli_output_not_input(const char *out, const char *in);
 
 /* The largest ts: a .sig reader accepts (18 digits): a timestamp we write
  * must verify. */
-#define CLI_SIG_TS_MAX 999999999999999999ull
 int cli_option_duration(const char *cmd, const char *opt, const char *arg, uint64_t min_ms,
 			uint64_t max_ms, uint64_t *ms);
 

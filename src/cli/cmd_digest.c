@@ -140,7 +140,7 @@ int cmd_digest(int argc, char **argv)
 		case 'v': verify_sig = optarg; break;
 		case 't': {
 			uint64_t v;
-			if (cli_option_u64("digest", "--timestamp", optarg, 0, CLI_SIG_TS_MAX, &v))
+			if (cli_option_u64("digest", "--timestamp", optarg, 0, RP_SIG_TS_MAX, &v))
 				return CLI_EXIT_USAGE;
 			ts = (int64_t)v;
 			break;

@@ -547,7 +547,7 @@ static int cmd_set(int argc, char **argv)
 		case O_CACERT: a.cacert = optarg; break;
 		case O_TS: {
 			uint64_t ts;
-			if (cli_option_u64("eeprom set", "--timestamp", optarg, 0, UINT32_MAX, &ts))
+			if (cli_option_u64("eeprom set", "--timestamp", optarg, 0, RP_SIG_TS_MAX, &ts))
 				return CLI_EXIT_USAGE;
 			a.ts = (uint32_t)ts;
 			a.has_ts = true;

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/prepare_args.h"
 #include "image/eeprom_image.h"
+#include "image/sig.h"
 #include "soc/soc.h"
 
 static void usage(FILE *out)
@@ -39,7 +40,7 @@ static int own_option(int opt, const char *arg, const char **dir, struct rp_prep
 		*dir = arg;
 		return 0;
 	case 't':
-		if (cli_option_u64("prepare", "--timestamp", arg, 0, CLI_SIG_TS_MAX, &v))
+		if (cli_option_u64("prepare", "--timestamp", arg, 0, RP_SIG_TS_MAX, &v))
 			return CLI_EXIT_USAGE;
 		o->timestamp = (int64_t)v;
 		return 0;

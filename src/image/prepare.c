@@ -237,7 +237,7 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
  * flashed bytes, so an EEPROM_HASH over either is the same hash. */
 static int stamp_update_time(struct build *b, struct rp_diag *d)
 {
-	if (b->update_ts < 0 || b->update_ts > (int64_t)UINT32_MAX - 1)
+	if (b->update_ts < 0 || b->update_ts > (int64_t)RP_SIG_TS_MAX)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG,
 				   "timestamp %lld does not fit the bootloader's 32-bit update time",
 				   (long long)b->update_ts);

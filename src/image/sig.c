@@ -45,18 +45,25 @@ int rp_sig_timestamp(int64_t requested, int64_t *ts, struct rp_diag *d)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 
+	const char *from = "--timestamp";
+
 	if (requested >= 0) {
 		*ts = requested;
-		return RP_OK;
-	}
-	if (sde && *sde) {
+	} else if (sde && *sde) {
 		if (!parse_uint(sde, strlen(sde), ts))
 			return rp_diag_set(d, RP_ERR_INVALID_ARG,
 					   "SOURCE_DATE_EPOCH='%.40s' is not a number of seconds since 1970",
 					   sde);
-		return RP_OK;
+		from = "SOURCE_DATE_EPOCH";
+	} else {
+		*ts = (int64_t)time(NULL);
+		from = "the clock";
 	}
-	*ts = (int64_t)time(NULL);
+	if (*ts < 0 || *ts > (int64_t)RP_SIG_TS_MAX)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "timestamp %lld (from %s) does not fit the bootloader's 32-bit "
+				   "update time (at most %u)",
+				   (long long)*ts, from, RP_SIG_TS_MAX);
 	return RP_OK;
 }
 

@@ -23,9 +23,15 @@ void rp_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Lower-case hex, NUL-terminated. */
 void rp_sha256_hex(const uint8_t *data, size_t len, char out[65]);
 
+/* The largest ts: recovery.bin writes the .sig's ts into the EEPROM's
+ * 32-bit update time (F20), where 0xffffffff reads as "never set". */
+#define RP_SIG_TS_MAX 4294967294u
+
 /* The time for a ts: line: `requested` when >= 0, else SOURCE_DATE_EPOCH
  * when set and non-empty (it must then be a plain decimal number: anything
- * else is an error rather than a silent fallback), else the current time. */
+ * else is an error rather than a silent fallback), else the current time.
+ * Whichever it is must be at most RP_SIG_TS_MAX: a .sig we write is one
+ * our own checks and the bootloader accept. */
 int rp_sig_timestamp(int64_t requested, int64_t *ts, struct rp_diag *d);
 
 struct rp_sig_create_opts {

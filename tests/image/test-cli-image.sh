@@ -334,6 +334,17 @@ ln -s "$T/set" "$T/set-link"
 expect_fail 73 "exists and is not a directory (a symbolic link)" "" $BIN prepare -o "$T/set-link" \
 	--image "$T/img.bin" --recovery "$T/recovery.bin"
 
+# Timestamps are 32-bit where the bootloader keeps them (F20), 0xffffffff
+# reading as "never set": a value that would overflow or land on that is
+# refused when given, not written and then rejected by our own checks
+# (issue #10). eeprom set used to accept 4294967295 and write "no timestamp".
+expect_fail 64 "from 0 to 4294967294" "$T/ts32.bin" $BIN eeprom set "$T/img.bin" -o "$T/ts32.bin" --timestamp 4294967295
+expect_fail 64 "from 0 to 4294967294" "$T/ts32.sig" $BIN digest -i "$T/img.bin" -o "$T/ts32.sig" -t 4294967296
+expect_fail 64 "from 0 to 4294967294" "$T/ts-out" $BIN prepare -o "$T/ts-out" --image "$T/img.bin" --recovery "$T/recovery.bin" --timestamp 99999999999
+expect_fail 64 "(from SOURCE_DATE_EPOCH) does not fit" "$T/ts32.sig" env SOURCE_DATE_EPOCH=4294967295 $BIN digest -i "$T/img.bin" -o "$T/ts32.sig"
+expect_ok $BIN eeprom set "$T/img.bin" -o "$T/ts32.bin" --timestamp 4294967294
+$BIN eeprom info "$T/ts32.bin" | grep -q "(ts 4294967294)" || fail "eeprom set --timestamp 4294967294 not read back"
+
 echo "1..$checks"
 echo "$checks checks, $fails failed" >&2
 [ "$fails" -eq 0 ]
