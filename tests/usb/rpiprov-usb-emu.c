@@ -52,6 +52,7 @@ struct emu_prog {
 	const char *on_trigger;   /* shell command run at the trigger, before any plug */
 	bool triggered;
 	int sigint_after_ms;      /* < 0: never */
+	unsigned pause_child_ms;  /* SIGSTOP PROGRAM at the trigger for this long */
 	unsigned timeout_s;
 	const char *report_path;
 	const char *expect_eeprom;
@@ -82,6 +83,8 @@ static void usage(FILE *f)
 		"                          containing TEXT (default: when PROGRAM starts)\n"
 		"  -T, --on-trigger CMD    run CMD with /bin/sh at the trigger, before the\n"
 		"                          delayed boards are plugged\n"
+		"  -P, --pause-child MS    stop PROGRAM (SIGSTOP) at the trigger, continue it\n"
+		"                          MS later: boards arrive while it cannot read\n"
 		"  -i, --sigint-after MS   send SIGINT to PROGRAM MS after the trigger\n"
 		"  -t, --timeout S         kill PROGRAM after S seconds (default 120)\n"
 		"  -r, --report FILE       write one JSON object per board (JSON lines)\n"
@@ -200,11 +203,21 @@ static gboolean sigint_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean continue_cb(gpointer data)
+{
+	struct emu_prog *p = data;
+	if (!p->child_done)
+		kill(p->child, SIGCONT);
+	return G_SOURCE_REMOVE;
+}
+
 static void fire_trigger(struct emu_prog *p)
 {
 	if (p->triggered)
 		return;
 	p->triggered = true;
+	if (p->pause_child_ms && !p->child_done)
+		kill(p->child, SIGSTOP);
 	if (p->on_trigger) {
 		/* Synchronous, so whatever it changes is in place before the
 		 * delayed boards arrive. */
@@ -231,6 +244,8 @@ static void fire_trigger(struct emu_prog *p)
 	}
 	if (p->sigint_after_ms >= 0)
 		g_timeout_add((guint)p->sigint_after_ms, sigint_cb, p);
+	if (p->pause_child_ms)
+		g_timeout_add(p->pause_child_ms, continue_cb, p);
 }
 
 /* --- the child ------------------------------------------------------------------ */
@@ -467,6 +482,7 @@ int main(int argc, char **argv)
 		{ "board", required_argument, NULL, 'b' },
 		{ "start-on", required_argument, NULL, 's' },
 		{ "on-trigger", required_argument, NULL, 'T' },
+		{ "pause-child", required_argument, NULL, 'P' },
 		{ "sigint-after", required_argument, NULL, 'i' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "report", required_argument, NULL, 'r' },
@@ -484,7 +500,7 @@ int main(int argc, char **argv)
 	p->sigint_after_ms = -1;
 	for (unsigned i = 0; i < EMU_MAX_BOARDS; i++)
 		rp_sim_params_default(&p->boards[i].o.params, i + 1);
-	while ((c = getopt_long(argc, argv, "+n:b:s:T:i:t:r:e:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+n:b:s:T:P:i:t:r:e:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_uint(optarg, EMU_MAX_BOARDS, &v) < 0)
@@ -502,6 +518,11 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			p->on_trigger = optarg;
+			break;
+		case 'P':
+			if (parse_uint(optarg, 600000, &v) < 0)
+				goto usage_error;
+			p->pause_child_ms = (unsigned)v;
 			break;
 		case 'i':
 			if (parse_uint(optarg, 3600000, &v) < 0)

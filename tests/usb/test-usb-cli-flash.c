@@ -416,6 +416,29 @@ static void test_boot_otp_guard(struct ctx *c, struct fixture *f)
 	g_free(dir);
 }
 
+/* Sixteen boards arrive while rpiprov cannot read its uevents (stopped
+ * for 1.5 s). umockdev aborts the emulator when a listener's datagram
+ * queue is full (net.unix.max_dgram_qlen, often 10), which once killed
+ * a CI run; the emulator now waits for room, and every board is served
+ * once rpiprov runs again. */
+static void test_uevent_burst(struct ctx *c, struct fixture *f)
+{
+	const char *emu[] = { "-n", "16", "-b", "1:delay=1", "-b", "2:delay=1", "-b", "3:delay=1",
+			      "-b", "4:delay=1", "-b", "5:delay=1", "-b", "6:delay=1", "-b", "7:delay=1",
+			      "-b", "8:delay=1", "-b", "9:delay=1", "-b", "10:delay=1", "-b",
+			      "11:delay=1", "-b", "12:delay=1", "-b", "13:delay=1", "-b", "14:delay=1",
+			      "-b", "15:delay=1", "-b", "16:delay=1", "--start-on", "waiting for boards",
+			      "--pause-child", "1500", NULL };
+	const char *args[] = { "flash", "-d", f->prep, "--count", "16", "--timeout", "60", NULL };
+	struct result r;
+
+	run(c, &r, emu, args);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "16 boards: 16 OK");
+	CHECK(r.err == NULL || !strstr(r.err, "sendmsg failed"));
+	result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fw = test_firmware_dir();
@@ -447,6 +470,7 @@ int main(int argc, char **argv)
 	RUN(test_upd_era_board(&c, &f));
 	RUN(test_boot_dir(&c, &f));
 	RUN(test_boot_otp_guard(&c, &f));
+	RUN(test_uevent_burst(&c, &f));
 	fixture_free(&f);
 	ctx_cleanup(&c);
 	return test_result();

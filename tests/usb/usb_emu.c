@@ -14,6 +14,11 @@
 #include "usb_emu.h"
 
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <glib.h>
 #include <linux/types.h>
 #include <stddef.h>
@@ -182,6 +187,48 @@ static gpointer loop_thread(gpointer p)
 	return NULL;
 }
 
+/* --- uevents ---------------------------------------------------------------- */
+
+/* umockdev (0.17) hands each uevent to every listener's datagram socket
+ * without blocking and aborts the whole emulator when one is full
+ * ("sendmsg failed: Resource temporarily unavailable"): a listener that
+ * has not yet read its last net.unix.max_dgram_qlen (often 10) events,
+ * as a busy rpiprov under a loaded CI machine may not have, killed a test
+ * run with SIGABRT. So before each uevent wait, bounded, until every
+ * listener has room: a connected datagram socket polls writable exactly
+ * when its peer's queue is not full, and every uevent is sent from the
+ * emulator's one loop thread, so nothing fills the room in between. */
+static void wait_listeners_have_room(struct usb_emu *e)
+{
+	char pattern[PATH_MAX];
+	glob_t gl;
+
+	snprintf(pattern, sizeof(pattern), "%s/event[0-9]*", e->root);
+	if (glob(pattern, GLOB_NOSORT, NULL, &gl) != 0)
+		return;
+	for (size_t i = 0; i < gl.gl_pathc; i++) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		g_strlcpy(addr.sun_path, gl.gl_pathv[i], sizeof(addr.sun_path));
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			if (poll(&pfd, 1, 5000) == 0)
+				fprintf(stderr, "usb_emu: %s has not read its uevents for 5 s\n",
+					gl.gl_pathv[i]);
+		}
+		close(fd);
+	}
+	globfree(&gl);
+}
+
+static void send_uevent(struct usb_emu *e, const char *syspath, const char *action)
+{
+	wait_listeners_have_room(e);
+	umockdev_testbed_uevent(e->tb, syspath, action);
+}
+
 /* --- testbed topology ------------------------------------------------------- */
 
 static uint8_t alloc_address(struct usb_emu *e, uint8_t bus)
@@ -208,7 +255,7 @@ static bool add_record(struct usb_emu *e, const char *record, const char *syspat
 		return false;
 	}
 	/* add_from_string writes the files but sends no uevent. */
-	umockdev_testbed_uevent(e->tb, syspath, "add");
+	send_uevent(e, syspath, "add");
 	return true;
 }
 
@@ -568,7 +615,7 @@ static void remove_enum(void *p)
 
 	/* umockdev sends no "remove" uevent by itself; the sysfs entry must
 	 * still exist for the uevent to carry the device's properties. */
-	umockdev_testbed_uevent(e->tb, b->syspath, "remove");
+	send_uevent(e, b->syspath, "remove");
 	umockdev_testbed_remove_device(e->tb, b->syspath);
 	if (!umockdev_testbed_detach_ioctl(e->tb, en->devnode, &err))
 		g_clear_error(&err);
@@ -697,7 +744,7 @@ static void enumerate(void *p)
 		g_snprintf(node, sizeof(node), "%s%s", e->root, en->devnode);
 		if (unlink(node) != 0 || symlink(DENY_TARGET, node) != 0)
 			fprintf(stderr, "usb_emu: cannot deny access to %s\n", node);
-		umockdev_testbed_uevent(e->tb, b->syspath, "add");
+		send_uevent(e, b->syspath, "add");
 	} else if (en->open_fails) {
 		struct node_restore *nr = g_new0(struct node_restore, 1);
 		if (!umockdev_testbed_add_from_string(e->tb, rec, &err)) {
@@ -708,7 +755,7 @@ static void enumerate(void *p)
 		g_snprintf(nr->from, sizeof(nr->from), "%s.enumerating", nr->to);
 		if (rename(nr->to, nr->from) != 0)
 			fprintf(stderr, "usb_emu: cannot hide %s\n", nr->to);
-		umockdev_testbed_uevent(e->tb, b->syspath, "add");
+		send_uevent(e, b->syspath, "add");
 		{
 			GSource *t = g_timeout_source_new(OPEN_FAIL_MS);
 			g_source_set_callback(t, node_restore_cb, nr, g_free);
