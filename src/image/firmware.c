@@ -514,9 +514,9 @@ int rp_firmware_find_image(const char *name, const char *given_dir, char *path, 
 	if (r == RP_OK && best) {
 		snprintf(path, size, "%s", best->path);
 		if (why)
-			snprintf(why, why_size, "the newest %s image%s%s (%s) in the first place that has one (%s)",
-				 soc->soc, best->channel[0] ? " of channel " : "", best->channel,
-				 best->date[0] ? best->date : "undated", rp_fw_tier_name(best->tier));
+			snprintf(why, why_size, "newest (%s) in %s%s%s, the first place searched with a BCM%s image",
+				 best->date[0] ? best->date : "undated", rp_fw_tier_name(best->tier),
+				 best->channel[0] ? ", channel " : "", best->channel, soc->soc);
 	} else if (r == RP_OK) {
 		r = not_found(soc, "bootloader image (pieeprom-YYYY-MM-DD.bin)", RP_FW_IMAGE, &pl, "",
 			      d);
