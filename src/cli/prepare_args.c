@@ -149,7 +149,8 @@ bool cli_payload_config_key(int opt, const char *arg, const char **key, const ch
 void cli_prepared_say(const struct rp_prepared *p)
 {
 	if (p->image_source[0])
-		cli_info("using image %s", p->image_source);
+		cli_info("using image %s%s%s", p->image_source, p->image_why[0] ? ": " : "",
+			 p->image_why);
 	cli_print_warnings(p->warnings);
 }
 

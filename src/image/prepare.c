@@ -98,8 +98,8 @@ static int load_synthetic(const struct rp_prepare_opts *o, struct build *b,
 	r = rp_synth_firmware(soc->soc, &img, &len, &out->second_stage, &out->second_stage_len, d);
 	if (r < 0)
 		return r;
-	snprintf(out->image_source, sizeof(out->image_source), "%s BCM%s image, " RP_SYNTHETIC_LABEL,
-		 "synthetic", soc->soc);
+	snprintf(out->image_source, sizeof(out->image_source), "synthetic BCM%s image (" RP_SYNTHETIC_LABEL ")",
+		 soc->soc);
 	snprintf(out->image_why, sizeof(out->image_why),
 		 "no %s firmware found and the boards are simulated", soc->soc);
 	out->synthetic = true;
@@ -270,7 +270,7 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
 	}
 	if (out->second_stage)
 		snprintf(out->recovery_source, sizeof(out->recovery_source),
-			 "synthetic second stage, " RP_SYNTHETIC_LABEL);
+			 "synthetic second stage (" RP_SYNTHETIC_LABEL ")");
 	else
 		r = rp_file_read_all(out->recovery_source, MAX_SECOND_STAGE, &out->second_stage,
 				     &out->second_stage_len, d);

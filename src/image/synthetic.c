@@ -159,7 +159,7 @@ int rp_synth_image(const struct rp_synth_opts *o, uint8_t **out, size_t *len)
 /* The second stage is never run (the device model takes any bytes), so it
  * is text that says what it is, padded to a realistic size. */
 static const char second_stage_text[] =
-	"rpiprov synthetic second stage: " RP_SYNTHETIC_LABEL ".\n"
+	"rpiprov synthetic second stage (" RP_SYNTHETIC_LABEL ").\n"
 	"This is not recovery.bin and cannot run on a board. Get the real one with\n"
 	"'rpiprov firmware fetch'.\n";
 
@@ -168,7 +168,7 @@ static const char second_stage_text[] =
 int rp_synth_firmware(const char *soc, uint8_t **image, size_t *image_len, uint8_t **second,
 		      size_t *second_len, struct rp_diag *d)
 {
-	static const char conf[] = "# rpiprov " RP_SYNTHETIC_LABEL "\n"
+	static const char conf[] = "# rpiprov synthetic image (" RP_SYNTHETIC_LABEL ")\n"
 				   "[all]\nBOOT_UART=0\nWAKE_ON_GPIO=1\nPOWER_OFF_ON_HALT=0\n";
 	struct rp_synth_opts o = rp_synth_defaults();
 

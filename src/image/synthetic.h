@@ -41,7 +41,7 @@ int rp_synth_image(const struct rp_synth_opts *o, uint8_t **out, size_t *len);
 /* What a simulation serves when no firmware is found: an image for `soc`
  * whose bootconf.txt says it is synthetic, and a second stage whose bytes
  * say the same (the device model does not run it). */
-#define RP_SYNTHETIC_LABEL "synthetic (simulation only, not Raspberry Pi firmware)"
+#define RP_SYNTHETIC_LABEL "simulation only, not Raspberry Pi firmware"
 int rp_synth_firmware(const char *soc, uint8_t **image, size_t *image_len, uint8_t **second,
 		      size_t *second_len, struct rp_diag *d);
 
