@@ -39,6 +39,7 @@ int cmd_boot(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_station(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_firmware(int argc, char **argv);
 
 /* Map a library error to an exit code. */
 int cli_exit_code(int rp_err);

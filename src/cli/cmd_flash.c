@@ -196,6 +196,7 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 			cli_info("serving %s", c->prepared_dir);
 		return r;
 	}
+	c->po.synthetic_fallback = c->run.sim.boards != 0; /* never for real boards */
 	r = rp_prepare_build_each_soc(&c->po, prep, &n, d);
 	if (r != RP_OK) {
 		if (n)
@@ -206,8 +207,10 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 		struct rp_payload_opts po = { .allow_otp = c->po.allow_otp };
 		r = rp_payload_new(&po, payload, d);
 	}
-	for (size_t i = 0; r == RP_OK && i < n; i++)
+	for (size_t i = 0; r == RP_OK && i < n; i++) {
 		r = add_prepared(*payload, &prep[i], d);
+		c->run.synthetic = c->run.synthetic || prep[i].synthetic;
+	}
 	if (r == RP_OK)
 		r = rp_payload_check_configs(*payload, d);
 	if (c->po.image_path || c->po.soc)

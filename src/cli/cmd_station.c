@@ -40,6 +40,7 @@ struct cli_station {
 	struct rp_record_origin origin;
 	struct cli_signals sig;
 	struct cli_outq out; /* all that is said while the station runs */
+	bool synthetic;      /* a simulation serving the synthetic image: every line says so */
 };
 
 static void usage(FILE *out)
@@ -169,10 +170,14 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 			free(line);
 		}
 	} else {
-		char line[1024];
-		size_t len = rp_liveview_format_line(ev, rp_wall_now_ms(), line, sizeof(line));
+		static const char mark[] = "[synthetic] ";
+		char line[1024 + sizeof(mark)];
+		size_t skip = c->synthetic ? 0 : sizeof(mark) - 1;
+		size_t len = rp_liveview_format_line(ev, rp_wall_now_ms(), line + sizeof(mark) - 1, 1024);
+		memcpy(line, mark, sizeof(mark) - 1);
 		if (len)
-			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line, len);
+			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + skip,
+				     len + sizeof(mark) - 1 - skip);
 	}
 }
 
@@ -476,6 +481,7 @@ int cmd_station(int argc, char **argv)
 	if (ret == RP_OK) {
 		so.source = c.source;
 		so.sinks = sinks;
+		so.simulated = sim_args.boards != 0;
 		ret = rp_station_new(&so, &c.station, &d);
 	}
 	if (ret < 0) {
@@ -486,6 +492,7 @@ int cmd_station(int argc, char **argv)
 	c.origin.run_id = rp_station_run_id(c.station);
 	for (size_t i = 0; i < rp_station_n_prepared(c.station); i++) {
 		const struct rp_prepared *p = rp_station_prepared_set(c.station, i);
+		c.synthetic = c.synthetic || p->synthetic;
 		cli_print_warnings(p->warnings);
 		cli_info("station %s, run %s: serving BCM%s boards %s (sha256 %.16s...)%s%s",
 			 c.origin.station, c.origin.run_id, p->soc,

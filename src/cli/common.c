@@ -35,6 +35,7 @@ int cli_exit_code(int err)
 	case RP_ERR_CHILD:
 	case RP_ERR_UNSUPPORTED:
 	case RP_ERR_BUSY:
+	case RP_ERR_NETWORK:
 		return CLI_EXIT_UNAVAILABLE;
 	case RP_ERR_BOARD:
 	case RP_ERR_PROTOCOL:

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{ "list", "list boards in USB boot mode", cmd_list },
 	{ "station", "run unattended: provision every board that appears", cmd_station },
 	{ "report", "summarise the manufacturing database", cmd_report },
+	{ "firmware", "list the bootloader firmware found, or fetch the newest", cmd_firmware },
 };
 
 static void usage(FILE *out)

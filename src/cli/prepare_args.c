@@ -50,8 +50,8 @@ void cli_payload_longopts(struct cli_longopts *t, enum cli_payload_command comma
 void cli_payload_help(FILE *out, enum cli_payload_command command)
 {
 	fprintf(out,
-		"  -i, --image IMG          bootloader image (default: newest pieeprom-*.bin in\n"
-		"                           $RPIPROV_FIRMWARE_DIR or the rpi-eeprom package)\n"
+		"  -i, --image IMG|DIR      bootloader image, or a folder to search (default:\n"
+		"                           the newest found; see 'rpiprov firmware --help')\n"
 		"  -c, --config FILE        boot.conf to embed (default: the image's own)\n"
 		"  -P, --profile NAME       a built-in boot.conf (or a path with '/' or .conf):\n"
 		"                           ");
@@ -149,7 +149,8 @@ bool cli_payload_config_key(int opt, const char *arg, const char **key, const ch
 void cli_prepared_say(const struct rp_prepared *p)
 {
 	if (p->image_source[0])
-		cli_info("using image %s", p->image_source);
+		cli_info("using image %s%s%s", p->image_source, p->image_why[0] ? ": " : "",
+			 p->image_why);
 	cli_print_warnings(p->warnings);
 }
 

@@ -61,7 +61,9 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 	}
 	if (rc->run->json) {
 		size_t len;
-		char *line = rp_record_json_line(rec, NULL, &len);
+		/* A synthetic run's lines carry its "synthetic-..." run id. */
+		char *line = rp_record_json_line(rec, rc->run->synthetic ? &rc->origin.origin : NULL,
+						 &len);
 		if (line)
 			cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
 		free(line);
@@ -69,10 +71,11 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 		/* Every part is bounded by its field in the record. */
 		char line[sizeof(rec->serial) + sizeof(rec->port_path) + sizeof(rec->error) + 64];
 		double secs = (double)(rec->end_unix_ms - rec->start_unix_ms) / 1000.0;
-		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s\n",
+		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s%s\n",
 				 rec->serial[0] ? rec->serial : "-", rec->port_path,
-				 rp_board_result_name(rec->result), secs, rec->error[0] ? "  " : "",
-				 rec->error);
+				 rp_board_result_name(rec->result), secs,
+				 rc->run->synthetic ? "  synthetic image" : "",
+				 rec->error[0] ? "  " : "", rec->error);
 		size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 		cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
 	}
@@ -190,6 +193,12 @@ static int open_records(struct run_ctx *rc, struct rp_runner_opts *ro, struct rp
 	int r;
 
 	rp_origin_buf_init(&rc->origin, NULL, NULL);
+	if (rc->run->synthetic) {
+		char id[RP_ORIGIN_RUN_ID_MAX], station[RP_ORIGIN_STATION_MAX];
+		snprintf(id, sizeof(id), "synthetic-%.16s", rc->origin.run_id);
+		snprintf(station, sizeof(station), "%s", rc->origin.station);
+		rp_origin_buf_init(&rc->origin, station, id);
+	}
 	o.origin = rc->origin.origin;
 	r = cli_records_sinks(&rc->run->records, sinks, &o.n_sinks, d);
 	if (r == RP_OK)

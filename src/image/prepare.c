@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "image/bootconf.h"
@@ -13,6 +14,7 @@
 #include "image/recovery_config.h"
 #include "image/rsa.h"
 #include "image/sig.h"
+#include "image/synthetic.h"
 #include "soc/soc.h"
 #include "util/fileio.h"
 
@@ -69,19 +71,64 @@ static int check_args(const struct rp_prepare_opts *o, struct rp_diag *d)
 	return RP_OK;
 }
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The folder to search instead of the default places: --image DIR. */
+static const char *given_dir(const struct rp_prepare_opts *o)
+{
+	return is_dir(o->image_path) ? o->image_path : NULL;
+}
+
+/* No firmware anywhere and a simulation asked for it: the labelled
+ * synthetic image and second stage (src/image/synthetic.h). */
+static int load_synthetic(const struct rp_prepare_opts *o, struct build *b,
+			  struct rp_prepared *out, struct rp_diag *d)
+{
+	const struct rp_soc *soc = o->soc ? rp_soc_eeprom_by_name(o->soc) : rp_soc_default();
+	uint8_t *img;
+	size_t len;
+	int r;
+
+	if (!soc)
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "no bootloader EEPROM on SoC '%s'", o->soc);
+	r = rp_synth_firmware(soc->soc, &img, &len, &out->second_stage, &out->second_stage_len, d);
+	if (r < 0)
+		return r;
+	snprintf(out->image_source, sizeof(out->image_source), "synthetic BCM%s image (" RP_SYNTHETIC_LABEL ")",
+		 soc->soc);
+	snprintf(out->image_why, sizeof(out->image_why),
+		 "no %s firmware found and the boards are simulated", soc->soc);
+	out->synthetic = true;
+	r = rp_eeprom_parse(&b->img, img, len, "synthetic image", d);
+	free(img);
+	return r;
+}
+
 static int load_image(const struct rp_prepare_opts *o, struct build *b, struct rp_prepared *out,
 		      struct rp_diag *d)
 {
 	int r;
 
-	if (o->image_path) {
+	if (o->image_path && !given_dir(o)) {
 		snprintf(out->image_source, sizeof(out->image_source), "%s", o->image_path);
+		r = rp_eeprom_load(&b->img, out->image_source, d);
 	} else {
-		r = rp_firmware_find_image(o->soc, out->image_source, sizeof(out->image_source), d);
-		if (r < 0)
-			return r;
+		struct rp_diag why;
+		rp_diag_clear(&why);
+		r = rp_firmware_find_image(o->soc, given_dir(o), out->image_source,
+					   sizeof(out->image_source), out->image_why,
+					   sizeof(out->image_why), &why);
+		if (r == RP_OK)
+			r = rp_eeprom_load(&b->img, out->image_source, d);
+		else if (r == RP_ERR_NOT_FOUND && o->synthetic_fallback && !o->image_path)
+			r = load_synthetic(o, b, out, d);
+		else if (d)
+			*d = why;
 	}
-	r = rp_eeprom_load(&b->img, out->image_source, d);
 	if (r < 0)
 		return r;
 	snprintf(out->soc, sizeof(out->soc), "%s", b->img.soc->soc);
@@ -194,18 +241,39 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
 {
 	uint8_t *text = NULL;
 	size_t len = 0;
-	int r;
+	int r = RP_OK;
 
 	if (o->recovery_path) {
 		snprintf(out->recovery_source, sizeof(out->recovery_source), "%s", o->recovery_path);
-	} else {
-		r = rp_firmware_find_recovery(out->soc, out->image_source, out->recovery_source,
-					      sizeof(out->recovery_source), d);
-		if (r < 0)
+		free(out->second_stage); /* the synthetic one, if any: the user's wins */
+		out->second_stage = NULL;
+	} else if (!out->second_stage) {
+		struct rp_diag why;
+		rp_diag_clear(&why);
+		r = rp_firmware_find_recovery(out->soc, given_dir(o),
+					      out->synthetic ? NULL : out->image_source,
+					      out->recovery_source, sizeof(out->recovery_source), &why);
+		if (r == RP_ERR_NOT_FOUND && o->synthetic_fallback) {
+			uint8_t *img;
+			size_t img_len;
+			r = rp_synth_firmware(out->soc, &img, &img_len, &out->second_stage,
+					      &out->second_stage_len, d);
+			if (r < 0)
+				return r;
+			free(img);
+			out->synthetic = true;
+		} else if (r < 0) {
+			if (d)
+				*d = why;
 			return r;
+		}
 	}
-	r = rp_file_read_all(out->recovery_source, MAX_SECOND_STAGE, &out->second_stage,
-			     &out->second_stage_len, d);
+	if (out->second_stage)
+		snprintf(out->recovery_source, sizeof(out->recovery_source),
+			 "synthetic second stage (" RP_SYNTHETIC_LABEL ")");
+	else
+		r = rp_file_read_all(out->recovery_source, MAX_SECOND_STAGE, &out->second_stage,
+				     &out->second_stage_len, d);
 	if (r < 0)
 		return r;
 	if (out->second_stage_len == 0)
@@ -290,7 +358,9 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 		memcpy(keep.image_source, out->image_source, sizeof(keep.image_source));
 		memcpy(keep.recovery_source, out->recovery_source, sizeof(keep.recovery_source));
 		memcpy(keep.warnings, out->warnings, sizeof(keep.warnings));
+		memcpy(keep.image_why, out->image_why, sizeof(keep.image_why));
 		rp_prepared_free(out);
+		memcpy(out->image_why, keep.image_why, sizeof(keep.image_why));
 		memcpy(out->image_source, keep.image_source, sizeof(keep.image_source));
 		memcpy(out->recovery_source, keep.recovery_source, sizeof(keep.recovery_source));
 		memcpy(out->warnings, keep.warnings, sizeof(keep.warnings));
@@ -308,7 +378,7 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 	int r;
 
 	*n = 0;
-	if (o->image_path || o->soc) {
+	if ((o->image_path && !given_dir(o)) || o->soc) {
 		r = rp_prepare_build(o, &out[0], d);
 		*n = 1;
 		return r;

@@ -16,7 +16,8 @@
 #define RP_PREPARE_MAX_SETS 64
 
 struct rp_prepare_opts {
-	const char *image_path;     /* NULL: newest pieeprom-*.bin from the firmware search path */
+	const char *image_path;     /* NULL: newest pieeprom-*.bin from the firmware search path
+				     * (image/firmware.h); a directory: searched like one */
 	const char *config_path;    /* boot.conf to embed; NULL: keep the image's own (or profile) */
 	const char *profile;        /* profile name ("netboot") or NULL; exclusive with config_path */
 	const char *sets[RP_PREPARE_MAX_SETS];   /* "KEY=VALUE" edits */
@@ -34,6 +35,10 @@ struct rp_prepare_opts {
 	const char *soc;              /* "2711"/"2712" for the default image and recovery.bin
 					 lookups; NULL: 2711. An explicit image decides itself. */
 	unsigned hsm_timeout_ms;      /* 0: RP_HSM_TIMEOUT_MS */
+	/* Simulation only: when the search finds no image (or no
+	 * recovery.bin), use the synthetic ones (image/synthetic.h) instead
+	 * of failing. Never set for real boards. */
+	bool synthetic_fallback;
 };
 
 struct rp_prepared {
@@ -48,6 +53,8 @@ struct rp_prepared {
 	size_t second_stage_len;
 	char soc[8];                /* "2711" or "2712", from the image */
 	char image_source[4096];    /* which file was used (for "using ..." messages) */
+	char image_why[512];        /* why the search chose it; "" when given */
+	bool synthetic;             /* image or second stage is synthetic: simulation only */
 	char recovery_source[4096];
 	char warnings[2048];        /* newline-separated warnings (unknown keys, ...) for the CLI */
 };

@@ -44,6 +44,7 @@ static const struct rp_soc soc_table[] = {
 		.eeprom_size = 512u * KIB,
 		.second_stage = "bootcode4.bin", .rpiboot_dir = "2711",
 		.bootloader_dir = "bootloader-2711", .firmware_dir = "firmware-2711",
+		.usbboot_recovery_dir = "recovery",
 		/* ROM 3 (F2); second stage 4 since 2022, 1 on 2021 builds (F9;
 		 * when exactly it changed is open question 5). */
 		.rom_serial_index = 3, .second_serial_index = { 4, 1 },
@@ -60,6 +61,7 @@ static const struct rp_soc soc_table[] = {
 		.eeprom_size = 2u * MIB, .ab_ro_size = 64u * KIB, .ab_part_size = 988u * KIB,
 		.second_stage = "bootcode5.bin", .rpiboot_dir = "2712",
 		.bootloader_dir = "bootloader-2712", .firmware_dir = "firmware-2712",
+		.usbboot_recovery_dir = "recovery5",
 		/* ROM 3 (F2). No log has caught the second stage's index (open
 		 * question 4): 4 as on 2711 is an ASSUMPTION. No 55/32
 		 * descriptor quirk in the one 2712 dmesg (C22). */

@@ -56,6 +56,8 @@ struct rp_soc {
 	const char *rpiboot_dir;     /* rpiboot's per-chip folder: "2711"; "2710" for 2835/2837 */
 	const char *bootloader_dir;  /* rpi-eeprom package folder: "bootloader-2711"; NULL without EEPROM */
 	const char *firmware_dir;    /* rpi-eeprom source folder: "firmware-2711"; NULL without EEPROM */
+	const char *usbboot_recovery_dir; /* usbboot checkout's recovery folder: "recovery",
+					   * "recovery5"; NULL without EEPROM */
 
 	/* iSerialNumber index of the boot ROM, and the indices its second
 	 * stage has been seen with (0-terminated, newest first; empty when

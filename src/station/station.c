@@ -98,6 +98,21 @@ static int make_runner(struct rp_station *s, struct rp_diag *d)
 	return rp_runner_new(&ro, &s->runner, d);
 }
 
+/* A run that serves a synthetic image says so in every record. */
+static void mark_synthetic(struct rp_station *s)
+{
+	char id[RP_ORIGIN_RUN_ID_MAX], station[RP_ORIGIN_STATION_MAX];
+	bool synthetic = false;
+
+	for (size_t i = 0; i < s->n_prepared; i++)
+		synthetic = synthetic || s->prepared[i].synthetic;
+	if (!synthetic || s->opts.run_id)
+		return;
+	snprintf(id, sizeof(id), "synthetic-%.16s", s->origin.run_id);
+	snprintf(station, sizeof(station), "%s", s->origin.station);
+	rp_origin_buf_init(&s->origin, station, id);
+}
+
 int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, struct rp_diag *d)
 {
 	struct rp_station *s;
@@ -131,9 +146,11 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 			pr.timestamp = -1;
 		}
 		s->one_soc = pr.image_path || pr.soc;
+		pr.synthetic_fallback = opts->simulated;
 		ret = rp_prepare_build_each_soc(&pr, s->prepared, &s->n_prepared, d);
 		if (ret < 0)
 			goto fail;
+		mark_synthetic(s);
 	}
 	po.allow_otp = s->cfg && s->cfg->allow_otp_permanent;
 	ret = rp_payload_new(&po, &s->payload, d);

@@ -39,6 +39,11 @@ struct rp_station_opts {
 	unsigned stop_grace_ms;
 	/* Identifies this run in every record; NULL: 16 random hex digits. */
 	const char *run_id;
+	/* The source is simulated boards: with no firmware found, serve the
+	 * synthetic image and second stage (image/synthetic.h) instead of
+	 * failing, and mark the run id "synthetic-..." in every record.
+	 * Never set for real boards. */
+	bool simulated;
 	/* Use this payload instead of building one from config (benchmarks);
 	 * not owned. */
 	const struct rp_prepared *prepared;

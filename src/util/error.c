@@ -35,6 +35,7 @@ static const struct error_entry error_table[RP_ERROR_COUNT] = {
 	[-RP_ERR_BOARD] = { "RP_ERR_BOARD", "board reported a failure" },
 	[-RP_ERR_CHILD] = { "RP_ERR_CHILD", "external program failed" },
 	[-RP_ERR_OVERFLOW] = { "RP_ERR_OVERFLOW", "device sent more data than requested" },
+	[-RP_ERR_NETWORK] = { "RP_ERR_NETWORK", "network or server unavailable" },
 };
 
 static const struct error_entry *lookup(int err)

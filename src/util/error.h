@@ -34,9 +34,10 @@ enum rp_error {
 	RP_ERR_BOARD = -22,       /* the board reported a failure */
 	RP_ERR_CHILD = -23,       /* an external program (HSM wrapper) failed */
 	RP_ERR_OVERFLOW = -24,    /* device sent more than asked for */
+	RP_ERR_NETWORK = -25,     /* a server could not be reached or failed (firmware fetch) */
 };
 
-#define RP_ERROR_COUNT 25
+#define RP_ERROR_COUNT 26
 
 /* Short stable identifier, e.g. "RP_ERR_TIMEOUT". */
 const char *rp_error_name(int err);

@@ -1,4 +1,5 @@
-/* Builds bootloader images without real firmware, so the image logic is
+/* Builds bootloader images without real firmware (through the library's
+ * builder, src/image/synthetic.c), so the image logic is
  * tested everywhere (and other areas can serve a realistic pieeprom.bin).
  *
  * 2711: 512 KiB; bootcode, two firmware sections, then updatetime,

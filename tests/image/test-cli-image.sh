@@ -265,7 +265,7 @@ grep -qF "using recovery.bin $T/fw/recovery.bin" "$T/stderr" || fail "recovery.b
 expect_ok env RPIPROV_FIRMWARE_DIR="$T/fw" $BIN prepare -o "$T/p6" --soc 2712
 [ -f "$T/p6/bootcode5.bin" ] || fail "2712: no bootcode5.bin"
 cmp -s "$T/p6/bootcode5.bin" "$T/fw/2712/recovery.bin" || fail "2712: wrong recovery.bin"
-expect_fail 66 "no pieeprom-YYYY-MM-DD.bin" "$T/p7" env RPIPROV_FIRMWARE_DIR="$T/x" $BIN prepare -o "$T/p7"
+expect_fail 66 "rpiprov firmware fetch --soc 2711" "$T/p7" env RPIPROV_FIRMWARE_DIR="$T/x" $BIN prepare -o "$T/p7"
 
 # --- real firmware --------------------------------------------------------
 if [ -n "$FW" ]; then
