@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <strings.h>
 #include <time.h>
 
@@ -73,10 +74,15 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
+/* Only an address literal in 127.0.0.0/8 or ::1, or "localhost": a name
+ * such as "127.0.0.1.example.com" is a remote host like any other. */
 static bool loopback_host(const char *host)
 {
-	return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1") ||
-	       !strncmp(host, "127.", 4);
+	struct in_addr v4;
+
+	if (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1"))
+		return true;
+	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 int rp_http_url_allowed(const char *url, struct rp_diag *d)

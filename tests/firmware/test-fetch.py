@@ -150,6 +150,9 @@ def main():
              "only https://")
         case("plain http base URL: refused", fault, "http://mirror.invalid/x", [], 65,
              "only https://")
+        # A name that merely starts like a loopback address is a remote host.
+        case("plain http to a 127.* host name: refused", fault,
+             "http://127.0.0.1.mirror.invalid/x", [], 65, "only https://")
         case("network down: exit 69", fault, f"http://127.0.0.1:{closed_port()}", [], 69,
              "onnect")
         case("a failed fetch replaces nothing", test_fault_keeps_good_files, url)
