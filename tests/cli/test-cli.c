@@ -21,26 +21,22 @@ static char tmp[256];
 static char out_path[300];
 static char output[65536];
 
-/* Run rpiprov with the arguments (NULL-terminated); stdout+stderr go to
- * `output`. Returns the exit status, -1 if it did not exit normally. */
-static int run(const char *first, ...)
+/* Start rpiprov with the arguments, output to out_path, and return at
+ * once. */
+static pid_t start(const char *const *args)
 {
 	const char *bin = getenv("RPIPROV_BIN");
 	const char *argv[64];
-	int n = 0, status = 0, fd;
-	va_list ap;
+	int n = 0;
 	pid_t pid;
-	ssize_t got;
 
 	argv[n++] = bin;
-	va_start(ap, first);
-	for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	va_end(ap);
+	for (; *args && n < 63; args++)
+		argv[n++] = *args;
 	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
-		fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0)
 			_exit(127);
 		dup2(fd, 1);
@@ -48,7 +44,24 @@ static int run(const char *first, ...)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	waitpid(pid, &status, 0);
+	return pid;
+}
+
+/* Run rpiprov with the arguments (NULL-terminated); stdout+stderr go to
+ * `output`. Returns the exit status, -1 if it did not exit normally. */
+static int run(const char *first, ...)
+{
+	const char *argv[64];
+	int n = 0, status = 0, fd;
+	va_list ap;
+	ssize_t got;
+
+	va_start(ap, first);
+	for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	waitpid(start(argv), &status, 0);
 	fd = open(out_path, O_RDONLY);
 	got = fd >= 0 ? read(fd, output, sizeof(output) - 1) : 0;
 	output[got > 0 ? got : 0] = '\0';
@@ -646,32 +659,6 @@ static void test_blocked_stdout(void)
 		snprintf(path, sizeof(path), "%s/%s.json", meta, serial_of(b, serial));
 		CHECK(access(path, R_OK) == 0);
 	}
-}
-
-/* Start rpiprov with the arguments, output to out_path, and return at
- * once. */
-static pid_t start(const char *const *args)
-{
-	const char *bin = getenv("RPIPROV_BIN");
-	const char *argv[64];
-	int n = 0;
-	pid_t pid;
-
-	argv[n++] = bin;
-	for (; *args && n < 63; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(127);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
 }
 
 /* Wait for pid until the deadline: its wait status, or -1 (then it is
