@@ -25,7 +25,7 @@
 static int load(struct rp_eeprom *img, char *label, size_t size)
 {
 	const char *fw = getenv("RPIPROV_TEST_FIRMWARE");
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	uint8_t *data;
 	size_t len;
 
@@ -35,7 +35,7 @@ static int load(struct rp_eeprom *img, char *label, size_t size)
 			return 0;
 	}
 	snprintf(label, size, "synthetic 512 KiB image");
-	if (synth_image(&o, &data, &len) < 0)
+	if (rp_synth_image(&o, &data, &len) < 0)
 		return -1;
 	int r = rp_eeprom_parse(img, data, len, label, NULL);
 	free(data);

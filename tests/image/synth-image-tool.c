@@ -9,7 +9,7 @@
 
 int main(int argc, char **argv)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s OUT [2711|2712] [options]\n", argv[0]);

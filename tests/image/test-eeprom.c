@@ -22,13 +22,13 @@ static int parse_buf(struct rp_eeprom *img, const uint8_t *data, size_t len)
 	return r;
 }
 
-static struct rp_eeprom synth(const struct synth_opts *o)
+static struct rp_eeprom synth(const struct rp_synth_opts *o)
 {
 	struct rp_eeprom img;
 	uint8_t *data;
 	size_t len;
 	memset(&img, 0, sizeof(img));
-	if (synth_image(o, &data, &len) < 0) {
+	if (rp_synth_image(o, &data, &len) < 0) {
 		CHECK(!"synth_image failed");
 		return img;
 	}
@@ -107,7 +107,7 @@ static void round_trips(struct rp_eeprom *img)
 
 static void test_synth_layout(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	struct rp_eeprom img = synth(&o);
 	const uint8_t *data;
 	size_t len;
@@ -139,7 +139,7 @@ static void test_synth_layout(void)
 /* The exact bytes of a replacement, checked by hand. */
 static void test_replace_bytes(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	struct rp_eeprom img = synth(&o);
 	const struct rp_eeprom_section *s = rp_eeprom_find_file(&img, "bootconf.sig");
 	size_t h = s->offset;
@@ -187,7 +187,7 @@ static void test_replace_bytes(void)
 
 static void test_bootcode(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	struct rp_eeprom img = synth(&o);
 	uint8_t *orig = malloc(img.size), *code;
 	const uint8_t *cur;
@@ -224,7 +224,7 @@ static void test_bootcode(void)
 
 static void test_timestamp(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	struct rp_eeprom img = synth(&o);
 	uint32_t ts;
 	bool set;
@@ -256,7 +256,7 @@ static void test_timestamp(void)
 	rp_eeprom_free(&img);
 
 	/* No updatetime file: the last 8 bytes. */
-	o = synth_defaults();
+	o = rp_synth_defaults();
 	o.no_updatetime = true;
 	img = synth(&o);
 	CHECK_EQ_INT(rp_eeprom_set_timestamp(&img, 42u, NULL), RP_OK);
@@ -270,13 +270,13 @@ static void test_timestamp(void)
 
 static void test_bad_images(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	struct rp_eeprom img;
 	struct rp_diag d;
 	uint8_t *data;
 	size_t len;
 
-	CHECK_EQ_INT(synth_image(&o, &data, &len), 0);
+	CHECK_EQ_INT(rp_synth_image(&o, &data, &len), 0);
 	rp_diag_clear(&d);
 	CHECK_EQ_INT(rp_eeprom_parse(&img, data, len - 8, "short.bin", &d), RP_ERR_FORMAT);
 	CHECK_CONTAINS(d.msg, "short.bin");

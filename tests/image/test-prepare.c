@@ -33,14 +33,14 @@ static const char *in_dir(const char *name)
 
 static void setup(void)
 {
-	struct synth_opts o = synth_defaults();
+	struct rp_synth_opts o = rp_synth_defaults();
 	EVP_PKEY *k;
 	FILE *f;
 
 	CHECK_EQ_INT(synth_image_file(&o, in_dir("img.bin")), 0);
 	o.build_timestamp = 1614092418;
 	CHECK_EQ_INT(synth_image_file(&o, in_dir("old.bin")), 0);
-	o = synth_defaults();
+	o = rp_synth_defaults();
 	o.soc = "2712";
 	CHECK_EQ_INT(synth_image_file(&o, in_dir("img2712.bin")), 0);
 	CHECK_EQ_INT(rp_file_write_atomic(in_dir("recovery.bin"), "RECOVERY", 8, 0644, NULL), 0);
