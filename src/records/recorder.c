@@ -20,6 +20,14 @@
 
 _Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask");
 
+/* A record on its way into the spool. */
+struct pending {
+	struct pending *next;
+	struct rp_board_record rec;
+};
+
+#define SPOOL_GROUP 256 /* records per spool commit at most */
+
 struct slot {
 	struct rp_sink *s;
 	uint64_t cursor;   /* the last seq this sink has durably (or refused for good) */
@@ -45,15 +53,18 @@ struct rp_recorder {
 	 * holds this while it calls them, and so does anyone else who must. */
 	pthread_mutex_t sink_lock;
 
-	/* Submits one at a time, so a record is tracked (owed) before the
-	 * writer can see it in head. */
-	pthread_mutex_t submit_lock;
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t wake;  /* the writer: work, closing, or a retry is due */
 	pthread_cond_t idle;  /* rp_recorder_flush: a pass ended */
 	pthread_t thread;
 	bool started, closing;
+	/* The spooler thread: submitted records, committed in groups (one
+	 * sync for every board that finished meanwhile). */
+	pthread_t spooler;
+	bool spooler_started, spooler_closing, spooling;
+	pthread_cond_t spool_wake, spooled;
+	struct pending *q_head, *q_tail;
 	uint64_t close_deadline; /* monotonic ms */
 	uint64_t head;        /* highest seq spooled */
 	uint64_t min_cursor;  /* the slowest sink's cursor */
@@ -325,6 +336,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static void *spooler_main(void *arg);
+
 static void close_sinks(struct rp_sink **sinks, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -398,10 +411,11 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	r->on_written = o->on_written;
 	r->ctx = o->ctx;
 	pthread_mutex_init(&r->sink_lock, NULL);
-	pthread_mutex_init(&r->submit_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	rp_cond_init_monotonic(&r->wake);
 	pthread_cond_init(&r->idle, NULL);
+	pthread_cond_init(&r->spool_wake, NULL);
+	pthread_cond_init(&r->spooled, NULL);
 
 	ret = rp_spool_open(o->spool_path, &r->spool, d);
 	if (ret == RP_OK) {
@@ -419,6 +433,13 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 			ret = rp_diag_set(d, RP_ERR_NOMEM, "cannot start the record writer: %s",
 					  strerror(err));
 		r->started = !err;
+	}
+	if (ret == RP_OK) {
+		err = pthread_create(&r->spooler, NULL, spooler_main, r);
+		if (err)
+			ret = rp_diag_set(d, RP_ERR_NOMEM, "cannot start the record spooler: %s",
+					  strerror(err));
+		r->spooler_started = !err;
 	}
 	if (ret < 0) {
 		rp_recorder_close(r, NULL);
@@ -449,40 +470,118 @@ static bool owe(struct rp_recorder *r, uint64_t seq)
 	return true;
 }
 
-void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec)
+/* Commit a group to the spool, then let the writer see it. */
+static void spool_group(struct rp_recorder *r, struct pending *list)
 {
-	uint64_t seq = 0;
+	const struct rp_board_record *recs[SPOOL_GROUP];
+	uint64_t seqs[SPOOL_GROUP];
+	size_t n = 0;
 	struct rp_diag d;
 	int ret;
 
+	for (struct pending *p = list; p && n < SPOOL_GROUP; p = p->next)
+		recs[n++] = &p->rec;
 	rp_diag_clear(&d);
-	pthread_mutex_lock(&r->submit_lock);
-	ret = rp_spool_append(r->spool, &r->origin, rec, &seq, &d);
+	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
 	pthread_mutex_lock(&r->lock);
-	r->stats.submitted++;
-	if (ret == RP_OK) {
-		if (seq > r->head)
-			r->head = seq;
-		/* Without memory to track it the record is still delivered;
-		 * it only goes uncounted. */
-		(void)owe(r, seq);
-		if (r->n_sinks == 0)
-			r->stats.written++;
-		pthread_cond_signal(&r->wake);
-	} else {
-		r->stats.failed++;
-		r->stats.sink_errors++;
+	for (size_t i = 0; i < n; i++) {
+		if (ret == RP_OK) {
+			if (seqs[i] > r->head)
+				r->head = seqs[i];
+			/* Without memory to track it the record is still
+			 * delivered; it only goes uncounted. */
+			(void)owe(r, seqs[i]);
+			if (r->n_sinks == 0)
+				r->stats.written++;
+		} else {
+			r->stats.failed++;
+			r->stats.sink_errors++;
+		}
 	}
+	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_unlock(&r->submit_lock);
 	if (ret < 0 || r->n_sinks == 0) {
 		pthread_mutex_lock(&r->sink_lock);
-		if (ret < 0 && r->on_error)
-			r->on_error(r->ctx, NULL, rec, &d);
-		if (r->on_written)
-			r->on_written(r->ctx, rec, ret == RP_OK);
+		for (size_t i = 0; i < n; i++) {
+			if (ret < 0 && r->on_error)
+				r->on_error(r->ctx, NULL, recs[i], &d);
+			if (r->on_written)
+				r->on_written(r->ctx, recs[i], ret == RP_OK);
+		}
 		pthread_mutex_unlock(&r->sink_lock);
 	}
+}
+
+static void *spooler_main(void *arg)
+{
+	struct rp_recorder *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct pending *list, *cut;
+		size_t n = 1;
+		while (!r->q_head && !r->spooler_closing)
+			pthread_cond_wait(&r->spool_wake, &r->lock);
+		if (!r->q_head)
+			break;
+		list = cut = r->q_head;
+		while (cut->next && n < SPOOL_GROUP) {
+			cut = cut->next;
+			n++;
+		}
+		r->q_head = cut->next;
+		if (!r->q_head)
+			r->q_tail = NULL;
+		cut->next = NULL;
+		r->spooling = true;
+		pthread_mutex_unlock(&r->lock);
+		spool_group(r, list);
+		while (list) {
+			struct pending *next = list->next;
+			free(list);
+			list = next;
+		}
+		pthread_mutex_lock(&r->lock);
+		r->spooling = false;
+		pthread_cond_broadcast(&r->spooled);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec)
+{
+	struct pending *p = malloc(sizeof(*p));
+
+	if (!p) {
+		/* No memory to queue it: into the spool from here. */
+		struct pending self = { .next = NULL, .rec = *rec };
+		pthread_mutex_lock(&r->lock);
+		r->stats.submitted++;
+		pthread_mutex_unlock(&r->lock);
+		spool_group(r, &self);
+		return;
+	}
+	p->next = NULL;
+	p->rec = *rec;
+	pthread_mutex_lock(&r->lock);
+	r->stats.submitted++;
+	if (r->q_tail)
+		r->q_tail->next = p;
+	else
+		r->q_head = p;
+	r->q_tail = p;
+	pthread_cond_signal(&r->spool_wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Until everything submitted so far is in the spool. */
+static void wait_spooled(struct rp_recorder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->spooler_started && (r->q_head || r->spooling))
+		pthread_cond_wait(&r->spooled, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint64_t *out,
@@ -510,6 +609,7 @@ void rp_recorder_flush(struct rp_recorder *r)
 {
 	uint64_t target;
 
+	wait_spooled(r);
 	pthread_mutex_lock(&r->lock);
 	target = ++r->pass_wanted;
 	pthread_cond_signal(&r->wake);
@@ -579,6 +679,14 @@ void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 {
 	if (!r)
 		return;
+	if (r->spooler_started) {
+		pthread_mutex_lock(&r->lock);
+		r->spooler_closing = true;
+		pthread_cond_signal(&r->spool_wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->spooler, NULL);
+		r->spooler_started = false;
+	}
 	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->closing = true;
@@ -599,9 +707,10 @@ void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 	free(r->owed);
 	free(r->batch);
 	pthread_cond_destroy(&r->idle);
+	pthread_cond_destroy(&r->spool_wake);
+	pthread_cond_destroy(&r->spooled);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->sink_lock);
-	pthread_mutex_destroy(&r->submit_lock);
 	free(r);
 }

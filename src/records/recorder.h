@@ -1,7 +1,7 @@
 /* The recorder: takes finished attempts from any thread, makes each
- * durable in one place first (the spool, spool.h: committed to disk
- * before rp_recorder_submit returns, so before the board's result is
- * shown), then hands it to every configured sink (sink.h) from one writer
+ * durable in one place first (the spool, spool.h: committed to disk by
+ * the spooler thread within one group commit of the board finishing),
+ * then hands it to every configured sink (sink.h) from one writer
  * thread, so neither a slow disk nor a failing database ever holds up a
  * board. Used by `station`, `flash` and `boot`.
  *
@@ -70,10 +70,13 @@ struct rp_recorder;
  * thread, which first catches every sink up with the spool. */
 int rp_recorder_new(const struct rp_recorder_opts *opts, struct rp_recorder **out,
 		    struct rp_diag *d);
-/* Commit rec to the spool (one synced SQLite transaction), then wake the
- * writer. Any thread. Does not wait for any sink. A record the spool
+/* Queue a copy of rec for the spooler thread, which commits whatever has
+ * queued in one synced SQLite transaction (group commit) and then wakes
+ * the writer. Any thread; only copies and signals, so it may be called
+ * under locks that boards wait for (the runner's event callback): a sync
+ * per board there stalled every other board's events. A record the spool
  * cannot keep (its disk is full) is reported through on_error with sink
- * NULL and counted as failed. */
+ * NULL and counted as failed. rp_recorder_flush waits for the spool. */
 void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec);
 /* The highest attempt_id any sink that can tell has for this station (0:
  * none), so a new run continues the numbering. Before the first submit. */

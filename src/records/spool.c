@@ -217,57 +217,71 @@ const char *rp_spool_path(const struct rp_spool *sp)
 	return sp->path;
 }
 
-int rp_spool_append(struct rp_spool *sp, const struct rp_record_origin *o,
-		    const struct rp_board_record *rec, uint64_t *seq, struct rp_diag *d)
+int rp_spool_append_many(struct rp_spool *sp, const struct rp_record_origin *o,
+			 const struct rp_board_record *const *recs, size_t n, uint64_t *seqs,
+			 struct rp_diag *d)
 {
-	char *body = rp_record_encode(rec);
-	int rc = SQLITE_OK, ret = RP_OK;
 	const char *station = o && o->station ? o->station : "";
+	uint64_t max_id = 0;
+	int rc = SQLITE_OK, ret;
 
-	*seq = 0;
-	if (!body)
-		return rp_diag_set(d, RP_ERR_NOMEM, "spool: out of memory");
 	pthread_mutex_lock(&sp->lock);
-	/* The record and the station's numbering in one commit. */
+	/* The records and the station's numbering in one commit: one sync
+	 * for every board that finished meanwhile. */
 	ret = exec(sp, "BEGIN IMMEDIATE", "cannot start a transaction", d);
-	if (ret == RP_OK) {
+	for (size_t i = 0; ret == RP_OK && i < n; i++) {
+		char *body = rp_record_encode(recs[i]);
+		if (!body) {
+			ret = rp_diag_set(d, RP_ERR_NOMEM, "spool: out of memory");
+			break;
+		}
 		sqlite3_bind_int64(sp->append, 1, rp_wall_now_ms());
 		sqlite3_bind_text(sp->append, 2, station, -1, SQLITE_STATIC);
 		sqlite3_bind_text(sp->append, 3, o && o->run_id ? o->run_id : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(sp->append, 4, (sqlite3_int64)rec->attempt_id);
+		sqlite3_bind_int64(sp->append, 4, (sqlite3_int64)recs[i]->attempt_id);
 		sqlite3_bind_text(sp->append, 5, body, -1, SQLITE_STATIC);
 		rc = sqlite3_step(sp->append);
 		sqlite3_reset(sp->append);
 		sqlite3_clear_bindings(sp->append);
+		free(body);
 		if (rc != SQLITE_DONE)
-			ret = fail(sp, d, rc, "cannot keep the attempt");
+			ret = fail(sp, d, rc, "cannot keep an attempt");
 		else
-			*seq = (uint64_t)sqlite3_last_insert_rowid(sp->h);
+			seqs[i] = (uint64_t)sqlite3_last_insert_rowid(sp->h);
+		if (recs[i]->attempt_id > max_id)
+			max_id = recs[i]->attempt_id;
 	}
-	if (ret == RP_OK) {
+	if (ret == RP_OK && n) {
 		sqlite3_stmt *st;
 		rc = sqlite3_prepare_v2(sp->h, "INSERT INTO last_ids (station, attempt_id) VALUES (?1, ?2)"
 					" ON CONFLICT (station) DO UPDATE SET attempt_id ="
 					" max(attempt_id, excluded.attempt_id)", -1, &st, NULL);
 		if (rc == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, station, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)rec->attempt_id);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)max_id);
 			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(sp->h);
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_OK)
-			ret = fail(sp, d, rc, "cannot keep the attempt");
+			ret = fail(sp, d, rc, "cannot keep the attempts");
 	}
 	if (ret == RP_OK)
-		ret = exec(sp, "COMMIT", "cannot commit the attempt", d);
+		ret = exec(sp, "COMMIT", "cannot commit the attempts", d);
 	if (ret < 0) {
 		sqlite3_exec(sp->h, "ROLLBACK", NULL, NULL, NULL);
-		*seq = 0;
-	} else if (*seq > sp->head) {
-		sp->head = *seq;
+		memset(seqs, 0, n * sizeof(*seqs));
+	} else if (n && seqs[n - 1] > sp->head) {
+		sp->head = seqs[n - 1];
 	}
 	pthread_mutex_unlock(&sp->lock);
-	free(body);
+	return ret;
+}
+
+int rp_spool_append(struct rp_spool *sp, const struct rp_record_origin *o,
+		    const struct rp_board_record *rec, uint64_t *seq, struct rp_diag *d)
+{
+	int ret = rp_spool_append_many(sp, o, &rec, 1, seq, d);
+
 	if (ret < 0)
 		rp_diag_prefix(d, "attempt %llu (board %s)", (unsigned long long)rec->attempt_id,
 			       rec->serial[0] ? rec->serial : rec->port_path);

@@ -47,6 +47,10 @@ const char *rp_spool_path(const struct rp_spool *sp);
 /* Append one attempt and commit it to disk; *seq is its position. */
 int rp_spool_append(struct rp_spool *sp, const struct rp_record_origin *origin,
 		    const struct rp_board_record *rec, uint64_t *seq, struct rp_diag *d);
+/* n attempts in one transaction (one sync); seqs[i] is recs[i]'s. */
+int rp_spool_append_many(struct rp_spool *sp, const struct rp_record_origin *origin,
+			 const struct rp_board_record *const *recs, size_t n, uint64_t *seqs,
+			 struct rp_diag *d);
 /* The highest seq ever appended (0: none). */
 uint64_t rp_spool_head(struct rp_spool *sp);
 /* Up to max records with seq > after, in order, into items. */
