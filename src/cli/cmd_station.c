@@ -79,8 +79,14 @@ static void usage(FILE *out)
 		"      --stop-grace DUR     on a signal, wait this long for boards in flight (30 s)\n\n"
 		"Records:\n"
 		"      --report FILE        append one JSON line per attempt\n"
-		"      --db FILE            SQLite manufacturing database (key 'database')\n"
+		"      --db FILE|URL        SQLite manufacturing database, or PostgreSQL\n"
+		"                           (postgresql://user@host/db; key 'db' or 'database')\n"
 		"      --metadata-dir DIR   DIR/<serial>.json like rpiboot -j\n"
+		"      --spool FILE         where each record is made durable first, then sent on\n"
+		"                           (key 'spool'; default $STATE_DIRECTORY or the records'\n"
+		"                           directory, rpiprov-spool-NAME.db)\n"
+		"      --allow-db-offline   start even when a database cannot be reached; records\n"
+		"                           wait in the spool until it can (key 'allow_db_offline')\n"
 		"  -n, --name NAME          station name in every record (key 'station')\n\n"
 		"Output (stdout): a live table on a terminal, timestamped lines otherwise.\n"
 		"      --json               stream events as JSON Lines instead\n"
@@ -232,6 +238,10 @@ static void print_summary(const struct rp_station *s, const struct rp_station_su
 			 cfg->database ? ", database " : "", cfg->database ? cfg->database : "",
 			 cfg->metadata_dir ? ", metadata " : "", cfg->metadata_dir ? cfg->metadata_dir : "",
 			 sum->record_errors ? " (SOME RECORDS FAILED, see above)" : "");
+	if (sum->records_queued)
+		cli_warn("%llu record%s not yet in every sink: kept in the spool, delivered at the "
+			 "next start", (unsigned long long)sum->records_queued,
+			 sum->records_queued == 1 ? "" : "s");
 	if (r->aborted)
 		cli_warn("the run was aborted: boards in flight were abandoned");
 }
@@ -284,6 +294,7 @@ int cmd_station(int argc, char **argv)
 	struct cli_source_opts src_opts = { .sim = &sim_args };
 	struct cli_records records;
 	struct rp_sink *sinks[CLI_RECORD_KINDS];
+	char spool_dir[4096];
 	struct rp_station_summary sum;
 	struct cli_station c;
 	uint64_t *arrival = NULL;
@@ -311,7 +322,9 @@ int cmd_station(int argc, char **argv)
 		if (!key)
 			key = cli_record_config_key(opt);
 		if (key || cli_payload_config_key(opt, optarg, &key, &value)) {
-			if (add_kv(kv, &n_kv, key, value))
+			if (key && !value)
+			value = "yes"; /* a flag: its key is a boolean */
+		if (add_kv(kv, &n_kv, key, value))
 				return CLI_EXIT_USAGE;
 			continue;
 		}
@@ -476,7 +489,15 @@ int cmd_station(int argc, char **argv)
 	ret = cli_source_new(&src_opts, &c.source, &d);
 	if (ret == RP_OK) {
 		cli_records_from_config(&cfg, &records);
-		ret = cli_records_sinks(&records, sinks, &so.n_sinks, &d);
+		so.spool_path = records.spool;
+		so.spool_dir = cli_records_spool_dir(&records, spool_dir, sizeof(spool_dir));
+		so.open_sinks_later = records.allow_offline;
+		if (cli_records_any(&records) && !so.spool_path && !so.spool_dir)
+			ret = rp_diag_set(&d, RP_ERR_INVALID_ARG,
+					  "records go to a database server: give --spool FILE (key "
+					  "'spool'), where each record is kept first");
+		if (ret == RP_OK)
+			ret = cli_records_sinks(&records, sinks, &so.n_sinks, &d);
 	}
 	if (ret == RP_OK) {
 		so.source = c.source;

@@ -1,6 +1,14 @@
 #include "cli/record_args.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct option extra_opts[] = {
+	{ "spool", required_argument, NULL, CLI_OPT_SPOOL },
+	{ "allow-db-offline", no_argument, NULL, CLI_OPT_ALLOW_OFFLINE },
+};
 
 /* Every kind of record: its option, its station.conf key (the field of
  * the configuration it lands in) and its sink. */
@@ -13,7 +21,7 @@ static const struct record_kind {
 	{ { "report", required_argument, NULL, CLI_OPT_REPORT }, "report",
 	  offsetof(struct rp_station_config, report), rp_sink_jsonl_new },
 	{ { "db", required_argument, NULL, CLI_OPT_DB }, "database",
-	  offsetof(struct rp_station_config, database), rp_sink_sqlite_new },
+	  offsetof(struct rp_station_config, database), rp_sink_database_new },
 	{ { "metadata-dir", required_argument, NULL, CLI_OPT_METADATA_DIR }, "metadata_dir",
 	  offsetof(struct rp_station_config, metadata_dir), rp_sink_metadata_new },
 };
@@ -30,12 +38,24 @@ void cli_record_longopts(struct cli_longopts *t)
 {
 	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
 		cli_longopts_add_one(t, &kinds[i].opt);
+	for (size_t i = 0; i < sizeof(extra_opts) / sizeof(extra_opts[0]); i++)
+		cli_longopts_add_one(t, &extra_opts[i]);
 }
 
 int cli_record_option(int opt, const char *arg, struct cli_records *r, const char *cmd)
 {
 	const struct record_kind *k = kind_of(opt);
 
+	if (opt == CLI_OPT_SPOOL) {
+		if (!*arg)
+			return cli_usage_error(cmd, "--spool: expected a file name");
+		r->spool = arg;
+		return CLI_OPTION_TAKEN;
+	}
+	if (opt == CLI_OPT_ALLOW_OFFLINE) {
+		r->allow_offline = true;
+		return CLI_OPTION_TAKEN;
+	}
 	if (!k)
 		return CLI_OPTION_OTHER;
 	if (!*arg)
@@ -48,6 +68,10 @@ const char *cli_record_config_key(int opt)
 {
 	const struct record_kind *k = kind_of(opt);
 
+	if (opt == CLI_OPT_SPOOL)
+		return "spool";
+	if (opt == CLI_OPT_ALLOW_OFFLINE)
+		return "allow_db_offline";
 	return k ? k->config_key : NULL;
 }
 
@@ -55,6 +79,43 @@ void cli_records_from_config(const struct rp_station_config *c, struct cli_recor
 {
 	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
 		r->target[i] = *(char *const *)((const char *)c + kinds[i].config_field);
+	r->spool = c->spool;
+	r->allow_offline = c->allow_db_offline;
+}
+
+const char *cli_records_spool_dir(const struct cli_records *r, char *buf, size_t size)
+{
+	const char *state = getenv("STATE_DIRECTORY");
+
+	if (!cli_records_any(r))
+		return NULL;
+	if (state && *state) {
+		/* systemd lists several directories separated by ':'. */
+		snprintf(buf, size, "%.*s", (int)strcspn(state, ":"), state);
+		return buf;
+	}
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++) {
+		const char *t = r->target[i], *slash;
+		if (!t || rp_sink_target_is_postgres(t))
+			continue;
+		/* Beside the metadata directory, not in it: it holds
+		 * <serial>.json files only. */
+		slash = strrchr(t, '/');
+		while (slash && slash > t && slash[1] == '\0') {
+			const char *p = slash - 1;
+			while (p > t && *p != '/')
+				p--;
+			slash = *p == '/' ? p : NULL;
+		}
+		if (!slash)
+			snprintf(buf, size, ".");
+		else if (slash == t)
+			snprintf(buf, size, "/");
+		else
+			snprintf(buf, size, "%.*s", (int)(slash - t), t);
+		return buf;
+	}
+	return NULL;
 }
 
 bool cli_records_any(const struct cli_records *r)

@@ -2,7 +2,10 @@
  * --report FILE (JSON Lines), --db FILE (SQLite) and --metadata-dir DIR
  * (rpiboot -j files), the same options in every command, and for station
  * the same keys in station.conf. Each becomes a record sink
- * (records/sink.h); a new kind of sink is one row in record_args.c. */
+ * (records/sink.h); a new kind of sink is one row in record_args.c.
+ * --spool FILE says where each record is made durable first
+ * (records/spool.h); --allow-db-offline lets a command start while a
+ * sink cannot open yet, its records waiting in the spool. */
 #ifndef RP_CLI_RECORD_ARGS_H
 #define RP_CLI_RECORD_ARGS_H
 
@@ -18,12 +21,16 @@ enum cli_record_opt {
 	CLI_OPT_REPORT = 0x1300,
 	CLI_OPT_DB,
 	CLI_OPT_METADATA_DIR,
+	CLI_OPT_SPOOL,
+	CLI_OPT_ALLOW_OFFLINE,
 };
 
 #define CLI_RECORD_KINDS 3
 
 struct cli_records {
 	const char *target[CLI_RECORD_KINDS]; /* by row of the table; NULL: not wanted */
+	const char *spool;                    /* NULL: none given */
+	bool allow_offline;
 };
 
 void cli_record_longopts(struct cli_longopts *t);
@@ -36,6 +43,11 @@ const char *cli_record_config_key(int opt);
 /* The record keys of a station configuration. */
 void cli_records_from_config(const struct rp_station_config *c, struct cli_records *r);
 bool cli_records_any(const struct cli_records *r);
+/* Where station keeps its spool when none is given: $STATE_DIRECTORY
+ * (systemd's StateDirectory=), else the directory of the first record
+ * file. NULL: no record sink, or none with a directory (a database
+ * server): the caller asks for --spool. buf holds the result. */
+const char *cli_records_spool_dir(const struct cli_records *r, char *buf, size_t size);
 /* One sink per target, in table order; *n of them (up to
  * CLI_RECORD_KINDS). On failure none is left open. */
 int cli_records_sinks(const struct cli_records *r, struct rp_sink **sinks, unsigned *n,

@@ -189,7 +189,9 @@ static int open_records(struct run_ctx *rc, struct rp_runner_opts *ro, struct rp
 {
 	struct rp_sink *sinks[CLI_RECORD_KINDS];
 	struct rp_recorder_opts o = { .sinks = sinks, .on_error = record_error,
-				      .on_written = board_recorded, .ctx = rc };
+				      .on_written = board_recorded, .ctx = rc,
+				      .spool_path = rc->run->records.spool,
+				      .open_later = rc->run->records.allow_offline };
 	int r;
 
 	rp_origin_buf_init(&rc->origin, NULL, NULL);

@@ -5,132 +5,338 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/spool.h"
+#include "util/clock.h"
+
+/* Records read from the spool per step; a sink's cursor is stored after
+ * each, which bounds what a crash can make it see twice. */
+#define BATCH 64
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 5000
+#define REFUSED_BIT (1u << 31)
+/* At close, a sink that is failing gets this long to come back before its
+ * records are left in the spool for the next start. */
+#define CLOSE_GRACE_MS 2000
+
+_Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask");
+
+/* A record on its way into the spool. */
 struct pending {
 	struct pending *next;
-	uint64_t seq;
 	struct rp_board_record rec;
 };
 
+#define SPOOL_GROUP 256 /* records per spool commit at most */
+
+struct slot {
+	struct rp_sink *s;
+	uint64_t cursor;   /* the last seq this sink has durably (or refused for good) */
+	uint64_t stored;   /* cursor as the spool has it */
+	bool open;
+	bool failing;      /* in a failure episode, already reported */
+	uint64_t retry_at; /* monotonic ms; 0: now */
+	unsigned backoff_ms;
+};
+
 struct rp_recorder {
-	struct rp_sink *sinks[RP_RECORDER_MAX_SINKS];
+	struct slot slots[RP_RECORDER_MAX_SINKS];
 	unsigned n_sinks;
 	char station[RP_ORIGIN_STATION_MAX], run_id[RP_ORIGIN_RUN_ID_MAX];
 	struct rp_record_origin origin;
 	rp_recorder_error_fn on_error;
 	rp_recorder_written_fn on_written;
 	void *ctx;
+	struct rp_spool *spool;
+	struct rp_spool_item *batch; /* the writer's */
 
 	/* Sinks and callbacks are used one call at a time: the writer thread
-	 * holds this while it calls them, and so does anyone else who must
-	 * (a record written in place when there was no memory to queue it). */
+	 * holds this while it calls them, and so does anyone else who must. */
 	pthread_mutex_t sink_lock;
 
+
 	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t wake;  /* the writer: work, or closing */
-	pthread_cond_t idle;  /* rp_recorder_flush: the writer caught up */
+	pthread_cond_t wake;  /* the writer: work, closing, or a retry is due */
+	pthread_cond_t idle;  /* rp_recorder_flush: a pass ended */
 	pthread_t thread;
-	bool started, closing, busy;
-	struct pending *head, *tail;
-	uint64_t seq;
+	bool started, closing;
+	/* The spooler thread: submitted records, committed in groups (one
+	 * sync for every board that finished meanwhile). */
+	pthread_t spooler;
+	bool spooler_started, spooler_closing, spooling;
+	pthread_cond_t spool_wake, spooled;
+	struct pending *q_head, *q_tail;
+	uint64_t close_deadline; /* monotonic ms */
+	uint64_t head;        /* highest seq spooled */
+	uint64_t min_cursor;  /* the slowest sink's cursor */
+	uint64_t run_first;   /* first seq of this run */
+	uint32_t *owed;       /* per record of this run: sinks still owing it, REFUSED_BIT */
+	size_t owed_cap;
+	uint64_t pass_wanted, pass_done;
 	struct rp_recorder_stats stats;
 };
 
-static void count(struct rp_recorder *r, bool ok, unsigned sink_errors)
+static bool permanent(int err)
 {
+	/* Only what is wrong with the record itself; everything else (a
+	 * locked database, a full disk, a lost connection) may pass. */
+	return err == RP_ERR_REFUSED || err == RP_ERR_FORMAT || err == RP_ERR_INVALID_ARG ||
+	       err == RP_ERR_TOO_LARGE;
+}
+
+static uint32_t all_sinks(const struct rp_recorder *r)
+{
+	return r->n_sinks ? (uint32_t)((1u << r->n_sinks) - 1) : 0;
+}
+
+/* Sink i has (or has refused) the record at seq. The last sink to take a
+ * record of this run counts it and tells on_written. Under sink_lock. */
+static void settle(struct rp_recorder *r, unsigned i, const struct rp_spool_item *it, bool refused)
+{
+	bool done = false, ok = false;
+
 	pthread_mutex_lock(&r->lock);
-	if (ok)
-		r->stats.written++;
-	else
-		r->stats.failed++;
-	r->stats.sink_errors += sink_errors;
+	if (it->seq >= r->run_first && it->seq - r->run_first < r->owed_cap) {
+		uint32_t *m = &r->owed[it->seq - r->run_first];
+		if (*m & (1u << i)) {
+			*m &= ~(1u << i);
+			if (refused)
+				*m |= REFUSED_BIT;
+			if (!(*m & all_sinks(r))) {
+				done = true;
+				ok = !(*m & REFUSED_BIT);
+				if (ok)
+					r->stats.written++;
+				else
+					r->stats.failed++;
+			}
+		}
+	} else if (it->seq < r->run_first && i == 0) {
+		r->stats.caught_up++;
+	}
 	pthread_mutex_unlock(&r->lock);
+	if (done && r->on_written)
+		r->on_written(r->ctx, &it->rec, ok);
 }
 
-/* One record to every sink: a refusal is reported and the next sink still
- * gets the record, so one full disk does not also cost the database row. */
-static void write_one(struct rp_recorder *r, const struct rp_board_record *rec, uint64_t seq)
+/* A sink failed for a reason that may pass: report the first failure of
+ * an episode, then wait longer before each try. */
+static void stall(struct rp_recorder *r, struct slot *sl, const struct rp_board_record *rec,
+		  const struct rp_diag *d)
 {
-	struct rp_sink_entry e = { .origin = &r->origin, .rec = rec, .seq = seq };
-	unsigned errors = 0;
-	struct rp_diag d;
+	sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (sl->backoff_ms > BACKOFF_MAX_MS)
+		sl->backoff_ms = BACKOFF_MAX_MS;
+	sl->retry_at = rp_now_ms() + sl->backoff_ms;
+	if (sl->failing)
+		return;
+	sl->failing = true;
+	pthread_mutex_lock(&r->lock);
+	r->stats.sink_errors++;
+	pthread_mutex_unlock(&r->lock);
+	if (r->on_error)
+		r->on_error(r->ctx, sl->s, rec, d);
+}
 
-	pthread_mutex_lock(&r->sink_lock);
-	for (unsigned i = 0; i < r->n_sinks; i++) {
-		struct rp_sink *s = r->sinks[i];
+/* One batch of the spool to sink i. True: it has more to do now. */
+static bool deliver(struct rp_recorder *r, unsigned i, bool force)
+{
+	struct slot *sl = &r->slots[i];
+	struct rp_sink *s = sl->s;
+	struct rp_diag d;
+	uint64_t head;
+
+	pthread_mutex_lock(&r->lock);
+	head = r->head;
+	pthread_mutex_unlock(&r->lock);
+	if (!force && sl->retry_at > rp_now_ms())
+		return false;
+	if (!sl->open) {
 		rp_diag_clear(&d);
-		if (s->ops->append(s, &e, &d) < 0) {
-			errors++;
-			if (r->on_error)
-				r->on_error(r->ctx, s, rec, &d);
+		if (s->ops->open(s, &d) < 0) {
+			stall(r, sl, NULL, &d);
+			return false;
 		}
+		sl->open = true;
 	}
-	/* Counted before on_written, so whoever hears of the record and then
-	 * asks for the figures finds it in them. */
-	count(r, errors == 0, errors);
-	if (r->on_written)
-		r->on_written(r->ctx, rec, errors == 0);
-	pthread_mutex_unlock(&r->sink_lock);
+	if (sl->cursor < head) {
+		bool refused[BATCH] = { false };
+		size_t n = 0, kept = 0;
+		bool stalled = false;
+
+		rp_diag_clear(&d);
+		if (rp_spool_read(r->spool, sl->cursor, r->batch, BATCH, &n, &d) < 0) {
+			stall(r, sl, NULL, &d);
+			return false;
+		}
+		while (n && r->batch[n - 1].seq > head)
+			n--; /* being submitted: not tracked yet */
+		if (n == 0)
+			return false;
+		for (; kept < n; kept++) {
+			const struct rp_spool_item *it = &r->batch[kept];
+			struct rp_sink_entry e = { .origin = &it->origin, .rec = &it->rec, .seq = it->seq };
+			int ret;
+			rp_diag_clear(&d);
+			ret = s->ops->append(s, &e, &d);
+			if (ret == RP_OK)
+				continue;
+			if (!permanent(ret)) {
+				stall(r, sl, &it->rec, &d);
+				stalled = true;
+				break;
+			}
+			refused[kept] = true;
+			pthread_mutex_lock(&r->lock);
+			r->stats.sink_errors++;
+			pthread_mutex_unlock(&r->lock);
+			if (r->on_error)
+				r->on_error(r->ctx, s, &it->rec, &d);
+		}
+		if (kept && s->ops->flush) {
+			rp_diag_clear(&d);
+			if (s->ops->flush(s, &d) < 0) {
+				/* Nothing since the last flush is known to be kept. */
+				stall(r, sl, NULL, &d);
+				return false;
+			}
+		}
+		if (kept)
+			sl->backoff_ms = 0; /* progress: the next failure is a new one */
+		for (size_t k = 0; k < kept; k++) {
+			sl->cursor = r->batch[k].seq;
+			settle(r, i, &r->batch[k], refused[k]);
+		}
+		if (stalled)
+			return false;
+	}
+	if (sl->cursor >= head) {
+		sl->failing = false;
+		sl->backoff_ms = 0;
+		sl->retry_at = 0;
+		return false;
+	}
+	return true;
 }
 
-static void flush_sinks(struct rp_recorder *r)
+/* After a pass: what every sink has leaves the spool. */
+static void after_pass(struct rp_recorder *r)
 {
-	unsigned errors = 0;
+	uint64_t min = UINT64_MAX;
 	struct rp_diag d;
 
-	pthread_mutex_lock(&r->sink_lock);
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (r->slots[i].cursor < min)
+			min = r->slots[i].cursor;
+	bool advanced;
+
+	pthread_mutex_lock(&r->lock);
+	if (min == UINT64_MAX)
+		min = r->head;
+	advanced = min > r->min_cursor;
+	r->min_cursor = min;
+	pthread_mutex_unlock(&r->lock);
+	{
+		const char *names[RP_RECORDER_MAX_SINKS];
+		uint64_t seqs[RP_RECORDER_MAX_SINKS];
+		size_t n = 0;
+		for (unsigned i = 0; i < r->n_sinks; i++)
+			if (r->slots[i].cursor != r->slots[i].stored) {
+				names[n] = r->slots[i].s->name;
+				seqs[n++] = r->slots[i].cursor;
+			}
+		if (!n && !advanced)
+			return;
+		rp_diag_clear(&d);
+		/* One synced transaction per round for every sink's cursor and
+		 * the pruning. Not stored: the sinks see these records again
+		 * after a crash, and take them once. */
+		if (rp_spool_set_cursors(r->spool, names, seqs, n, advanced ? min : 0, &d) == RP_OK)
+			for (unsigned i = 0; i < r->n_sinks; i++)
+				r->slots[i].stored = r->slots[i].cursor;
+	}
+}
+
+/* Under r->lock: a sink is behind and may be tried now; else *wait_until
+ * is when the next one may (0: none is waiting). */
+static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
+{
+	uint64_t now = rp_now_ms();
+
+	*wait_until = 0;
 	for (unsigned i = 0; i < r->n_sinks; i++) {
-		struct rp_sink *s = r->sinks[i];
-		if (!s->ops->flush)
+		const struct slot *sl = &r->slots[i];
+		if (sl->cursor >= r->head && sl->open)
 			continue;
-		rp_diag_clear(&d);
-		if (s->ops->flush(s, &d) < 0) {
-			errors++;
-			if (r->on_error)
-				r->on_error(r->ctx, s, NULL, &d);
-		}
+		if (sl->retry_at <= now)
+			return true;
+		if (!*wait_until || sl->retry_at < *wait_until)
+			*wait_until = sl->retry_at;
 	}
-	pthread_mutex_unlock(&r->sink_lock);
-	if (errors) {
-		pthread_mutex_lock(&r->lock);
-		r->stats.sink_errors += errors;
-		pthread_mutex_unlock(&r->lock);
-	}
+	return false;
+}
+
+/* Under r->lock: every sink is open and has everything spooled. */
+static bool caught_up(const struct rp_recorder *r)
+{
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (!r->slots[i].open || r->slots[i].cursor < r->head)
+			return false;
+	return true;
 }
 
 static void *writer_main(void *arg)
 {
 	struct rp_recorder *r = arg;
+	bool last = false;
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		struct pending *p;
-		while (!r->head && !r->closing)
-			pthread_cond_wait(&r->wake, &r->lock);
-		p = r->head;
-		if (!p)
-			break; /* closing, and drained */
-		r->head = p->next;
-		if (!r->head)
-			r->tail = NULL;
-		r->busy = true;
-		pthread_mutex_unlock(&r->lock);
-		write_one(r, &p->rec, p->seq);
-		free(p);
-		pthread_mutex_lock(&r->lock);
-		/* Caught up: make the burst durable now rather than per record,
-		 * so sinks that batch (a remote database) can. */
-		if (!r->head) {
-			pthread_mutex_unlock(&r->lock);
-			flush_sinks(r);
-			pthread_mutex_lock(&r->lock);
+		uint64_t want, until;
+		bool force;
+
+		while (!(r->closing && !last) && r->pass_wanted <= r->pass_done &&
+		       !work_due(r, &until)) {
+			if (r->closing && rp_now_ms() >= r->close_deadline)
+				break;
+			if (r->closing && (!until || until > r->close_deadline))
+				until = r->close_deadline;
+			if (until) {
+				struct timespec ts = rp_ms_to_timespec(until);
+				pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+			} else {
+				pthread_cond_wait(&r->wake, &r->lock);
+			}
 		}
-		r->busy = false;
-		if (!r->head)
-			pthread_cond_broadcast(&r->idle);
+		want = r->pass_wanted;
+		/* A flush, and the first pass of a close, try every sink at
+		 * once; later passes of a close honour the backoff. */
+		force = want > r->pass_done || (r->closing && !last);
+		last = r->closing;
+		pthread_mutex_unlock(&r->lock);
+
+		/* Rounds of one batch per sink, each ending with the cursors
+		 * stored, which bounds what a crash replays. */
+		pthread_mutex_lock(&r->sink_lock);
+		for (bool more = true; more;) {
+			more = false;
+			for (unsigned i = 0; i < r->n_sinks; i++)
+				more |= deliver(r, i, force);
+			after_pass(r);
+		}
+		pthread_mutex_unlock(&r->sink_lock);
+
+		pthread_mutex_lock(&r->lock);
+		if (want > r->pass_done)
+			r->pass_done = want;
+		pthread_cond_broadcast(&r->idle);
+		if (r->closing && (caught_up(r) || rp_now_ms() >= r->close_deadline))
+			break;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
+
+static void *spooler_main(void *arg);
 
 static void close_sinks(struct rp_sink **sinks, unsigned n)
 {
@@ -139,10 +345,42 @@ static void close_sinks(struct rp_sink **sinks, unsigned n)
 			sinks[i]->ops->close(sinks[i]);
 }
 
+static int open_sinks(struct rp_recorder *r, bool open_later, struct rp_diag *d)
+{
+	for (unsigned i = 0; i < r->n_sinks; i++) {
+		struct slot *sl = &r->slots[i];
+		struct rp_diag e;
+		int ret = rp_spool_cursor(r->spool, sl->s->name, &sl->cursor, d);
+		if (ret < 0)
+			return ret;
+		/* Stored at once: a new sink starts here, also after a crash
+		 * before it had anything. */
+		{
+			const char *name = sl->s->name;
+			ret = rp_spool_set_cursors(r->spool, &name, &sl->cursor, 1, 0, d);
+			if (ret < 0)
+				return ret;
+			sl->stored = sl->cursor;
+		}
+		rp_diag_clear(&e);
+		ret = sl->s->ops->open(sl->s, &e);
+		if (ret == RP_OK) {
+			sl->open = true;
+			continue;
+		}
+		if (!open_later) {
+			*d = e;
+			return ret;
+		}
+		stall(r, sl, NULL, &e);
+	}
+	return RP_OK;
+}
+
 int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, struct rp_diag *d)
 {
 	struct rp_recorder *r;
-	int ret = RP_OK, err;
+	int ret, err;
 
 	*out = NULL;
 	if (o->n_sinks > RP_RECORDER_MAX_SINKS) {
@@ -151,13 +389,16 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 				   RP_RECORDER_MAX_SINKS);
 	}
 	r = calloc(1, sizeof(*r));
-	if (!r) {
+	if (r)
+		r->batch = calloc(BATCH, sizeof(*r->batch));
+	if (!r || !r->batch) {
+		free(r);
 		close_sinks(o->sinks, o->n_sinks);
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	}
 	for (unsigned i = 0; i < o->n_sinks; i++)
 		if (o->sinks[i])
-			r->sinks[r->n_sinks++] = o->sinks[i];
+			r->slots[r->n_sinks++].s = o->sinks[i];
 	if (o->origin.station) {
 		snprintf(r->station, sizeof(r->station), "%s", o->origin.station);
 		r->origin.station = r->station;
@@ -171,17 +412,34 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	r->ctx = o->ctx;
 	pthread_mutex_init(&r->sink_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->wake, NULL);
+	rp_cond_init_monotonic(&r->wake);
 	pthread_cond_init(&r->idle, NULL);
+	pthread_cond_init(&r->spool_wake, NULL);
+	pthread_cond_init(&r->spooled, NULL);
 
-	for (unsigned i = 0; i < r->n_sinks && ret == RP_OK; i++)
-		ret = r->sinks[i]->ops->open(r->sinks[i], d);
+	ret = rp_spool_open(o->spool_path, &r->spool, d);
 	if (ret == RP_OK) {
+		r->head = rp_spool_head(r->spool);
+		r->run_first = r->head + 1;
+		ret = open_sinks(r, o->open_later, d);
+	}
+	if (ret == RP_OK) {
+		r->min_cursor = r->head;
+		for (unsigned i = 0; i < r->n_sinks; i++)
+			if (r->slots[i].cursor < r->min_cursor)
+				r->min_cursor = r->slots[i].cursor;
 		err = pthread_create(&r->thread, NULL, writer_main, r);
 		if (err)
 			ret = rp_diag_set(d, RP_ERR_NOMEM, "cannot start the record writer: %s",
 					  strerror(err));
 		r->started = !err;
+	}
+	if (ret == RP_OK) {
+		err = pthread_create(&r->spooler, NULL, spooler_main, r);
+		if (err)
+			ret = rp_diag_set(d, RP_ERR_NOMEM, "cannot start the record spooler: %s",
+					  strerror(err));
+		r->spooler_started = !err;
 	}
 	if (ret < 0) {
 		rp_recorder_close(r, NULL);
@@ -191,42 +449,153 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	return RP_OK;
 }
 
+/* Room for the mask of seq; under r->lock. */
+static bool owe(struct rp_recorder *r, uint64_t seq)
+{
+	size_t idx = (size_t)(seq - r->run_first);
+
+	if (idx >= r->owed_cap) {
+		size_t cap = r->owed_cap ? r->owed_cap * 2 : 256;
+		uint32_t *n;
+		while (cap <= idx)
+			cap *= 2;
+		n = realloc(r->owed, cap * sizeof(*n));
+		if (!n)
+			return false;
+		memset(n + r->owed_cap, 0, (cap - r->owed_cap) * sizeof(*n));
+		r->owed = n;
+		r->owed_cap = cap;
+	}
+	r->owed[idx] = all_sinks(r);
+	return true;
+}
+
+/* Commit a group to the spool, then let the writer see it. */
+static void spool_group(struct rp_recorder *r, struct pending *list)
+{
+	const struct rp_board_record *recs[SPOOL_GROUP];
+	uint64_t seqs[SPOOL_GROUP];
+	size_t n = 0;
+	struct rp_diag d;
+	int ret;
+
+	for (struct pending *p = list; p && n < SPOOL_GROUP; p = p->next)
+		recs[n++] = &p->rec;
+	rp_diag_clear(&d);
+	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (ret == RP_OK) {
+			if (seqs[i] > r->head)
+				r->head = seqs[i];
+			/* Without memory to track it the record is still
+			 * delivered; it only goes uncounted. */
+			(void)owe(r, seqs[i]);
+			if (r->n_sinks == 0)
+				r->stats.written++;
+		} else {
+			r->stats.failed++;
+			r->stats.sink_errors++;
+		}
+	}
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	if (ret < 0 || r->n_sinks == 0) {
+		pthread_mutex_lock(&r->sink_lock);
+		for (size_t i = 0; i < n; i++) {
+			if (ret < 0 && r->on_error)
+				r->on_error(r->ctx, NULL, recs[i], &d);
+			if (r->on_written)
+				r->on_written(r->ctx, recs[i], ret == RP_OK);
+		}
+		pthread_mutex_unlock(&r->sink_lock);
+	}
+}
+
+static void *spooler_main(void *arg)
+{
+	struct rp_recorder *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct pending *list, *cut;
+		size_t n = 1;
+		while (!r->q_head && !r->spooler_closing)
+			pthread_cond_wait(&r->spool_wake, &r->lock);
+		if (!r->q_head)
+			break;
+		list = cut = r->q_head;
+		while (cut->next && n < SPOOL_GROUP) {
+			cut = cut->next;
+			n++;
+		}
+		r->q_head = cut->next;
+		if (!r->q_head)
+			r->q_tail = NULL;
+		cut->next = NULL;
+		r->spooling = true;
+		pthread_mutex_unlock(&r->lock);
+		spool_group(r, list);
+		while (list) {
+			struct pending *next = list->next;
+			free(list);
+			list = next;
+		}
+		pthread_mutex_lock(&r->lock);
+		r->spooling = false;
+		pthread_cond_broadcast(&r->spooled);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
 void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec)
 {
 	struct pending *p = malloc(sizeof(*p));
-	uint64_t seq;
 
-	pthread_mutex_lock(&r->lock);
-	seq = ++r->seq;
-	r->stats.submitted++;
-	if (p) {
-		p->next = NULL;
-		p->seq = seq;
-		p->rec = *rec;
-		if (r->tail)
-			r->tail->next = p;
-		else
-			r->head = p;
-		r->tail = p;
-		pthread_cond_signal(&r->wake);
+	if (!p) {
+		/* No memory to queue it: into the spool from here. */
+		struct pending self = { .next = NULL, .rec = *rec };
+		pthread_mutex_lock(&r->lock);
+		r->stats.submitted++;
+		pthread_mutex_unlock(&r->lock);
+		spool_group(r, &self);
+		return;
 	}
+	p->next = NULL;
+	p->rec = *rec;
+	pthread_mutex_lock(&r->lock);
+	r->stats.submitted++;
+	if (r->q_tail)
+		r->q_tail->next = p;
+	else
+		r->q_head = p;
+	r->q_tail = p;
+	pthread_cond_signal(&r->spool_wake);
 	pthread_mutex_unlock(&r->lock);
-	/* No memory for a copy: write it here rather than lose it. */
-	if (!p)
-		write_one(r, rec, seq);
+}
+
+/* Until everything submitted so far is in the spool. */
+static void wait_spooled(struct rp_recorder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->spooler_started && (r->q_head || r->spooling))
+		pthread_cond_wait(&r->spooled, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint64_t *out,
 				struct rp_diag *d)
 {
-	int ret = RP_OK;
+	int ret;
 
 	*out = 0;
 	pthread_mutex_lock(&r->sink_lock);
+	ret = rp_spool_last_attempt_id(r->spool, station, out, d);
 	for (unsigned i = 0; i < r->n_sinks && ret == RP_OK; i++) {
-		struct rp_sink *s = r->sinks[i];
+		struct rp_sink *s = r->slots[i].s;
 		uint64_t id = 0;
-		if (!s->ops->last_attempt_id)
+		if (!s->ops->last_attempt_id || !r->slots[i].open)
 			continue;
 		ret = s->ops->last_attempt_id(s, station, &id, d);
 		if (ret == RP_OK && id > *out)
@@ -238,16 +607,42 @@ int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint
 
 void rp_recorder_flush(struct rp_recorder *r)
 {
+	uint64_t target;
+
+	wait_spooled(r);
 	pthread_mutex_lock(&r->lock);
-	while (r->started && (r->head || r->busy))
+	target = ++r->pass_wanted;
+	pthread_cond_signal(&r->wake);
+	while (r->started && r->pass_done < target)
 		pthread_cond_wait(&r->idle, &r->lock);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void rp_recorder_backlog(struct rp_recorder *r, uint64_t *records, int64_t *oldest_age_ms)
+{
+	uint64_t min, head;
+	int64_t created;
+
+	pthread_mutex_lock(&r->lock);
+	min = r->min_cursor;
+	head = r->head;
+	pthread_mutex_unlock(&r->lock);
+	*records = head > min ? head - min : 0;
+	*oldest_age_ms = 0;
+	if (*records) {
+		created = rp_spool_created_after(r->spool, min);
+		if (created > 0) {
+			int64_t age = rp_wall_now_ms() - created;
+			*oldest_age_ms = age > 0 ? age : 0;
+		}
+	}
 }
 
 void rp_recorder_stats(struct rp_recorder *r, struct rp_recorder_stats *out)
 {
 	pthread_mutex_lock(&r->lock);
 	*out = r->stats;
+	out->backlog = r->head > r->min_cursor ? r->head - r->min_cursor : 0;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -258,33 +653,62 @@ unsigned rp_recorder_n_sinks(const struct rp_recorder *r)
 
 const struct rp_sink *rp_recorder_sink(const struct rp_recorder *r, unsigned i)
 {
-	return i < r->n_sinks ? r->sinks[i] : NULL;
+	return i < r->n_sinks ? r->slots[i].s : NULL;
+}
+
+/* At close: the records of this run some sink still lacks are counted
+ * and told (all_ok false); they stay in the spool for the next start. */
+static void settle_leftovers(struct rp_recorder *r)
+{
+	for (uint64_t seq = r->run_first; seq <= r->head; seq++) {
+		size_t n = 0;
+		struct rp_diag d;
+		if (seq - r->run_first >= r->owed_cap || !(r->owed[seq - r->run_first] & all_sinks(r)))
+			continue;
+		r->stats.failed++;
+		if (!r->on_written)
+			continue;
+		rp_diag_clear(&d);
+		if (rp_spool_read(r->spool, seq - 1, r->batch, 1, &n, &d) == RP_OK && n == 1 &&
+		    r->batch[0].seq == seq)
+			r->on_written(r->ctx, &r->batch[0].rec, false);
+	}
 }
 
 void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 {
 	if (!r)
 		return;
+	if (r->spooler_started) {
+		pthread_mutex_lock(&r->lock);
+		r->spooler_closing = true;
+		pthread_cond_signal(&r->spool_wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->spooler, NULL);
+		r->spooler_started = false;
+	}
 	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->closing = true;
+		r->close_deadline = rp_now_ms() + CLOSE_GRACE_MS;
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->thread, NULL);
 		r->started = false;
-		/* Records written in place (no memory to queue them) were not
-		 * followed by the writer's flush. */
-		flush_sinks(r);
 	}
+	if (r->spool)
+		settle_leftovers(r);
+	rp_recorder_stats(r, &r->stats);
 	if (stats)
 		*stats = r->stats;
-	close_sinks(r->sinks, r->n_sinks);
-	while (r->head) {
-		struct pending *p = r->head;
-		r->head = p->next;
-		free(p);
-	}
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		r->slots[i].s->ops->close(r->slots[i].s);
+	rp_spool_close(r->spool);
+	free(r->owed);
+	free(r->batch);
 	pthread_cond_destroy(&r->idle);
+	pthread_cond_destroy(&r->spool_wake);
+	pthread_cond_destroy(&r->spooled);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->sink_lock);

@@ -15,6 +15,7 @@
 #ifndef RP_RECORDS_SINK_H
 #define RP_RECORDS_SINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "records/origin.h"
@@ -69,9 +70,22 @@ struct rp_sink {
 int rp_sink_jsonl_new(const char *path, struct rp_sink **out, struct rp_diag *d);
 /* The SQLite manufacturing database (sqlite_db.h). */
 int rp_sink_sqlite_new(const char *path, struct rp_sink **out, struct rp_diag *d);
+/* How long the SQLite sink waits for another writer's lock before the
+ * attempt fails (and stays queued in the spool): tests that hold a lock. */
+void rp_sink_sqlite_set_busy_timeout(struct rp_sink *s, unsigned ms);
 /* rpiboot -j: DIR/<serial>.json for each board that reported metadata
  * (metadata_json.h); attempts without metadata are skipped, not failed. */
 int rp_sink_metadata_new(const char *dir, struct rp_sink **out, struct rp_diag *d);
+
+/* PostgreSQL when target is a libpq URI (postgresql://, postgres://) or
+ * key=value connection string containing "dbname=" or "service=". */
+bool rp_sink_target_is_postgres(const char *target);
+/* --db: PostgreSQL for a connection string, else the SQLite file. */
+int rp_sink_database_new(const char *target, struct rp_sink **out, struct rp_diag *d);
+/* PostgreSQL through libpq (pg_db.h): conninfo as libpq takes it, with
+ * the password from PGPASSFILE, the environment or a service file, never
+ * from the command line. */
+int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d);
 
 /* Set a sink's name from a kind and a target ("report", "/x.jsonl"). */
 void rp_sink_set_name(struct rp_sink *s, const char *kind, const char *target);

@@ -1,12 +1,20 @@
 /* The JSON Lines report: one object per attempt, appended and flushed to
- * disk as each board finishes, so a crash or power cut loses at most the
- * board in flight. Several processes (or threads) may append to the same
- * file: each line goes out in one write() on an O_APPEND descriptor, which
- * the kernel never interleaves. */
+ * disk as each board finishes. Several processes (or threads) may append
+ * to the same file: each line goes out in one write() on an O_APPEND
+ * descriptor, which the kernel never interleaves, under an exclusive
+ * flock that rpiprov writers share, so a line that could not be written
+ * whole (a full disk) is cut off again before anyone appends after it.
+ *
+ * Convergence: a line torn by a crash (no '\n' at the end of the file) is
+ * truncated when the file is opened, and the attempts found in the last
+ * TAIL_SCAN bytes are remembered, so records the spool hands us again
+ * after a crash (at most one batch, spool.h) are not written twice. */
 #include "records/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +24,23 @@
 #include "records/record_json.h"
 #include "util/fileio.h"
 
+/* Far more than a replay can reach back (64 records, spool.h), with room
+ * for other stations' lines in between. */
+#define TAIL_SCAN (4u << 20)
+
+struct seen_key {
+	char run_id[RP_ORIGIN_RUN_ID_MAX];
+	uint64_t attempt_id;
+};
+
 struct jsonl_sink {
 	struct rp_sink base;
 	int fd;
 	char *path;
+	/* Attempts at the end of the file when it was opened; dropped at
+	 * the first append that is not among them (replays come first). */
+	struct seen_key *seen;
+	size_t n_seen;
 };
 
 /* Write all of buf with O_APPEND semantics. A regular file takes the whole
@@ -42,21 +63,111 @@ static ssize_t write_full(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
-/* A process killed in the middle of a line (full disk, power cut) leaves
- * a tail without '\n': end it, so our first line starts on its own. */
-static int terminate_torn_tail(struct jsonl_sink *j, struct rp_diag *d)
+static int io_fail(struct jsonl_sink *j, struct rp_diag *d, const char *what)
 {
-	struct stat st;
-	char last;
+	int e = errno;
+	return rp_diag_set(d, rp_errno_to_error(e), "%s: %s: %s", j->path, what, strerror(e));
+}
 
-	if (fstat(j->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+/* A process killed in the middle of a line (full disk, power cut) leaves
+ * a tail without '\n': cut it off, back to the end of the last whole
+ * line. The attempt it held is still in the spool and comes again. */
+static int truncate_torn_tail(struct jsonl_sink *j, off_t size, struct rp_diag *d)
+{
+	char buf[4096];
+	off_t end = size;
+
+	while (end > 0) {
+		size_t n = end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
+		ssize_t got = pread(j->fd, buf, n, end - (off_t)n);
+		if (got != (ssize_t)n)
+			return io_fail(j, d, "cannot read");
+		for (size_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n') {
+				end -= (off_t)(n - i);
+				goto found;
+			}
+		end -= (off_t)n;
+	}
+found:
+	if (end == size)
 		return RP_OK;
-	if (pread(j->fd, &last, 1, st.st_size - 1) != 1 || last == '\n')
-		return RP_OK;
-	if (write_full(j->fd, "\n", 1) != 1)
-		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot write: %s", j->path,
-				   strerror(errno));
+	if (ftruncate(j->fd, end) < 0 || fdatasync(j->fd) < 0)
+		return io_fail(j, d, "cannot cut off a torn last line");
 	return RP_OK;
+}
+
+static void remember_line(struct jsonl_sink *j, const char *line, size_t len, size_t *cap)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL, *run, *id;
+
+	if (o && json_object_object_get_ex(o, "run_id", &run) &&
+	    json_object_is_type(run, json_type_string) &&
+	    json_object_object_get_ex(o, "attempt_id", &id) && json_object_is_type(id, json_type_int)) {
+		if (j->n_seen == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 128;
+			struct seen_key *n = realloc(j->seen, ncap * sizeof(*n));
+			if (!n)
+				goto out;
+			j->seen = n;
+			*cap = ncap;
+		}
+		snprintf(j->seen[j->n_seen].run_id, RP_ORIGIN_RUN_ID_MAX, "%s", json_object_get_string(run));
+		j->seen[j->n_seen].attempt_id = json_object_get_uint64(id);
+		j->n_seen++;
+	}
+out:
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
+}
+
+/* The attempts in the last TAIL_SCAN bytes (whole lines only). */
+static int scan_tail(struct jsonl_sink *j, off_t size, struct rp_diag *d)
+{
+	size_t len = size > (off_t)TAIL_SCAN ? TAIL_SCAN : (size_t)size, cap = 0;
+	char *buf, *p, *end;
+
+	if (!len)
+		return RP_OK;
+	buf = malloc(len);
+	if (!buf)
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", j->path);
+	if (pread(j->fd, buf, len, size - (off_t)len) != (ssize_t)len) {
+		free(buf);
+		return io_fail(j, d, "cannot read");
+	}
+	p = buf;
+	end = buf + len;
+	if (len < (size_t)size) { /* the first line is cut: skip it */
+		p = memchr(p, '\n', len);
+		p = p ? p + 1 : end;
+	}
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (n)
+			remember_line(j, p, n, &cap);
+		p += n + 1;
+	}
+	free(buf);
+	return RP_OK;
+}
+
+static bool already_there(struct jsonl_sink *j, const struct rp_sink_entry *e)
+{
+	const char *run = e->origin && e->origin->run_id ? e->origin->run_id : "";
+
+	for (size_t i = j->n_seen; i > 0; i--)
+		if (j->seen[i - 1].attempt_id == e->rec->attempt_id &&
+		    !strncmp(j->seen[i - 1].run_id, run, RP_ORIGIN_RUN_ID_MAX - 1))
+			return true;
+	/* Replays come first and in order: past them, nothing is there. */
+	free(j->seen);
+	j->seen = NULL;
+	j->n_seen = 0;
+	return false;
 }
 
 static int jsonl_open(struct rp_sink *s, struct rp_diag *d)
@@ -66,6 +177,10 @@ static int jsonl_open(struct rp_sink *s, struct rp_diag *d)
 
 	if (!*j->path)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "report file name is empty");
+	if (j->fd >= 0) { /* tried again after a failed open */
+		close(j->fd);
+		j->fd = -1;
+	}
 	ret = rp_mkdir_parent(j->path, 0755, d);
 	if (ret < 0)
 		return ret;
@@ -74,7 +189,24 @@ static int jsonl_open(struct rp_sink *s, struct rp_diag *d)
 	if (j->fd < 0)
 		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open report: %s", j->path,
 				   strerror(errno));
-	return terminate_torn_tail(j, d);
+	{
+		struct stat st;
+		if (fstat(j->fd, &st) < 0)
+			return io_fail(j, d, "cannot open report");
+		if (!S_ISREG(st.st_mode))
+			return RP_OK; /* a pipe or /dev/stdout: nothing to repair or scan */
+	}
+	if (flock(j->fd, LOCK_EX) < 0)
+		return io_fail(j, d, "cannot lock");
+	{
+		struct stat st;
+		ret = fstat(j->fd, &st) < 0 ? io_fail(j, d, "cannot open report")
+					    : truncate_torn_tail(j, st.st_size, d);
+		if (ret == RP_OK && fstat(j->fd, &st) == 0)
+			ret = scan_tail(j, st.st_size, d);
+	}
+	flock(j->fd, LOCK_UN);
+	return ret;
 }
 
 static int jsonl_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)
@@ -88,22 +220,31 @@ static int jsonl_append(struct rp_sink *s, const struct rp_sink_entry *e, struct
 
 	if (j->fd < 0)
 		return rp_diag_set(d, RP_ERR_IO, "%s: report is not open", j->path);
+	if (j->n_seen && already_there(j, e))
+		return RP_OK;
 	line = rp_record_json_line(r, e->origin, &len);
 	if (!line)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory encoding attempt %llu", j->path,
 				   (unsigned long long)r->attempt_id);
-	n = write_full(j->fd, line, len);
-	err = errno;
+	{
+		/* Writers of the same file wait for each other here, so a torn
+		 * line is cut off before anyone appends behind it. */
+		bool locked = flock(j->fd, LOCK_EX) == 0;
+		struct stat st;
+		off_t before = fstat(j->fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+		n = write_full(j->fd, line, len);
+		err = errno;
+		if (n != (ssize_t)len && n > 0 && before >= 0)
+			(void)ftruncate(j->fd, before);
+		if (locked)
+			flock(j->fd, LOCK_UN);
+	}
 	free(line);
-	if (n != (ssize_t)len) {
-		/* Keep the file line-structured for the next writer. */
-		if (n > 0)
-			(void)write_full(j->fd, "\n", 1);
+	if (n != (ssize_t)len)
 		return rp_diag_set(d, rp_errno_to_error(n < 0 ? err : ENOSPC),
 				   "%s: cannot append attempt %llu (board %s): %s", j->path,
 				   (unsigned long long)r->attempt_id, r->serial[0] ? r->serial : r->port_path,
 				   strerror(n < 0 ? err : ENOSPC));
-	}
 	if (fdatasync(j->fd) < 0 && errno != EINVAL)
 		return rp_diag_set(d, RP_ERR_IO, "%s: cannot sync: %s", j->path, strerror(errno));
 	return RP_OK;
@@ -115,6 +256,7 @@ static void jsonl_close(struct rp_sink *s)
 
 	if (j->fd >= 0)
 		close(j->fd);
+	free(j->seen);
 	free(j->path);
 	free(j);
 }

@@ -1,10 +1,20 @@
 /* rpiboot -j: a directory of <serial>.json files, rewritten whole (through
  * a temporary file) on every attempt of the board, so a reader never sees
- * half of one. */
+ * half of one. A replayed attempt (spool.h) rewrites the same file with
+ * the same contents; replays come in order, so the last one stays.
+ *
+ * A process killed between creating its temporary file and renaming it
+ * leaves <serial>.json.tmp.XXXXXX behind: opening the sink removes them.
+ * Another station writing into the same directory at that moment loses
+ * its rename, which is a failure that passes: its recorder tries again. */
 #include "records/sink.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "records/metadata_json.h"
 #include "util/fileio.h"
@@ -14,13 +24,41 @@ struct metadata_sink {
 	char *dir;
 };
 
+/* "<anything>.json.tmp.XXXXXX", as rp_file_write_atomic names them. */
+static bool is_stale_tmp(const char *name)
+{
+	const char *t = strstr(name, ".json.tmp.");
+	return t && t != name && strlen(t + 10) == 6 && !strchr(t + 10, '/');
+}
+
+static int remove_stale_tmp(struct metadata_sink *m, struct rp_diag *d)
+{
+	DIR *dir = opendir(m->dir);
+	struct dirent *e;
+	int ret = RP_OK;
+
+	if (!dir)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot read directory: %s", m->dir,
+				   strerror(errno));
+	while ((e = readdir(dir)))
+		if (is_stale_tmp(e->d_name) && unlinkat(dirfd(dir), e->d_name, 0) < 0 && errno != ENOENT) {
+			ret = rp_diag_set(d, rp_errno_to_error(errno), "%s/%s: cannot remove: %s", m->dir,
+					  e->d_name, strerror(errno));
+			break;
+		}
+	closedir(dir);
+	return ret;
+}
+
 static int metadata_open(struct rp_sink *s, struct rp_diag *d)
 {
 	struct metadata_sink *m = (struct metadata_sink *)s;
+	int ret;
 
 	if (!*m->dir)
 		return rp_diag_set(d, RP_ERR_INVALID_ARG, "metadata directory not given");
-	return rp_mkdir_p(m->dir, 0755, d);
+	ret = rp_mkdir_p(m->dir, 0755, d);
+	return ret < 0 ? ret : remove_stale_tmp(m, d);
 }
 
 static int metadata_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)

@@ -12,13 +12,29 @@ struct sqlite_sink {
 	struct rp_sink base;
 	char *path;
 	struct rp_db *db;
+	unsigned busy_ms;
 };
 
 static int sqlite_open(struct rp_sink *s, struct rp_diag *d)
 {
 	struct sqlite_sink *q = (struct sqlite_sink *)s;
+	int ret;
 
-	return rp_db_open(q->path, RP_DB_READWRITE, &q->db, d);
+	if (q->db)
+		return RP_OK;
+	ret = rp_db_open(q->path, RP_DB_READWRITE, &q->db, d);
+	if (ret == RP_OK && q->busy_ms)
+		rp_db_set_busy_timeout(q->db, q->busy_ms);
+	return ret;
+}
+
+void rp_sink_sqlite_set_busy_timeout(struct rp_sink *s, unsigned ms)
+{
+	struct sqlite_sink *q = (struct sqlite_sink *)s;
+
+	q->busy_ms = ms;
+	if (q->db)
+		rp_db_set_busy_timeout(q->db, ms);
 }
 
 static int sqlite_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)

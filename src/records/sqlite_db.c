@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "records/metadata_json.h"
@@ -20,6 +24,10 @@
 /* Long enough for another station's transaction (milliseconds of work)
  * and a checkpoint; short enough that a stuck writer shows up. */
 #define BUSY_TIMEOUT_MS 10000
+
+/* "RPDB" in the header: an rpiprov database, whatever else is in it.
+ * Files made before it existed have user_version >= 1 and our tables. */
+#define APPLICATION_ID 0x52504442
 
 /* migrations[v] takes a database from user_version v to v + 1. */
 static const char *const migrations[RP_DB_SCHEMA_VERSION] = {
@@ -165,7 +173,7 @@ static int user_version(struct rp_db *db, int *version, struct rp_diag *d)
  * connection is recovering the WAL: retry until the busy timeout. */
 static int begin_immediate(struct rp_db *db, struct rp_diag *d)
 {
-	uint64_t deadline = rp_now_ms() + BUSY_TIMEOUT_MS;
+	uint64_t deadline = rp_now_ms() + (db->busy_ms ? db->busy_ms : BUSY_TIMEOUT_MS);
 	int rc;
 
 	for (;;) {
@@ -205,11 +213,49 @@ static int enable_wal(struct rp_db *db, struct rp_diag *d)
 	}
 }
 
+static int int_query(struct rp_db *db, const char *sql, int *out, struct rp_diag *d)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? RP_OK : db_fail(db, d, rc, "cannot read the database");
+}
+
+/* Someone else's SQLite file: tables but not ours, or another
+ * application's id. We neither add tables to it nor read it as ours. */
+static int refuse_foreign(struct rp_db *db, int version, struct rp_diag *d)
+{
+	int app = 0, tables = 0, ours = 0, ret;
+
+	ret = int_query(db, "PRAGMA application_id", &app, d);
+	if (ret == RP_OK)
+		ret = int_query(db, "SELECT count(*) FROM sqlite_master", &tables, d);
+	if (ret == RP_OK)
+		ret = int_query(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+				    " AND name IN ('attempts', 'boards')", &ours, d);
+	if (ret < 0)
+		return ret;
+	if (app != APPLICATION_ID &&
+	    (app != 0 || (version == 0 && tables > 0) || (version > 0 && ours < 2)))
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: not an rpiprov database (an SQLite file of something "
+				   "else): rpiprov neither reads it nor adds its tables to it",
+				   db->path);
+	return RP_OK;
+}
+
 static int migrate(struct rp_db *db, struct rp_diag *d)
 {
 	int version, ret;
 
 	ret = user_version(db, &version, d);
+	if (ret == RP_OK)
+		ret = refuse_foreign(db, version, d);
 	if (ret < 0)
 		return ret;
 	if (version == RP_DB_SCHEMA_VERSION)
@@ -224,6 +270,13 @@ static int migrate(struct rp_db *db, struct rp_diag *d)
 		return ret;
 	/* Another process may have migrated while we waited for the lock. */
 	ret = user_version(db, &version, d);
+	if (ret == RP_OK)
+		ret = refuse_foreign(db, version, d);
+	if (ret == RP_OK && version == 0) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", APPLICATION_ID);
+		ret = exec_sql(db, sql, "cannot create the schema", d);
+	}
 	for (; ret == RP_OK && version < RP_DB_SCHEMA_VERSION; version++) {
 		char sql[64];
 		ret = exec_sql(db, migrations[version], "cannot create or migrate the schema", d);
@@ -244,6 +297,162 @@ static int prepare(struct rp_db *db, const char *sql, sqlite3_stmt **st, struct 
 }
 
 
+/* Why a file could not be opened, in the words every command uses for
+ * it: a directory we may not write is RP_ERR_ACCESS whether the file is a
+ * report, a database or a spool. */
+static int open_fail(struct rp_db *db, int rc, struct rp_diag *d)
+{
+	int e = db->h ? sqlite3_system_errno(db->h) : 0;
+	int code = (rc & 0xff) == SQLITE_CANTOPEN && e ? rp_errno_to_error(e) : rp_db_sqlite_code(rc);
+
+	return rp_diag_set(d, code, "%s: cannot open database: %s%s%s", db->path,
+			   db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc), e ? ": " : "",
+			   e ? strerror(e) : "");
+}
+
+/* A URI for path with the characters URIs give meaning to escaped. */
+static char *file_uri(const char *path, const char *query)
+{
+	size_t n = strlen(path);
+	char *u = malloc(3 * n + strlen(query) + 16), *p;
+
+	if (!u)
+		return NULL;
+	p = u + sprintf(u, "file:");
+	for (const char *s = path; *s; s++) {
+		if (*s == '%' || *s == '?' || *s == '#')
+			p += sprintf(p, "%%%02X", (unsigned char)*s);
+		else
+			*p++ = *s;
+	}
+	sprintf(p, "?%s", query);
+	return u;
+}
+
+static bool exists_with(const char *path, const char *suffix)
+{
+	char p[4096];
+	struct stat st;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix) >= sizeof(p))
+		return false;
+	return lstat(p, &st) == 0;
+}
+
+static int copy_file(const char *from, const char *to, struct rp_diag *d)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC | O_NOCTTY), out = -1, ret = RP_OK;
+	char buf[65536];
+	ssize_t n;
+
+	if (in < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot read: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		ret = rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot copy: %s", to, strerror(errno));
+	while (ret == RP_OK && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, (size_t)n) != n)
+			ret = rp_diag_set(d, RP_ERR_IO, "%s: cannot copy: %s", from, strerror(errno));
+	}
+	close(in);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+/* The database and its write-ahead log, copied into a private directory:
+ * the log has content that is not in the main file yet, and SQLite cannot
+ * read it without the -shm file it may not create beside them. */
+static int open_snapshot(struct rp_db *db, int flags, struct rp_diag *d)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[1024], from[4096], to[1100];
+	int ret, rc;
+
+	snprintf(dir, sizeof(dir), "%s/rpiprov-report-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot make a temporary directory: %s",
+				   dir, strerror(errno));
+	db->snapshot_dir = strdup(dir);
+	if (!db->snapshot_dir) {
+		rmdir(dir);
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	}
+	snprintf(to, sizeof(to), "%s/db", dir);
+	ret = copy_file(db->path, to, d);
+	snprintf(from, sizeof(from), "%s-wal", db->path);
+	snprintf(to, sizeof(to), "%s/db-wal", dir);
+	if (ret == RP_OK)
+		ret = copy_file(from, to, d);
+	if (ret < 0)
+		return ret;
+	snprintf(to, sizeof(to), "%s/db", dir);
+	rc = sqlite3_open_v2(to, &db->h, flags, NULL);
+	return rc == SQLITE_OK ? RP_OK : open_fail(db, rc, d);
+}
+
+/* Reports are read-only, and work for whoever may read the file, also
+ * without write access to its directory; they never create a file beside
+ * the database. With no write-ahead log (no writer has it open, every
+ * change is in the main file) the file is opened as immutable; with a log
+ * and its -shm (a writer is running, or was killed), as a normal reader;
+ * with a log but no -shm, from a private copy of both. */
+static int open_readonly(struct rp_db *db, struct rp_diag *d)
+{
+	const int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_READONLY;
+	struct stat st;
+	char *uri;
+	int rc;
+
+	if (stat(db->path, &st) < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open database: %s", db->path,
+				   strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: not a database file", db->path);
+	if (access(db->path, R_OK) < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open database: %s", db->path,
+				   strerror(errno));
+	if (exists_with(db->path, "-wal")) {
+		if (!exists_with(db->path, "-shm"))
+			return open_snapshot(db, flags, d);
+		rc = sqlite3_open_v2(db->path, &db->h, flags, NULL);
+	} else {
+		uri = file_uri(db->path, "immutable=1");
+		if (!uri)
+			return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+		rc = sqlite3_open_v2(uri, &db->h, flags | SQLITE_OPEN_URI, NULL);
+		free(uri);
+	}
+	if (rc != SQLITE_OK)
+		return open_fail(db, rc, d);
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	return RP_OK;
+}
+
+/* SQLite reports a directory we may not write as "unable to open" with
+ * whatever errno its last fallback saw: ask the file system first, so the
+ * cause reads (and exits) the same as for every other output. */
+static int check_writable(const char *path, struct rp_diag *d)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (access(path, F_OK) == 0) {
+		if (access(path, R_OK | W_OK) < 0)
+			return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot open database: %s", path,
+					   strerror(errno));
+	}
+	/* The directory too: SQLite makes its -wal and -shm files there. */
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
+		 slash ? path : ".");
+	if (access(dir, W_OK | X_OK) < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno), "%s: cannot create database files in %s: %s",
+				   path, dir, strerror(errno));
+	return RP_OK;
+}
+
 int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struct rp_diag *d)
 {
 	struct rp_db *db;
@@ -263,19 +472,12 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", path);
 	}
 	pthread_mutex_init(&db->lock, NULL);
-	flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
-		(mode == RP_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
-	if (rc != SQLITE_OK) {
-		ret = rp_diag_set(d, rp_db_sqlite_code(rc), "%s: cannot open database: %s", path,
-				  db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
-		rp_db_close(db);
-		return ret;
-	}
-	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
-
 	if (mode == RP_DB_READONLY) {
-		ret = user_version(db, &version, d);
+		ret = open_readonly(db, d);
+		if (ret == RP_OK)
+			ret = user_version(db, &version, d);
+		if (ret == RP_OK)
+			ret = refuse_foreign(db, version, d);
 		if (ret == RP_OK && version != RP_DB_SCHEMA_VERSION)
 			ret = rp_diag_set(d, version == 0 ? RP_ERR_FORMAT : RP_ERR_UNSUPPORTED,
 					  version == 0 ? "%s: not an rpiprov database (schema version %d)"
@@ -288,6 +490,19 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 		*out = db;
 		return RP_OK;
 	}
+	ret = check_writable(path, d);
+	if (ret < 0) {
+		rp_db_close(db);
+		return ret;
+	}
+	flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	if (rc != SQLITE_OK) {
+		ret = open_fail(db, rc, d);
+		rp_db_close(db);
+		return ret;
+	}
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
 
 	/* WAL lets readers (reports) run while stations write; FULL sync makes
 	 * a committed attempt survive a power cut. */
@@ -325,6 +540,16 @@ void rp_db_close(struct rp_db *db)
 	sqlite3_finalize(db->upsert_board);
 	if (db->h)
 		sqlite3_close_v2(db->h);
+	if (db->snapshot_dir) {
+		char p[4096];
+		static const char *const names[] = { "db", "db-wal", "db-shm", "db-journal" };
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(p, sizeof(p), "%s/%s", db->snapshot_dir, names[i]);
+			unlink(p);
+		}
+		rmdir(db->snapshot_dir);
+		free(db->snapshot_dir);
+	}
 	pthread_mutex_destroy(&db->lock);
 	free(db->path);
 	free(db);
@@ -350,6 +575,12 @@ int rp_db_last_attempt_id(struct rp_db *db, const char *station, uint64_t *out, 
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&db->lock);
 	return ret;
+}
+
+void rp_db_set_busy_timeout(struct rp_db *db, unsigned ms)
+{
+	db->busy_ms = ms;
+	sqlite3_busy_timeout(db->h, (int)ms);
 }
 
 const char *rp_db_path(const struct rp_db *db)

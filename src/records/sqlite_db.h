@@ -51,5 +51,7 @@ int rp_db_add_attempt(struct rp_db *db, const struct rp_board_record *r,
 int rp_db_last_attempt_id(struct rp_db *db, const char *station, uint64_t *out, struct rp_diag *d);
 
 const char *rp_db_path(const struct rp_db *db);
+/* Instead of the default 10 s. */
+void rp_db_set_busy_timeout(struct rp_db *db, unsigned ms);
 
 #endif

@@ -11,6 +11,8 @@
 struct rp_db {
 	sqlite3 *h;
 	char *path;
+	char *snapshot_dir;
+	unsigned busy_ms; /* 0: BUSY_TIMEOUT_MS */ /* a report's private copy of database and log, removed at close */
 	pthread_mutex_t lock; /* one statement at a time on h */
 	sqlite3_stmt *begin, *commit, *rollback, *insert_attempt, *upsert_board;
 };

@@ -57,9 +57,20 @@ static int open_records(struct rp_station *s, struct rp_diag *d)
 		.origin = s->origin.origin,
 		.sinks = s->opts.sinks,
 		.n_sinks = s->opts.n_sinks,
+		.spool_path = s->opts.spool_path,
+		.open_later = s->opts.open_sinks_later,
 		.on_error = on_sink_error,
 		.ctx = s,
 	};
+	char spool[4096];
+
+	if (!ro.spool_path && s->opts.spool_dir) {
+		if ((size_t)snprintf(spool, sizeof(spool), "%s/rpiprov-spool-%s.db", s->opts.spool_dir,
+				     s->origin.station) >= sizeof(spool))
+			return rp_diag_set(d, RP_ERR_INVALID_ARG, "%s: spool directory name too long",
+					   s->opts.spool_dir);
+		ro.spool_path = spool;
+	}
 
 	/* The recorder has the sinks now, whatever it returns. */
 	s->opts.sinks = NULL;
@@ -213,8 +224,14 @@ int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct 
 	rp_recorder_flush(s->recorder);
 	rp_recorder_stats(s->recorder, &st);
 	sum->records_written = st.written;
-	sum->record_errors = st.failed;
+	sum->record_errors = st.failed + (unsigned)st.backlog;
+	sum->records_queued = st.backlog;
 	return ret;
+}
+
+void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms)
+{
+	rp_recorder_backlog(s->recorder, records, oldest_age_ms);
 }
 
 void rp_station_stop(struct rp_station *s)

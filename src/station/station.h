@@ -31,6 +31,14 @@ struct rp_station_opts {
 	 * rp_station_new when it fails). None: records are only counted. */
 	struct rp_sink **sinks;
 	unsigned n_sinks;
+	/* Where each record is made durable first (records/spool.h): this
+	 * file, or else <spool_dir>/rpiprov-spool-<station>.db; neither: in
+	 * memory (nothing survives a crash). */
+	const char *spool_path;
+	const char *spool_dir;
+	/* A sink that cannot open at start (a database server that is down)
+	 * is tried again later; its records wait in the spool. */
+	bool open_sinks_later;
 	/* Stop after this many attempts (0: forever). */
 	unsigned count;
 	/* End when no board came and none is in flight for this long (0: never). */
@@ -60,7 +68,8 @@ struct rp_station_opts {
 struct rp_station_summary {
 	struct rp_runner_summary runner;
 	unsigned records_written;  /* attempts every sink kept */
-	unsigned record_errors;    /* attempts a sink refused (each refusal went to on_record_error) */
+	unsigned record_errors;    /* attempts a sink refused, or not yet in every sink */
+	uint64_t records_queued;   /* of those, waiting in the spool for a sink (sent at the next start) */
 	char run_id[40];
 };
 
@@ -80,6 +89,9 @@ const char *rp_station_name(const struct rp_station *s);
  * every record. RP_OK unless the source failed; look at the summary for
  * board results. */
 int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct rp_diag *d);
+/* Records not yet in every sink, and the age of the oldest (the live
+ * view, /metrics). Any thread. */
+void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms);
 /* Async-signal-safe; any thread. */
 void rp_station_stop(struct rp_station *s);
 void rp_station_abort(struct rp_station *s);

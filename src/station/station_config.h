@@ -47,6 +47,8 @@ struct rp_station_config {
 	char *serials[RP_STATION_MAX_GLOBS];
 	unsigned n_serials;
 	char *report, *database, *metadata_dir, *station;
+	char *spool;                   /* the record spool file (records/spool.h) */
+	bool allow_db_offline;         /* start even when a record sink cannot open yet */
 	unsigned board_timeout_ms;     /* 0: the runner's default */
 	bool allow_otp_permanent;
 	bool strict;

@@ -1,0 +1,401 @@
+/* PostgreSQL as a record sink (#12), through libpq. The logical schema is
+ * SQLite's (sqlite_db.h): attempts, boards, metadata, runs, stations, in
+ * tables named rpiprov_*. Each attempt has a globally unique id made on
+ * the station, "<station>/<run_id>/<attempt_id>"; inserting it twice is
+ * one row (ON CONFLICT DO NOTHING), and the board's counters move only
+ * when the row is new, so the spool may replay freely.
+ *
+ * Appends go into one open transaction that flush commits: the recorder
+ * flushes after every batch and advances its cursor only then.
+ *
+ * Credentials come from where libpq looks (PGPASSFILE, ~/.pgpass, the
+ * environment, service files). A password inside the connection string
+ * is refused, so it never sits in argv, the config, logs or records; the
+ * sink's name shows the address without it. sslmode and the TLS options
+ * pass through to libpq untouched.
+ *
+ * The schema version lives in rpiprov_schema; migrations run under a
+ * transaction-scoped advisory lock, so stations that start together apply
+ * each once. */
+#include "records/sink.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "records/metadata_json.h"
+
+#include <json-c/json.h>
+
+#define PG_SCHEMA_VERSION 1
+#define MIGRATION_LOCK 0x72706976 /* "rpiv": pg_advisory_xact_lock key */
+#define BATCH_LOCK 0x72706977
+
+struct pg_sink {
+	struct rp_sink base;
+	char *conninfo;
+	PGconn *c;
+	bool in_tx;
+};
+
+static const char *const migrations[PG_SCHEMA_VERSION] = {
+	"CREATE TABLE rpiprov_stations (station TEXT PRIMARY KEY,"
+	" first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL);"
+	"CREATE TABLE rpiprov_runs (run_id TEXT PRIMARY KEY, station TEXT NOT NULL,"
+	" first_seen_ms BIGINT NOT NULL);"
+	"CREATE TABLE rpiprov_attempts ("
+	" uid TEXT PRIMARY KEY,"
+	" run_id TEXT NOT NULL, attempt_id BIGINT NOT NULL, station TEXT NOT NULL,"
+	" serial TEXT NOT NULL, port TEXT NOT NULL, soc TEXT NOT NULL, pid INTEGER NOT NULL,"
+	" start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL, duration_ms BIGINT NOT NULL,"
+	" stage1_ms BIGINT NOT NULL, reenum_ms BIGINT NOT NULL, serve_ms BIGINT NOT NULL,"
+	" verify_ms BIGINT NOT NULL, result TEXT NOT NULL, error_code TEXT, error TEXT,"
+	" served_sha256 TEXT, eeprom_hash TEXT, bytes_served BIGINT NOT NULL,"
+	" files_served BIGINT NOT NULL, metadata TEXT NOT NULL, metadata_dropped BIGINT NOT NULL,"
+	" UNIQUE (run_id, attempt_id));"
+	"CREATE INDEX rpiprov_attempts_by_end ON rpiprov_attempts(end_ms);"
+	"CREATE INDEX rpiprov_attempts_by_serial ON rpiprov_attempts(serial);"
+	"CREATE TABLE rpiprov_metadata (uid TEXT NOT NULL REFERENCES rpiprov_attempts(uid),"
+	" key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (uid, key));"
+	"CREATE TABLE rpiprov_boards (serial TEXT PRIMARY KEY,"
+	" first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL, last_result TEXT NOT NULL,"
+	" last_error TEXT, attempts BIGINT NOT NULL DEFAULT 0, successes BIGINT NOT NULL DEFAULT 0,"
+	" mac TEXT, soc TEXT, eeprom_hash TEXT, last_port TEXT, last_station TEXT);",
+};
+
+/* libpq's message, one line, without anything from the connection string. */
+static int pg_fail(struct pg_sink *p, struct rp_diag *d, int code, const char *what)
+{
+	const char *m = p->c ? PQerrorMessage(p->c) : "out of memory";
+	int len = (int)strcspn(m, "\n");
+
+	return rp_diag_set(d, code, "%s: %s: %.*s", p->base.name, what, len, m);
+}
+
+/* How a failed connection reads to the rest of rpiprov: wrong password
+ * and no such database are the operator's to fix (the station refuses to
+ * start); anything else may pass (the server is down). */
+static int connect_error(struct pg_sink *p)
+{
+	const char *m = p->c ? PQerrorMessage(p->c) : "";
+
+	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
+	    strstr(m, "permission denied") || strstr(m, "no pg_hba.conf entry"))
+		return RP_ERR_ACCESS;
+	if (strstr(m, "does not exist"))
+		return RP_ERR_NOT_FOUND;
+	return RP_ERR_IO;
+}
+
+static int exec_ok(struct pg_sink *p, const char *sql, struct rp_diag *d, const char *what)
+{
+	PGresult *res = PQexec(p->c, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int ret = RP_OK;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		ret = pg_fail(p, d, PQstatus(p->c) == CONNECTION_OK ? RP_ERR_FORMAT : RP_ERR_IO, what);
+	PQclear(res);
+	return ret;
+}
+
+static int migrate(struct pg_sink *p, struct rp_diag *d)
+{
+	char sql[128];
+	PGresult *res;
+	int version = 0, ret;
+
+	ret = exec_ok(p, "BEGIN", d, "cannot start a transaction");
+	if (ret == RP_OK) {
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", MIGRATION_LOCK);
+		ret = exec_ok(p, sql, d, "cannot lock for the schema migration");
+	}
+	if (ret == RP_OK)
+		ret = exec_ok(p, "CREATE TABLE IF NOT EXISTS rpiprov_schema (version INTEGER NOT NULL)", d,
+			      "cannot create the schema table");
+	if (ret == RP_OK) {
+		res = PQexec(p->c, "SELECT coalesce(max(version), 0) FROM rpiprov_schema");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			version = atoi(PQgetvalue(res, 0, 0));
+		else
+			ret = pg_fail(p, d, RP_ERR_IO, "cannot read the schema version");
+		PQclear(res);
+	}
+	if (ret == RP_OK && version > PG_SCHEMA_VERSION)
+		ret = rp_diag_set(d, RP_ERR_UNSUPPORTED,
+				  "%s: schema version %d is newer than this rpiprov understands (%d)",
+				  p->base.name, version, PG_SCHEMA_VERSION);
+	for (; ret == RP_OK && version < PG_SCHEMA_VERSION; version++) {
+		ret = exec_ok(p, migrations[version], d, "cannot migrate the schema");
+		snprintf(sql, sizeof(sql), "DELETE FROM rpiprov_schema; INSERT INTO rpiprov_schema VALUES (%d)",
+			 version + 1);
+		if (ret == RP_OK)
+			ret = exec_ok(p, sql, d, "cannot set the schema version");
+	}
+	if (ret == RP_OK)
+		return exec_ok(p, "COMMIT", d, "cannot commit the schema");
+	PQclear(PQexec(p->c, "ROLLBACK"));
+	return ret;
+}
+
+static int pg_connect(struct pg_sink *p, struct rp_diag *d)
+{
+	if (p->c && PQstatus(p->c) == CONNECTION_OK)
+		return RP_OK;
+	if (p->c)
+		PQfinish(p->c);
+	p->in_tx = false;
+	p->c = PQconnectdb(p->conninfo);
+	if (!p->c || PQstatus(p->c) != CONNECTION_OK)
+		return pg_fail(p, d, connect_error(p), "cannot connect");
+	PQclear(PQexec(p->c, "SET synchronous_commit = on"));
+	return RP_OK;
+}
+
+static int pg_open(struct rp_sink *s, struct rp_diag *d)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+	int ret = pg_connect(p, d);
+
+	return ret < 0 ? ret : migrate(p, d);
+}
+
+static void bounded(char *dst, size_t cap, const char *src, size_t srccap)
+{
+	snprintf(dst, cap, "%.*s", (int)strnlen(src, srccap), src);
+}
+
+static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+	const struct rp_board_record *r = e->rec;
+	const char *station = e->origin && e->origin->station ? e->origin->station : "";
+	const char *run = e->origin && e->origin->run_id ? e->origin->run_id : "";
+	char uid[256], num[12][24], serial[64], port[64], soc[16], err[520], sha[72], hash[72];
+	struct json_object *meta = rp_metadata_json_object(r);
+	const char *meta_text, *mac = rp_board_record_meta(r, "MAC_ADDR");
+	const char *v[24];
+	PGresult *res;
+	bool inserted;
+	int ret;
+
+	if (!meta)
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);
+	ret = pg_connect(p, d);
+	if (ret == RP_OK && !p->in_tx) {
+		/* Stations update the same boards rows (a board moved to
+		 * another station) in their own order: one batch at a time
+		 * across the line instead of deadlocks. A batch is short. */
+		char sql[96];
+		snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", BATCH_LOCK);
+		ret = exec_ok(p, sql, d, "cannot start a transaction");
+		p->in_tx = ret == RP_OK;
+	}
+	if (ret < 0) {
+		json_object_put(meta);
+		return ret < 0 && ret != RP_ERR_ACCESS && ret != RP_ERR_NOT_FOUND ? RP_ERR_IO : ret;
+	}
+	meta_text = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	snprintf(uid, sizeof(uid), "%s/%s/%llu", station, run, (unsigned long long)r->attempt_id);
+	bounded(serial, sizeof(serial), r->serial, sizeof(r->serial));
+	bounded(port, sizeof(port), r->port_path, sizeof(r->port_path));
+	bounded(soc, sizeof(soc), r->soc, sizeof(r->soc));
+	bounded(err, sizeof(err), r->error, sizeof(r->error));
+	bounded(sha, sizeof(sha), r->served_sha256, sizeof(r->served_sha256));
+	bounded(hash, sizeof(hash), r->reported_hash, sizeof(r->reported_hash));
+	snprintf(num[0], 24, "%llu", (unsigned long long)r->attempt_id);
+	snprintf(num[1], 24, "%u", r->pid);
+	snprintf(num[2], 24, "%lld", (long long)r->start_unix_ms);
+	snprintf(num[3], 24, "%lld", (long long)r->end_unix_ms);
+	snprintf(num[4], 24, "%lld", (long long)(r->end_unix_ms > r->start_unix_ms ?
+						 r->end_unix_ms - r->start_unix_ms : 0));
+	for (int i = 0; i < RP_PHASE_COUNT; i++)
+		snprintf(num[5 + i], 24, "%u", r->phase_ms[i]);
+	snprintf(num[9], 24, "%llu", (unsigned long long)r->bytes_served);
+	snprintf(num[10], 24, "%u", r->files_served);
+	snprintf(num[11], 24, "%u", r->meta_dropped);
+	v[0] = uid; v[1] = run; v[2] = num[0]; v[3] = station; v[4] = serial; v[5] = port;
+	v[6] = soc; v[7] = num[1]; v[8] = num[2]; v[9] = num[3]; v[10] = num[4];
+	v[11] = num[5]; v[12] = num[6]; v[13] = num[7]; v[14] = num[8];
+	v[15] = rp_board_result_name(r->result);
+	v[16] = r->error_code ? rp_error_name(r->error_code) : NULL;
+	v[17] = err[0] ? err : NULL; v[18] = sha[0] ? sha : NULL; v[19] = hash[0] ? hash : NULL;
+	v[20] = num[9]; v[21] = num[10]; v[22] = meta_text ? meta_text : "{}"; v[23] = num[11];
+	res = PQexecParams(p->c,
+		"INSERT INTO rpiprov_attempts (uid, run_id, attempt_id, station, serial, port, soc, pid,"
+		" start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms, result,"
+		" error_code, error, served_sha256, eeprom_hash, bytes_served, files_served, metadata,"
+		" metadata_dropped) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
+		"$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING RETURNING 1",
+		24, NULL, v, NULL, NULL, 0);
+	inserted = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		ret = pg_fail(p, d, RP_ERR_IO, "cannot insert the attempt");
+	PQclear(res);
+	if (ret == RP_OK && inserted) {
+		const char *b[12] = { serial, num[2], num[3], v[15], v[17], r->result == RP_RESULT_OK ? "1" : "0",
+				      mac && *mac ? mac : NULL, soc[0] ? soc : NULL, v[19], port, station, run };
+		res = PQexecParams(p->c,
+			"WITH s AS (INSERT INTO rpiprov_stations VALUES ($11, $2, $3) ON CONFLICT (station)"
+			"  DO UPDATE SET last_seen_ms = greatest(rpiprov_stations.last_seen_ms, excluded.last_seen_ms)),"
+			" rn AS (INSERT INTO rpiprov_runs VALUES ($12, $11, $2) ON CONFLICT DO NOTHING)"
+			" INSERT INTO rpiprov_boards (serial, first_seen_ms, last_seen_ms, last_result, last_error,"
+			" attempts, successes, mac, soc, eeprom_hash, last_port, last_station)"
+			" SELECT $1, $2, $3, $4, $5, 1, $6::int, $7, $8, $9, $10, $11 WHERE $1 <> ''"
+			" ON CONFLICT (serial) DO UPDATE SET"
+			" first_seen_ms = least(rpiprov_boards.first_seen_ms, excluded.first_seen_ms),"
+			" attempts = rpiprov_boards.attempts + 1,"
+			" successes = rpiprov_boards.successes + excluded.successes,"
+			" mac = coalesce(excluded.mac, rpiprov_boards.mac),"
+			" soc = coalesce(excluded.soc, rpiprov_boards.soc),"
+			" last_result = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+			"  THEN excluded.last_result ELSE rpiprov_boards.last_result END,"
+			" last_error = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+			"  THEN excluded.last_error ELSE rpiprov_boards.last_error END,"
+			" last_port = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+			"  THEN excluded.last_port ELSE rpiprov_boards.last_port END,"
+			" last_station = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+			"  THEN excluded.last_station ELSE rpiprov_boards.last_station END,"
+			" last_seen_ms = greatest(rpiprov_boards.last_seen_ms, excluded.last_seen_ms)",
+			12, NULL, b, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ret = pg_fail(p, d, RP_ERR_IO, "cannot update the board");
+		PQclear(res);
+		for (unsigned i = 0; ret == RP_OK && i < r->n_meta && i < RP_META_MAX; i++) {
+			char key[RP_META_KEY_MAX + 1], val[RP_META_VALUE_MAX + 1];
+			const char *m[3] = { uid, key, val };
+			bounded(key, sizeof(key), r->meta[i].key, sizeof(r->meta[i].key));
+			bounded(val, sizeof(val), r->meta[i].value, sizeof(r->meta[i].value));
+			res = PQexecParams(p->c, "INSERT INTO rpiprov_metadata VALUES ($1, $2, $3)"
+					   " ON CONFLICT DO NOTHING", 3, NULL, m, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				ret = pg_fail(p, d, RP_ERR_IO, "cannot insert metadata");
+			PQclear(res);
+		}
+	}
+	json_object_put(meta);
+	if (ret < 0) {
+		/* The open transaction is lost: the cursor has not moved past
+		 * anything in it, so it all comes again. */
+		PQclear(PQexec(p->c, "ROLLBACK"));
+		p->in_tx = false;
+		rp_diag_prefix(d, "attempt %llu (board %s)", (unsigned long long)r->attempt_id,
+			       serial[0] ? serial : port);
+		return RP_ERR_IO;
+	}
+	return RP_OK;
+}
+
+static int pg_flush(struct rp_sink *s, struct rp_diag *d)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+	int ret;
+
+	if (!p->in_tx)
+		return RP_OK;
+	p->in_tx = false;
+	ret = exec_ok(p, "COMMIT", d, "cannot commit");
+	return ret < 0 ? RP_ERR_IO : RP_OK;
+}
+
+static int pg_last_attempt_id(struct rp_sink *s, const char *station, uint64_t *out,
+			      struct rp_diag *d)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+	const char *v[1] = { station ? station : "" };
+	PGresult *res;
+	int ret = RP_OK;
+
+	*out = 0;
+	if (!p->c || PQstatus(p->c) != CONNECTION_OK)
+		return RP_OK;
+	res = PQexecParams(p->c, "SELECT coalesce(max(attempt_id), 0) FROM rpiprov_attempts"
+			   " WHERE station = $1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		*out = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	else
+		ret = pg_fail(p, d, RP_ERR_IO, "cannot read the last attempt id");
+	PQclear(res);
+	return ret;
+}
+
+static void pg_close(struct rp_sink *s)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+
+	if (p->c)
+		PQfinish(p->c);
+	free(p->conninfo);
+	free(p);
+}
+
+static const struct rp_sink_ops pg_ops = {
+	.open = pg_open,
+	.append = pg_append,
+	.flush = pg_flush,
+	.close = pg_close,
+	.last_attempt_id = pg_last_attempt_id,
+};
+
+/* "postgresql://user@host:port/db", from what libpq parsed: never the
+ * password, which is refused anyway. */
+static void safe_name(struct pg_sink *p, PQconninfoOption *opts)
+{
+	const char *user = "", *host = "", *port = "", *db = "", *service = "";
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (!strcmp(o->keyword, "user"))
+			user = o->val;
+		else if (!strcmp(o->keyword, "host"))
+			host = o->val;
+		else if (!strcmp(o->keyword, "port"))
+			port = o->val;
+		else if (!strcmp(o->keyword, "dbname"))
+			db = o->val;
+		else if (!strcmp(o->keyword, "service"))
+			service = o->val;
+	}
+	if (*service)
+		snprintf(p->base.name, sizeof(p->base.name), "database postgresql service %s", service);
+	else
+		snprintf(p->base.name, sizeof(p->base.name), "database postgresql://%s%s%s%s%s/%s", user,
+			 *user ? "@" : "", host, *port ? ":" : "", port, db);
+}
+
+int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d)
+{
+	struct pg_sink *p;
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	*out = NULL;
+	opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+	if (!opts) {
+		/* libpq's message may quote the string: it is not repeated. */
+		PQfreemem(err);
+		return rp_diag_set(d, RP_ERR_INVALID_ARG, "--db: not a valid PostgreSQL connection string");
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && *o->val) {
+			PQconninfoFree(opts);
+			return rp_diag_set(d, RP_ERR_INVALID_ARG,
+					   "--db: the connection string holds a password; put it in "
+					   "PGPASSFILE (~/.pgpass), PGPASSWORD or a service file instead, "
+					   "where it stays out of the command line and the logs");
+		}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->conninfo = strdup(conninfo))) {
+		free(p);
+		PQconninfoFree(opts);
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	}
+	p->base.ops = &pg_ops;
+	safe_name(p, opts);
+	PQconninfoFree(opts);
+	*out = &p->base;
+	return RP_OK;
+}

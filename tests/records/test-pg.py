@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""PostgreSQL records against a real server (#12), started by the test
+(pg_cluster.py):
+
+- 4 stations x 64 simulated boards at once (so also migrations raced by
+  four stations): exactly 256 attempts, none lost or duplicated;
+- the server stopped mid-run and started again: every record arrives once;
+- a station run with the server down (--allow-db-offline), records left
+  in its spool, then started again: they arrive once;
+- a wrong password, or a missing database: a clear error at start (77,
+  66), no board is touched, and the password is in no message;
+- a password in the connection string is refused (it would sit in argv)."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import case, check, done, skip_all  # noqa: E402
+import pg_cluster  # noqa: E402
+
+RPIPROV = os.environ.get("RPIPROV_BIN")
+FW = os.environ.get("RPIPROV_TEST_FIRMWARE")
+
+
+def payload_args():
+    return ["--image", os.path.join(FW, "2711", "pieeprom-2022-04-26.bin"),
+            "--recovery", os.path.join(FW, "2711", "recovery.bin")]
+
+
+def station(pg, tmp, name, n, db="line", extra=(), env=None):
+    return [RPIPROV, "station", "--simulate", str(n), "--plain", "--name", name,
+            "--db", pg.conninfo(db), "--spool", os.path.join(tmp, f"spool-{name}.db")] + \
+        list(extra) + payload_args()
+
+
+def count(pg, where="true"):
+    return int(pg.sql(f"SELECT count(*) FROM rpiprov_attempts WHERE {where}", "line"))
+
+
+def test_four_stations(pg, tmp):
+    procs = [subprocess.Popen(station(pg, tmp, f"s{i}", 64), env=pg.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        check(p.returncode == 0, f"station exit {p.returncode}: {err[-400:]!r}")
+    check(count(pg) == 256, f"256 attempts ({count(pg)})")
+    check(pg.sql("SELECT count(DISTINCT (run_id, attempt_id)) FROM rpiprov_attempts", "line") == "256",
+          "no duplicate")
+    check(pg.sql("SELECT count(*) FROM rpiprov_stations", "line") == "4", "four stations")
+    check(pg.sql("SELECT version FROM rpiprov_schema", "line") == "1", "one schema version row")
+
+
+def test_server_restart(pg, tmp):
+    before = count(pg)
+    p = subprocess.Popen(station(pg, tmp, "restart", 24, extra=["--sim-arrivals", "3s"]),
+                         env=pg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    pg.stop("fast")
+    time.sleep(1.0)
+    pg.start()
+    out, err = p.communicate(timeout=120)
+    check(count(pg, "station = 'restart'") == 24,
+          f"every record once after the restart ({count(pg, 'station = ' + repr('restart'))}); "
+          f"exit {p.returncode} {err[-300:]!r}")
+    check(count(pg) == before + 24, "nothing else changed")
+
+
+def test_spooled_then_restarted(pg, tmp):
+    pg.stop("fast")
+    r = subprocess.run(station(pg, tmp, "offline", 10, extra=["--allow-db-offline"]), env=pg.env,
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 1 and "kept in the spool" in r.stderr,
+          f"records kept locally, said so: {r.returncode} {r.stderr[-300:]!r}")
+    pg.start()
+    r = subprocess.run(station(pg, tmp, "offline", 1), env=pg.env, capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, f"the next start delivers: {r.returncode} {r.stderr[-300:]!r}")
+    check(count(pg, "station = 'offline'") == 11, f"each once ({count(pg, 'station = ' + repr('offline'))})")
+
+
+def test_refusals(pg, tmp):
+    bad = os.path.join(tmp, "badpass")
+    with open(bad, "w") as f:
+        f.write("*:*:*:postgres:wrong-password\n")
+    os.chmod(bad, 0o600)
+    env = dict(pg.env, PGPASSFILE=bad)
+    r = subprocess.run(station(pg, tmp, "badpw", 2), env=env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 77, f"wrong password: exit {r.returncode} {r.stderr[-300:]!r}")
+    check("password authentication failed" in r.stderr, "the error says why")
+    check("wrong-password" not in r.stderr + r.stdout, "the password is not shown")
+    r = subprocess.run(station(pg, tmp, "nodb", 2, db="nosuchdb"), env=pg.env, capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 66, f"missing database: exit {r.returncode} {r.stderr[-300:]!r}")
+    check("does not exist" in r.stderr, "the error says why")
+    args = station(pg, tmp, "pwinargv", 2)
+    args[args.index("--db") + 1] = pg.conninfo("line") + " password=hunter2"
+    r = subprocess.run(args, env=pg.env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 64 and "hunter2" not in r.stderr, f"password in argv refused: {r.returncode}")
+
+
+def main():
+    if not RPIPROV or not FW or not os.path.isdir(FW):
+        return skip_all("firmware fixtures or RPIPROV_BIN missing")
+    try:
+        with pg_cluster.PgCluster() as pg:
+            pg.sql("CREATE DATABASE line")
+            tmp = tempfile.mkdtemp(prefix="rpiprov-pg-test-")
+            case("4 stations x 64 boards: 256 attempts once", test_four_stations, pg, tmp)
+            case("server stopped mid-run: every record once", test_server_restart, pg, tmp)
+            case("spooled while the server was down, restarted: once", test_spooled_then_restarted,
+                 pg, tmp)
+            case("wrong password, missing database: refused at start", test_refusals, pg, tmp)
+    except pg_cluster.Skip as e:
+        return skip_all(str(e))
+    return done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

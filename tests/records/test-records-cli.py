@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Records converge, as a user sees them (#10).
+
+- crash loop: a station SIGKILLed 40 times mid-tray, then run to the end:
+  JSON Lines, SQLite and the metadata files hold exactly the same
+  attempts, each once; no torn line, no stale temporary file;
+- `report` is read-only: it creates nothing beside the database, and
+  works for a user who may not write the database's directory, also when
+  the write-ahead log has content and no -shm file is there;
+- a foreign SQLite database is refused (65) and left without our tables;
+- exit codes agree across commands: a directory the user may not write
+  is 77 (no permission) for station, flash and report's missing file is
+  66; a malformed database is 65 for station, flash and report.
+
+Commands that must lack write access run as `nobody` (tests run as root,
+which a chmod does not stop)."""
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import case, check, done, skip_all  # noqa: E402
+
+RPIPROV = os.environ.get("RPIPROV_BIN")
+FW = os.environ.get("RPIPROV_TEST_FIRMWARE")
+
+
+def payload_args():
+    return ["--image", os.path.join(FW, "2711", "pieeprom-2022-04-26.bin"),
+            "--recovery", os.path.join(FW, "2711", "recovery.bin")]
+
+
+def run(args, timeout=60, user=None):
+    cmd = [RPIPROV] + args
+    if user:
+        cmd = ["runuser", "-u", user, "--"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def jsonl_keys(path):
+    keys, bad = [], 0
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("torn")
+                o = json.loads(line)
+                keys.append((o["run_id"], o["attempt_id"], o["serial"], bool(o["metadata"])))
+            except (ValueError, KeyError):
+                bad += 1
+    return keys, bad
+
+
+def test_crash_loop(tmp):
+    report = os.path.join(tmp, "r.jsonl")
+    db = os.path.join(tmp, "b.db")
+    meta = os.path.join(tmp, "meta")
+    args = ["station", "--simulate", "64", "--plain", "--name", "crash", "--report", report,
+            "--db", db, "--metadata-dir", meta] + payload_args()
+    rnd = random.Random(10)
+    kills = 0
+    for _ in range(40):
+        p = subprocess.Popen([RPIPROV] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Somewhere in the tray: after a random share of its boards.
+        deadline = time.monotonic() + 10
+        want = rnd.randint(0, 40)
+        start = os.path.getsize(report) if os.path.exists(report) else 0
+        while time.monotonic() < deadline and p.poll() is None:
+            size = os.path.getsize(report) if os.path.exists(report) else 0
+            if size - start >= want * 600:
+                break
+            time.sleep(0.002)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait()
+    check(kills >= 35, f"the station was killed mid-tray ({kills} of 40)")
+    r = run(args, timeout=120)
+    check(r.returncode == 0, f"the last run ends cleanly: {r.returncode} {r.stderr[-400:]!r}")
+    keys, bad = jsonl_keys(report)
+    check(bad == 0, f"no torn or malformed line in the report ({bad})")
+    check(len(keys) == len(set(keys)), f"no attempt twice in the report ({len(keys) - len(set(keys))})")
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT run_id, attempt_id, serial FROM attempts").fetchall()
+    per_board = dict(con.execute("SELECT serial, attempts FROM boards").fetchall())
+    con.close()
+    check(len(rows) >= 64, f"the attempts are there ({len(rows)})")
+    check(sorted((k[0], k[1], k[2]) for k in keys) == sorted(rows),
+          f"report and database hold the same attempts ({len(keys)} vs {len(rows)})")
+    counted = {}
+    for k in keys:
+        counted[k[2]] = counted.get(k[2], 0) + 1
+    check(counted == per_board, "the boards table counts every attempt once")
+    files = os.listdir(meta)
+    check(not [f for f in files if ".tmp." in f], f"no stale temporary files: {files[:5]}")
+    serials = {k[2] for k in keys if k[3]}
+    check(set(f[:-5] for f in files if f.endswith(".json")) == serials,
+          "a metadata file for every board with metadata, and no other")
+    spool = os.path.join(tmp, "rpiprov-spool-crash.db")
+    con = sqlite3.connect(spool)
+    left = con.execute("SELECT count(*) FROM records").fetchone()[0]
+    con.close()
+    check(left == 0, f"the spool is empty once every sink has every record ({left})")
+
+
+def make_db(tmp, name):
+    db = os.path.join(tmp, name)
+    r = run(["station", "--simulate", "3", "--plain", "--name", "ro", "--db", db] + payload_args())
+    check(r.returncode == 0, f"station made {name}: {r.stderr!r}")
+    return db
+
+
+def test_report_read_only(tmp):
+    os.chmod(tmp, 0o755)
+    db = make_db(tmp, "ro.db")
+    # Nothing is created or changed beside the database.
+    before = {f: open(os.path.join(tmp, f), "rb").read() for f in os.listdir(tmp)}
+    r = run(["report", "--db", db, "--json"])
+    check(r.returncode == 0, f"report: {r.returncode} {r.stderr!r}")
+    after = {f: open(os.path.join(tmp, f), "rb").read() for f in os.listdir(tmp)}
+    check(before == after, f"report wrote nothing: {sorted(before)} -> {sorted(after)}")
+
+    # A writer killed with records in its write-ahead log, and no -shm:
+    # the reader may not create one in this directory.
+    pid = os.fork()
+    if pid == 0:
+        c = sqlite3.connect(db)
+        c.execute("PRAGMA wal_autocheckpoint = 0")
+        c.execute("INSERT INTO attempts (run_id, attempt_id, station, serial, port, soc, pid,"
+                  " start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms,"
+                  " result, bytes_served, files_served, metadata, metadata_dropped)"
+                  " VALUES ('wal', 1, 'ro', '10000000abcdef01', '1-1.9', '2711', 10001,"
+                  " 1, 2, 1, 0, 0, 0, 0, 'OK', 0, 0, '{}', 0)")
+        c.commit()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if os.path.exists(db + "-shm"):
+        os.unlink(db + "-shm")
+    check(os.path.getsize(db + "-wal") > 0, "the log has content")
+    r = run(["report", "--db", db, "--json"], user="nobody")
+    check(r.returncode == 0, f"report as a user without write access: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        check(json.loads(r.stdout)["attempts"] == 4, "the report includes the log's attempt")
+    check(not os.path.exists(db + "-shm"), "no -shm made beside the database")
+
+
+def test_foreign_database(tmp):
+    other = os.path.join(tmp, "app.sqlite")
+    c = sqlite3.connect(other)
+    c.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    c.commit()
+    c.close()
+    r = run(["station", "--simulate", "2", "--plain", "--db", other] + payload_args())
+    check(r.returncode == 65, f"station refuses a foreign database: {r.returncode} {r.stderr!r}")
+    check("not an rpiprov database" in r.stderr, f"and says why: {r.stderr!r}")
+    c = sqlite3.connect(other)
+    tables = [t[0] for t in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    c.close()
+    check(tables == ["invoices"], f"no tables added: {tables}")
+    r = run(["report", "--db", other])
+    check(r.returncode == 65, f"report: {r.returncode}")
+
+
+def test_exit_codes(tmp):
+    os.chmod(tmp, 0o755)
+    ro = os.path.join(tmp, "locked")
+    os.mkdir(ro, 0o755)  # root's: nobody may not write here
+    for what, args in [("station --db", ["station", "--simulate", "1", "--plain", "--db"]),
+                       ("station --report", ["station", "--simulate", "1", "--plain", "--report"]),
+                       ("flash --db", ["flash", "--simulate", "1", "--db"]),
+                       ("flash --report", ["flash", "--simulate", "1", "--report"])]:
+        target = os.path.join(ro, "x.db" if "--db" in args else "x.jsonl")
+        r = run(args + [target] + payload_args(), user="nobody")
+        check(r.returncode == 77, f"{what} in a read-only directory: {r.returncode} {r.stderr!r}")
+    r = run(["report", "--db", os.path.join(ro, "none.db")], user="nobody")
+    check(r.returncode == 66, f"report of a missing database: {r.returncode}")
+
+    bad = os.path.join(tmp, "garbage.db")
+    with open(bad, "wb") as f:
+        f.write(b"this is not a database, just text" * 200)
+    for what, args in [("station", ["station", "--simulate", "1", "--plain", "--db", bad]),
+                       ("flash", ["flash", "--simulate", "1", "--db", bad]),
+                       ("report", ["report", "--db", bad])]:
+        if what != "report":
+            args += payload_args()
+        r = run(args)
+        check(r.returncode == 65, f"{what} with a malformed database: {r.returncode} {r.stderr!r}")
+
+
+def main():
+    if not RPIPROV or not FW or not os.path.isdir(FW):
+        return skip_all("firmware fixtures or RPIPROV_BIN missing")
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        return skip_all("needs root and runuser to test a user without write access")
+    for name, fn in [("crash loop: 40 SIGKILLs, every sink the same attempts", test_crash_loop),
+                     ("report is read-only", test_report_read_only),
+                     ("a foreign database is refused", test_foreign_database),
+                     ("exit codes agree across commands", test_exit_codes)]:
+        tmp = tempfile.mkdtemp(prefix="rpiprov-records-cli-")
+        try:
+            case(name, fn, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
