@@ -20,7 +20,9 @@
 #include "cli/signals.h"
 #include "cli/sim_args.h"
 #include "cli/source_args.h"
+#include "station/dashboard.h"
 #include "station/event_json.h"
+#include "station/http_server.h"
 #include "station/liveview.h"
 #include "station/station.h"
 #include "util/parse.h"
@@ -35,6 +37,8 @@ enum output_mode { OUT_PLAIN, OUT_TTY, OUT_JSON };
 struct cli_station {
 	enum output_mode mode;
 	struct rp_liveview *lv;
+	struct rp_dash *dash; /* --http: the web dashboard's model */
+	struct rp_http *http;
 	struct rp_station *station;
 	struct rp_source *source;
 	struct rp_record_origin origin;
@@ -81,6 +85,11 @@ static void usage(FILE *out)
 		"      --db FILE            SQLite manufacturing database (key 'database')\n"
 		"      --metadata-dir DIR   DIR/<serial>.json like rpiboot -j\n"
 		"  -n, --name NAME          station name in every record (key 'station')\n\n"
+		"Web dashboard and Prometheus metrics (read-only):\n"
+		"      --http ADDR:PORT     serve /, /events, /metrics, /api/status and\n"
+		"                           /api/attempts (key 'http'; ADDR defaults to 127.0.0.1)\n"
+		"      --http-token FILE    token needed by every request (key\n"
+		"                           'http_token_file'); required beyond loopback\n\n"
 		"Output (stdout): a live table on a terminal, timestamped lines otherwise.\n"
 		"      --json               stream events as JSON Lines instead\n"
 		"      --plain              timestamped lines even on a terminal\n\n"
@@ -159,6 +168,8 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 				 : ev->type == RP_RUNNER_BOARD_FINISHED ? CLI_OUT_KEEP
 				 : CLI_OUT_EVENT;
 
+	if (c->dash)
+		rp_dash_event(c->dash, ev, rp_now_ms(), rp_wall_now_ms());
 	if (c->mode == OUT_TTY) {
 		rp_liveview_event(c->lv, ev, rp_now_ms());
 	} else if (c->mode == OUT_JSON) {
@@ -211,6 +222,44 @@ static void on_tick(void *ctx)
 	redraw(ctx, false);
 }
 
+static void station_backlog(void *ctx, uint64_t *records, int64_t *oldest_age_ms)
+{
+	rp_station_records_backlog(ctx, records, oldest_age_ms);
+}
+
+/* The dashboard model and its server, before any board is taken. */
+static int start_http(struct cli_station *c, const struct rp_station_config *cfg, struct rp_diag *d)
+{
+	struct rp_dash_opts o;
+	struct rp_http_opts ho;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.origin = c->origin;
+	for (size_t i = 0; i < rp_station_n_prepared(c->station) && i < RP_DASH_MAX_FIRMWARE; i++) {
+		const struct rp_prepared *p = rp_station_prepared_set(c->station, i);
+		o.firmware[i].soc = p->soc;
+		o.firmware[i].image = p->image_source;
+		o.firmware[i].sha256 = p->image_sha256;
+		o.n_firmware++;
+	}
+	o.process_start_unix_ms = rp_wall_now_ms();
+	o.backlog = station_backlog;
+	o.backlog_ctx = c->station;
+	ret = rp_dash_new(&o, &c->dash);
+	if (ret < 0)
+		return rp_diag_set(d, ret, "out of memory");
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = cfg->http;
+	ho.token_file = cfg->http_token_file;
+	ho.dash = c->dash;
+	ret = rp_http_start(&ho, &c->http, d);
+	if (ret < 0)
+		return ret;
+	cli_info("dashboard: %s (metrics: %smetrics)", rp_http_url(c->http), rp_http_url(c->http));
+	return RP_OK;
+}
+
 static void print_summary(const struct rp_station *s, const struct rp_station_summary *sum,
 			  const struct rp_station_config *cfg)
 {
@@ -235,7 +284,7 @@ int cmd_station(int argc, char **argv)
 {
 	enum {
 		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
-		OPT_SIM_ARRIVALS, OPT_SIM_SEED,
+		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_HTTP, OPT_HTTP_TOKEN,
 	};
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -248,6 +297,8 @@ int cmd_station(int argc, char **argv)
 		{ "plain", no_argument, NULL, OPT_PLAIN },
 		{ "sim-arrivals", required_argument, NULL, OPT_SIM_ARRIVALS },
 		{ "sim-seed", required_argument, NULL, OPT_SIM_SEED },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "http-token", required_argument, NULL, OPT_HTTP_TOKEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -262,7 +313,8 @@ int cmd_station(int argc, char **argv)
 		int opt;
 		const char *key;
 	} opt_keys[] = {
-		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" },
+		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" }, { OPT_HTTP, "http" },
+		{ OPT_HTTP_TOKEN, "http_token_file" },
 	};
 	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];
@@ -482,10 +534,19 @@ int cmd_station(int argc, char **argv)
 			 sim_args.boards ? " to simulated boards" : "",
 			 sim_args.boards ? "" : "; waiting for boards");
 	}
+	if (cfg.http) {
+		ret = start_http(&c, &cfg, &d);
+		if (ret < 0) {
+			exit_code = cli_fail(&d);
+			goto out;
+		}
+	}
 	cli_outq_start(&c.out); /* the station writes its own records */
 	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
 	ret = rp_station_run(c.station, &sum, &d);
 	cli_signals_stop(&c.sig);
+	rp_http_stop(c.http);
+	c.http = NULL;
 	if (c.mode == OUT_TTY) {
 		rp_liveview_set_status(c.lv, NULL);
 		redraw(&c, true);
@@ -503,6 +564,8 @@ out:
 	rp_station_free(c.station);
 	if (c.source)
 		c.source->ops->destroy(c.source);
+	rp_http_stop(c.http);
+	rp_dash_free(c.dash);
 	rp_liveview_free(c.lv);
 	cli_signals_close(&c.sig);
 	rp_station_config_free(&cfg);

@@ -176,6 +176,18 @@ const char *rp_station_name(const struct rp_station *s)
 	return s->origin.station;
 }
 
+/* Interim: counted from rp_recorder_stats, which cannot tell the age.
+ * Switch to rp_recorder_backlog (records and oldest age) once the
+ * recorder has it. */
+void rp_station_records_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms)
+{
+	struct rp_recorder_stats st;
+
+	rp_recorder_stats(s->recorder, &st);
+	*records = st.submitted >= st.written + st.failed ? st.submitted - st.written - st.failed : 0;
+	*oldest_age_ms = -1;
+}
+
 int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct rp_diag *d)
 {
 	struct rp_recorder_stats st;

@@ -71,6 +71,9 @@ const struct rp_prepared *rp_station_prepared_set(const struct rp_station *s, si
 const struct rp_prepared *rp_station_prepared(const struct rp_station *s); /* the first */
 const char *rp_station_run_id(const struct rp_station *s);
 const char *rp_station_name(const struct rp_station *s);
+/* Records handed to the sinks but not yet written by all of them, and the
+ * age of the oldest (-1: not known). Any thread, while the station lives. */
+void rp_station_records_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms);
 /* Run until stopped, `count` attempts or the idle timeout, then flush
  * every record. RP_OK unless the source failed; look at the summary for
  * board results. */
