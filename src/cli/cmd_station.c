@@ -36,6 +36,7 @@ enum output_mode { OUT_PLAIN, OUT_TTY, OUT_JSON };
 
 struct cli_station {
 	enum output_mode mode;
+	bool colour; /* a terminal, and NO_COLOR unset */
 	struct rp_liveview *lv;
 	struct rp_dash *dash; /* --http: the web dashboard's model */
 	struct rp_http *http;
@@ -133,12 +134,17 @@ static uint64_t splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-static unsigned term_width(void)
+static void term_size(unsigned *width, unsigned *height)
 {
 	struct winsize ws;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
+
+	*width = 80;
+	*height = 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_col > 0)
+			*width = ws.ws_col;
+		*height = ws.ws_row;
+	}
 }
 
 /* Each frame moves the cursor over the one before, so none may be lost:
@@ -152,7 +158,10 @@ static void redraw(struct cli_station *c, bool force)
 
 	if (!force && !cli_outq_idle(&c->out))
 		return;
-	frame = rp_liveview_render(c->lv, rp_now_ms(), term_width(), &len);
+	struct rp_liveview_frame f = { .colour = c->colour };
+
+	term_size(&f.width, &f.height);
+	frame = rp_liveview_render(c->lv, rp_now_ms(), &f, &len);
 	if (frame) {
 		cli_outq_put(&c->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, frame, len);
 		free(frame);
@@ -260,16 +269,26 @@ static int start_http(struct cli_station *c, const struct rp_station_config *cfg
 	return RP_OK;
 }
 
-static void print_summary(const struct rp_station *s, const struct rp_station_summary *sum,
+static void print_summary(struct cli_station *c, const struct rp_station_summary *sum,
 			  const struct rp_station_config *cfg)
 {
 	const struct rp_runner_summary *r = &sum->runner;
+	char ignored[200] = "";
 
-	cli_info("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus"
-		 "%s%s",
-		 rp_station_name(s), sum->run_id, r->finished, r->finished == 1 ? "" : "s", r->ok + r->served,
-		 r->failed, r->timeout, r->left, r->ignored ? "; devices ignored: " : "",
-		 r->ignored ? "see the log" : "");
+	/* The reasons went to the log in plain and JSON modes; a terminal
+	 * had only the table, so the summary says the last one itself. */
+	if (r->ignored && c->mode == OUT_TTY && c->lv) {
+		char last[160];
+		rp_liveview_last_ignored(c->lv, last, sizeof(last));
+		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (last: %s)", r->ignored,
+			 r->ignored == 1 ? "" : "s", last);
+	} else if (r->ignored) {
+		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (reasons above)", r->ignored,
+			 r->ignored == 1 ? "" : "s");
+	}
+	cli_info("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
+		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
+		 r->ok + r->served, r->failed, r->timeout, r->left, ignored);
 	if (cfg->report || cfg->database || cfg->metadata_dir)
 		cli_info("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",
@@ -490,8 +509,11 @@ int cmd_station(int argc, char **argv)
 	c.mode = json ? OUT_JSON : (!plain && isatty(STDOUT_FILENO)) ? OUT_TTY : OUT_PLAIN;
 	if (c.mode == OUT_TTY) {
 		const char *term = getenv("TERM");
+		const char *no_colour = getenv("NO_COLOR");
 		if (!term || !strcmp(term, "dumb"))
 			c.mode = OUT_PLAIN;
+		/* https://no-color.org: set and not empty means no colour. */
+		c.colour = c.mode == OUT_TTY && !(no_colour && no_colour[0]);
 	}
 	so.event_ctx = &c;
 
@@ -555,7 +577,7 @@ int cmd_station(int argc, char **argv)
 	if (ret < 0) {
 		exit_code = cli_fail(&d);
 	} else {
-		print_summary(c.station, &sum, &cfg);
+		print_summary(&c, &sum, &cfg);
 		exit_code = rp_station_summary_failed(&sum) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 	}
 	if (fflush(stdout) != 0 && c.mode != OUT_JSON)
