@@ -4,6 +4,7 @@
 server), captured repeatedly: the port rows appear, change as boards move
 through their phases, are redrawn in place (one header, never scrolled),
 and end with the right totals."""
+import itertools
 import os
 import re
 import shlex
@@ -83,10 +84,13 @@ def check_liveview(rpiprov, fw, tmux):
         print("last capture:\n" + final, file=sys.stderr)
 
 
+_sockets = itertools.count()
+
+
 def run_in_tmux(tmux, args, env_extra, lines=40, cols=150):
     """Run rpiprov in a 150x40 tmux pane until it exits; the whole history
     (scrollback included) with escapes, and the last screen."""
-    sock = f"rpiprov-test-{os.getpid()}-{len(env_extra)}"
+    sock = f"rpiprov-test-{os.getpid()}-{next(_sockets)}"
     t = [tmux, "-L", sock, "-f", "/dev/null"]
     cmd = " ".join(shlex.quote(a) for a in args)
     env = dict(os.environ, TERM="xterm-256color")
