@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -31,12 +33,16 @@
 
 #define MAX_CLI_KEYS 256
 #define REDRAW_MS 100 /* at most 10 frames a second */
+#define NOTIFY_STATUS_MS 2000 /* systemctl status need not be fresher */
 
 enum output_mode { OUT_PLAIN, OUT_TTY, OUT_JSON };
 
 struct cli_station {
 	enum output_mode mode;
 	bool colour; /* a terminal, and NO_COLOR unset */
+	bool journal; /* stdout is journald's: it stamps the time itself */
+	bool notify;  /* started by systemd with Type=notify */
+	uint64_t last_notify_ms;
 	struct rp_liveview *lv;
 	struct rp_dash *dash; /* --http: the web dashboard's model */
 	struct rp_http *http;
@@ -190,7 +196,11 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 		}
 	} else {
 		char line[1024];
-		size_t len = rp_liveview_format_line(ev, rp_wall_now_ms(), line, sizeof(line));
+		size_t len;
+		if (c->lv)
+			rp_liveview_event(c->lv, ev, rp_now_ms()); /* the totals for systemd */
+		len = rp_liveview_format_line(ev, c->journal ? RP_LIVEVIEW_NO_TIME : rp_wall_now_ms(), line,
+					      sizeof(line));
 		if (len)
 			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line, len);
 	}
@@ -216,6 +226,9 @@ static void on_signal(void *ctx, unsigned nth)
 {
 	struct cli_station *c = ctx;
 
+	if (c->notify)
+		sd_notify(0, nth == 1 ? "STOPPING=1\nSTATUS=stopping: finishing the boards in flight"
+				      : "STOPPING=1\nSTATUS=aborting the boards in flight");
 	if (nth == 1) {
 		rp_station_stop(c->station);
 		status(c, "stopping: no new boards; finishing the boards in flight "
@@ -226,9 +239,41 @@ static void on_signal(void *ctx, unsigned nth)
 	}
 }
 
+static void notify_status(struct cli_station *c)
+{
+	struct rp_liveview_totals t;
+	uint64_t now = rp_now_ms();
+
+	if (!c->notify || !c->lv || now - c->last_notify_ms < NOTIFY_STATUS_MS)
+		return;
+	c->last_notify_ms = now;
+	rp_liveview_totals(c->lv, now, &t);
+	if (t.rate_known)
+		sd_notifyf(0, "STATUS=%u OK, %u failed, %u in progress, %.0f boards/h", t.ok, t.failed,
+			   t.in_progress, t.boards_per_hour);
+	else
+		sd_notifyf(0, "STATUS=%u OK, %u failed, %u in progress", t.ok, t.failed, t.in_progress);
+}
+
 static void on_tick(void *ctx)
 {
-	redraw(ctx, false);
+	struct cli_station *c = ctx;
+
+	if (c->mode == OUT_TTY)
+		redraw(c, false);
+	notify_status(c);
+}
+
+/* journald's stream says which file it is (JOURNAL_STREAM=dev:ino). */
+static bool stdout_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDOUT_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 static void station_backlog(void *ctx, uint64_t *records, int64_t *oldest_age_ms)
@@ -523,11 +568,12 @@ int cmd_station(int argc, char **argv)
 		exit_code = cli_fail(&d);
 		goto out;
 	}
-	if (c.mode == OUT_TTY) {
-		c.lv = rp_liveview_new();
-		if (!c.lv)
-			c.mode = OUT_PLAIN;
-	}
+	c.journal = c.mode == OUT_PLAIN && stdout_is_journal();
+	c.notify = getenv("NOTIFY_SOCKET") != NULL;
+	/* The table, and the totals systemd's status shows. */
+	c.lv = rp_liveview_new();
+	if (!c.lv && c.mode == OUT_TTY)
+		c.mode = OUT_PLAIN;
 
 	/* The simulated boards start arriving when the source is made. */
 	src_opts.read_rom_serials = cfg.n_serials != 0;
@@ -564,7 +610,10 @@ int cmd_station(int argc, char **argv)
 		}
 	}
 	cli_outq_start(&c.out); /* the station writes its own records */
-	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
+	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY || c.notify ? on_tick : NULL, REDRAW_MS, &c);
+	if (c.notify)
+		sd_notifyf(0, "READY=1\nSTATUS=waiting for boards%s%s", c.http ? "; dashboard " : "",
+			   c.http ? rp_http_url(c.http) : "");
 	ret = rp_station_run(c.station, &sum, &d);
 	cli_signals_stop(&c.sig);
 	rp_http_stop(c.http);

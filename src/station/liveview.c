@@ -11,6 +11,7 @@
 #include "util/timefmt.h"
 
 #define BAR_WIDTH 20
+#define ISO_PREFIX 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ " */
 #define MAX_ROWS 512 /* more ports than any hub tree a station would have */
 
 struct row {
@@ -479,6 +480,15 @@ size_t rp_liveview_format_line(const struct rp_runner_event *ev, int64_t wall_ms
 
 	if (cap == 0)
 		return 0;
+	if (wall_ms == RP_LIVEVIEW_NO_TIME) {
+		/* The same lines, without the time and its space. */
+		n = (int)rp_liveview_format_line(ev, 0, buf, cap);
+		if (n > ISO_PREFIX && (size_t)n < cap - 1) {
+			memmove(buf, buf + ISO_PREFIX, (size_t)n - ISO_PREFIX + 1);
+			return (size_t)n - ISO_PREFIX;
+		}
+		return (size_t)n;
+	}
 	rp_time_format_iso(wall_ms, iso);
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:

@@ -55,7 +55,9 @@ char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, const struct r
 			 size_t *len);
 
 /* One line (with '\n') for an event in plain mode, prefixed with the
- * wall-clock time. Returns 0 for events not worth a line (progress). */
+ * wall-clock time unless wall_ms is RP_LIVEVIEW_NO_TIME (journald stamps
+ * its own). Returns 0 for events not worth a line (progress). */
+#define RP_LIVEVIEW_NO_TIME INT64_MIN
 size_t rp_liveview_format_line(const struct rp_runner_event *ev, int64_t wall_ms, char *buf,
 			       size_t cap);
 
