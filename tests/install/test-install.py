@@ -105,6 +105,17 @@ def test_completion(root):
         check(False, "zsh missing (CI is set)")
 
 
+def test_help(root):
+    binary = os.path.join(root, "bin", "rpiprov")
+    for c in COMMANDS:
+        a = subprocess.run([binary, "help", c], capture_output=True, text=True)
+        b = subprocess.run([binary, c, "--help"], capture_output=True, text=True)
+        check(a.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("Usage: rpiprov " + c),
+              f"rpiprov help {c} is rpiprov {c} --help")
+    r = subprocess.run([binary, "help", "nope"], capture_output=True, text=True)
+    check(r.returncode == 64 and r.stderr.count("unknown command") == 1, f"help of no command: {r.stderr!r}")
+
+
 def main():
     if not BUILD or not shutil.which("meson"):
         return skip_all("build directory or meson not given")
@@ -114,6 +125,7 @@ def main():
         if roots and roots[0]:
             case("man pages", test_man, roots[0])
             case("shell completion", test_completion, roots[0])
+            case("rpiprov help CMD", test_help, roots[0])
     return done()
 
 
