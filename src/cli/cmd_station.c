@@ -514,9 +514,9 @@ int cmd_station(int argc, char **argv)
 	}
 	if (rp_station_config_check(&cfg, &d) < 0) {
 		rp_station_config_free(&cfg);
-		fprintf(stderr, "rpiprov: error: %s%s\n", file_loaded ? config_path : "",
-			file_loaded ? " with the command line: " : "");
-		fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(&d));
+		/* One message: which settings, then what is wrong with them. */
+		fprintf(stderr, "rpiprov: error: %s%s%s\n", file_loaded ? config_path : "",
+			file_loaded ? " with the command line: " : "", rp_diag_message(&d));
 		return file_loaded ? CLI_EXIT_DATAERR : CLI_EXIT_USAGE;
 	}
 
