@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,7 +22,9 @@
 #include "cli/signals.h"
 #include "cli/sim_args.h"
 #include "cli/source_args.h"
+#include "station/dashboard.h"
 #include "station/event_json.h"
+#include "station/http_server.h"
 #include "station/liveview.h"
 #include "station/station.h"
 #include "util/parse.h"
@@ -29,12 +33,19 @@
 
 #define MAX_CLI_KEYS 256
 #define REDRAW_MS 100 /* at most 10 frames a second */
+#define NOTIFY_STATUS_MS 2000 /* systemctl status need not be fresher */
 
 enum output_mode { OUT_PLAIN, OUT_TTY, OUT_JSON };
 
 struct cli_station {
 	enum output_mode mode;
+	bool colour; /* a terminal, and NO_COLOR unset */
+	bool journal; /* stdout is journald's: it stamps the time itself */
+	bool notify;  /* started by systemd with Type=notify */
+	uint64_t last_notify_ms;
 	struct rp_liveview *lv;
+	struct rp_dash *dash; /* --http: the web dashboard's model */
+	struct rp_http *http;
 	struct rp_station *station;
 	struct rp_source *source;
 	struct rp_record_origin origin;
@@ -88,6 +99,11 @@ static void usage(FILE *out)
 		"      --allow-db-offline   start even when a database cannot be reached; records\n"
 		"                           wait in the spool until it can (key 'allow_db_offline')\n"
 		"  -n, --name NAME          station name in every record (key 'station')\n\n"
+		"Web dashboard and Prometheus metrics (read-only):\n"
+		"      --http ADDR:PORT     serve /, /events, /metrics, /api/status and\n"
+		"                           /api/attempts (key 'http'; ADDR defaults to 127.0.0.1)\n"
+		"      --http-token FILE    token needed by every request (key\n"
+		"                           'http_token_file'); required beyond loopback\n\n"
 		"Output (stdout): a live table on a terminal, timestamped lines otherwise.\n"
 		"      --json               stream events as JSON Lines instead\n"
 		"      --plain              timestamped lines even on a terminal\n\n"
@@ -131,12 +147,17 @@ static uint64_t splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-static unsigned term_width(void)
+static void term_size(unsigned *width, unsigned *height)
 {
 	struct winsize ws;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
+
+	*width = 80;
+	*height = 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_col > 0)
+			*width = ws.ws_col;
+		*height = ws.ws_row;
+	}
 }
 
 /* Each frame moves the cursor over the one before, so none may be lost:
@@ -150,7 +171,10 @@ static void redraw(struct cli_station *c, bool force)
 
 	if (!force && !cli_outq_idle(&c->out))
 		return;
-	frame = rp_liveview_render(c->lv, rp_now_ms(), term_width(), &len);
+	struct rp_liveview_frame f = { .colour = c->colour };
+
+	term_size(&f.width, &f.height);
+	frame = rp_liveview_render(c->lv, rp_now_ms(), &f, &len);
 	if (frame) {
 		cli_outq_put(&c->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, frame, len);
 		free(frame);
@@ -166,6 +190,8 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 				 : ev->type == RP_RUNNER_BOARD_FINISHED ? CLI_OUT_KEEP
 				 : CLI_OUT_EVENT;
 
+	if (c->dash)
+		rp_dash_event(c->dash, ev, rp_now_ms(), rp_wall_now_ms());
 	if (c->mode == OUT_TTY) {
 		rp_liveview_event(c->lv, ev, rp_now_ms());
 	} else if (c->mode == OUT_JSON) {
@@ -179,7 +205,11 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 		static const char mark[] = "[synthetic] ";
 		char line[1024 + sizeof(mark)];
 		size_t skip = c->synthetic ? 0 : sizeof(mark) - 1;
-		size_t len = rp_liveview_format_line(ev, rp_wall_now_ms(), line + sizeof(mark) - 1, 1024);
+		size_t len;
+		if (c->lv)
+			rp_liveview_event(c->lv, ev, rp_now_ms()); /* the totals for systemd */
+		len = rp_liveview_format_line(ev, c->journal ? RP_LIVEVIEW_NO_TIME : rp_wall_now_ms(),
+					      line + sizeof(mark) - 1, 1024);
 		memcpy(line, mark, sizeof(mark) - 1);
 		if (len)
 			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + skip,
@@ -207,6 +237,9 @@ static void on_signal(void *ctx, unsigned nth)
 {
 	struct cli_station *c = ctx;
 
+	if (c->notify)
+		sd_notify(0, nth == 1 ? "STOPPING=1\nSTATUS=stopping: finishing the boards in flight"
+				      : "STOPPING=1\nSTATUS=aborting the boards in flight");
 	if (nth == 1) {
 		rp_station_stop(c->station);
 		status(c, "stopping: no new boards; finishing the boards in flight "
@@ -217,21 +250,101 @@ static void on_signal(void *ctx, unsigned nth)
 	}
 }
 
-static void on_tick(void *ctx)
+static void notify_status(struct cli_station *c)
 {
-	redraw(ctx, false);
+	struct rp_liveview_totals t;
+	uint64_t now = rp_now_ms();
+
+	if (!c->notify || !c->lv || now - c->last_notify_ms < NOTIFY_STATUS_MS)
+		return;
+	c->last_notify_ms = now;
+	rp_liveview_totals(c->lv, now, &t);
+	if (t.rate_known)
+		sd_notifyf(0, "STATUS=%u OK, %u failed, %u in progress, %.0f boards/h", t.ok, t.failed,
+			   t.in_progress, t.boards_per_hour);
+	else
+		sd_notifyf(0, "STATUS=%u OK, %u failed, %u in progress", t.ok, t.failed, t.in_progress);
 }
 
-static void print_summary(const struct rp_station *s, const struct rp_station_summary *sum,
+static void on_tick(void *ctx)
+{
+	struct cli_station *c = ctx;
+
+	if (c->mode == OUT_TTY)
+		redraw(c, false);
+	notify_status(c);
+}
+
+/* journald's stream says which file it is (JOURNAL_STREAM=dev:ino). */
+static bool stdout_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDOUT_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static void station_backlog(void *ctx, uint64_t *records, int64_t *oldest_age_ms)
+{
+	rp_station_backlog(ctx, records, oldest_age_ms);
+}
+
+/* The dashboard model and its server, before any board is taken. */
+static int start_http(struct cli_station *c, const struct rp_station_config *cfg, struct rp_diag *d)
+{
+	struct rp_dash_opts o;
+	struct rp_http_opts ho;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.origin = c->origin;
+	for (size_t i = 0; i < rp_station_n_prepared(c->station) && i < RP_DASH_MAX_FIRMWARE; i++) {
+		const struct rp_prepared *p = rp_station_prepared_set(c->station, i);
+		o.firmware[i].soc = p->soc;
+		o.firmware[i].image = p->image_source;
+		o.firmware[i].sha256 = p->image_sha256;
+		o.n_firmware++;
+	}
+	o.process_start_unix_ms = rp_wall_now_ms();
+	o.backlog = station_backlog;
+	o.backlog_ctx = c->station;
+	ret = rp_dash_new(&o, &c->dash);
+	if (ret < 0)
+		return rp_diag_set(d, ret, "out of memory");
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = cfg->http;
+	ho.token_file = cfg->http_token_file;
+	ho.dash = c->dash;
+	ret = rp_http_start(&ho, &c->http, d);
+	if (ret < 0)
+		return ret;
+	cli_info("dashboard: %s (metrics: %smetrics)", rp_http_url(c->http), rp_http_url(c->http));
+	return RP_OK;
+}
+
+static void print_summary(struct cli_station *c, const struct rp_station_summary *sum,
 			  const struct rp_station_config *cfg)
 {
 	const struct rp_runner_summary *r = &sum->runner;
+	char ignored[200] = "";
 
-	cli_info("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus"
-		 "%s%s",
-		 rp_station_name(s), sum->run_id, r->finished, r->finished == 1 ? "" : "s", r->ok + r->served,
-		 r->failed, r->timeout, r->left, r->ignored ? "; devices ignored: " : "",
-		 r->ignored ? "see the log" : "");
+	/* The reasons went to the log in plain and JSON modes; a terminal
+	 * had only the table, so the summary says the last one itself. */
+	if (r->ignored && c->mode == OUT_TTY && c->lv) {
+		char last[160];
+		rp_liveview_last_ignored(c->lv, last, sizeof(last));
+		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (last: %s)", r->ignored,
+			 r->ignored == 1 ? "" : "s", last);
+	} else if (r->ignored) {
+		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (reasons above)", r->ignored,
+			 r->ignored == 1 ? "" : "s");
+	}
+	cli_info("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
+		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
+		 r->ok + r->served, r->failed, r->timeout, r->left, ignored);
 	if (cfg->report || cfg->database || cfg->metadata_dir)
 		cli_info("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",
@@ -250,7 +363,7 @@ int cmd_station(int argc, char **argv)
 {
 	enum {
 		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
-		OPT_SIM_ARRIVALS, OPT_SIM_SEED,
+		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_HTTP, OPT_HTTP_TOKEN,
 	};
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -263,6 +376,8 @@ int cmd_station(int argc, char **argv)
 		{ "plain", no_argument, NULL, OPT_PLAIN },
 		{ "sim-arrivals", required_argument, NULL, OPT_SIM_ARRIVALS },
 		{ "sim-seed", required_argument, NULL, OPT_SIM_SEED },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "http-token", required_argument, NULL, OPT_HTTP_TOKEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -277,7 +392,8 @@ int cmd_station(int argc, char **argv)
 		int opt;
 		const char *key;
 	} opt_keys[] = {
-		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" },
+		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" }, { OPT_HTTP, "http" },
+		{ OPT_HTTP_TOKEN, "http_token_file" },
 	};
 	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];
@@ -416,9 +532,9 @@ int cmd_station(int argc, char **argv)
 	}
 	if (rp_station_config_check(&cfg, &d) < 0) {
 		rp_station_config_free(&cfg);
-		fprintf(stderr, "rpiprov: error: %s%s\n", file_loaded ? config_path : "",
-			file_loaded ? " with the command line: " : "");
-		fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(&d));
+		/* One message: which settings, then what is wrong with them. */
+		fprintf(stderr, "rpiprov: error: %s%s%s\n", file_loaded ? config_path : "",
+			file_loaded ? " with the command line: " : "", rp_diag_message(&d));
 		return file_loaded ? CLI_EXIT_DATAERR : CLI_EXIT_USAGE;
 	}
 
@@ -467,8 +583,11 @@ int cmd_station(int argc, char **argv)
 	c.mode = json ? OUT_JSON : (!plain && isatty(STDOUT_FILENO)) ? OUT_TTY : OUT_PLAIN;
 	if (c.mode == OUT_TTY) {
 		const char *term = getenv("TERM");
+		const char *no_colour = getenv("NO_COLOR");
 		if (!term || !strcmp(term, "dumb"))
 			c.mode = OUT_PLAIN;
+		/* https://no-color.org: set and not empty means no colour. */
+		c.colour = c.mode == OUT_TTY && !(no_colour && no_colour[0]);
 	}
 	so.event_ctx = &c;
 
@@ -478,11 +597,12 @@ int cmd_station(int argc, char **argv)
 		exit_code = cli_fail(&d);
 		goto out;
 	}
-	if (c.mode == OUT_TTY) {
-		c.lv = rp_liveview_new();
-		if (!c.lv)
-			c.mode = OUT_PLAIN;
-	}
+	c.journal = c.mode == OUT_PLAIN && stdout_is_journal();
+	c.notify = getenv("NOTIFY_SOCKET") != NULL;
+	/* The table, and the totals systemd's status shows. */
+	c.lv = rp_liveview_new();
+	if (!c.lv && c.mode == OUT_TTY)
+		c.mode = OUT_PLAIN;
 
 	/* The simulated boards start arriving when the source is made. */
 	src_opts.read_rom_serials = cfg.n_serials != 0;
@@ -521,10 +641,22 @@ int cmd_station(int argc, char **argv)
 			 sim_args.boards ? " to simulated boards" : "",
 			 sim_args.boards ? "" : "; waiting for boards");
 	}
+	if (cfg.http) {
+		ret = start_http(&c, &cfg, &d);
+		if (ret < 0) {
+			exit_code = cli_fail(&d);
+			goto out;
+		}
+	}
 	cli_outq_start(&c.out); /* the station writes its own records */
-	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY ? on_tick : NULL, REDRAW_MS, &c);
+	cli_signals_start(&c.sig, on_signal, c.mode == OUT_TTY || c.notify ? on_tick : NULL, REDRAW_MS, &c);
+	if (c.notify)
+		sd_notifyf(0, "READY=1\nSTATUS=waiting for boards%s%s", c.http ? "; dashboard " : "",
+			   c.http ? rp_http_url(c.http) : "");
 	ret = rp_station_run(c.station, &sum, &d);
 	cli_signals_stop(&c.sig);
+	rp_http_stop(c.http);
+	c.http = NULL;
 	if (c.mode == OUT_TTY) {
 		rp_liveview_set_status(c.lv, NULL);
 		redraw(&c, true);
@@ -533,7 +665,7 @@ int cmd_station(int argc, char **argv)
 	if (ret < 0) {
 		exit_code = cli_fail(&d);
 	} else {
-		print_summary(c.station, &sum, &cfg);
+		print_summary(&c, &sum, &cfg);
 		exit_code = rp_station_summary_failed(&sum) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 	}
 	if (fflush(stdout) != 0 && c.mode != OUT_JSON)
@@ -542,6 +674,8 @@ out:
 	rp_station_free(c.station);
 	if (c.source)
 		c.source->ops->destroy(c.source);
+	rp_http_stop(c.http);
+	rp_dash_free(c.dash);
 	rp_liveview_free(c.lv);
 	cli_signals_close(&c.sig);
 	rp_station_config_free(&cfg);

@@ -22,7 +22,8 @@ static const struct cli_command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: rpiprov COMMAND [OPTIONS]\n"
-		     "       rpiprov COMMAND --help\n\n"
+		     "       rpiprov COMMAND --help\n"
+		     "       rpiprov help COMMAND\n\n"
 		     "Provision the bootloader EEPROM of Raspberry Pi boards over USB.\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -59,6 +60,16 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	/* `rpiprov help CMD` is `rpiprov CMD --help`. */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name)) {
+				char *help_argv[] = { argv[2], (char *)"--help", NULL };
+				return commands[i].run(2, help_argv);
+			}
+		fprintf(stderr, "rpiprov: unknown command '%s'\nTry 'rpiprov --help'.\n", argv[2]);
 		return CLI_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

@@ -18,6 +18,12 @@ static const char *const event_names[] = {
 };
 
 
+/* An absent value is null, as in records and reports, never "". */
+static bool add_field(struct json_object *o, const char *key, const char *s, size_t cap)
+{
+	return s && s[0] ? rp_json_add_string_n(o, key, s, cap) : rp_json_add_null(o, key);
+}
+
 char *rp_event_json_line(const struct rp_runner_event *ev, const struct rp_record_origin *origin,
 			 int64_t wall_ms, size_t *len)
 {
@@ -37,20 +43,19 @@ char *rp_event_json_line(const struct rp_runner_event *ev, const struct rp_recor
 	if (ok && (r || ev->info)) {
 		const char *port = r && r->port_path[0] ? r->port_path : ev->info ? ev->info->port_path : "";
 		const char *serial = r && r->serial[0] ? r->serial : ev->info ? ev->info->serial : "";
-		ok = rp_json_add_string_n(o, "port", port, RP_PORT_PATH_MAX) &&
-		     rp_json_add_string_n(o, "serial", serial, RP_SERIAL_MAX);
+		ok = add_field(o, "port", port, RP_PORT_PATH_MAX) && add_field(o, "serial", serial, RP_SERIAL_MAX);
 		if (ok && r)
 			ok = rp_json_add(o, "attempt_id", json_object_new_uint64(r->attempt_id));
 	}
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:
-		ok = ok && rp_json_add(o, "reason", json_object_new_string(ev->reason ? ev->reason : ""));
+		ok = ok && add_field(o, "reason", ev->reason, 512);
 		break;
 	case RP_RUNNER_PHASE:
 		ok = ok && rp_json_add(o, "phase", json_object_new_string(rp_phase_name(ev->phase)));
 		break;
 	case RP_RUNNER_PROGRESS:
-		ok = ok && rp_json_add(o, "file", json_object_new_string(ev->file ? ev->file : "")) &&
+		ok = ok && add_field(o, "file", ev->file, 256) &&
 		     rp_json_add(o, "done", json_object_new_uint64(ev->done)) &&
 		     rp_json_add(o, "total", json_object_new_uint64(ev->total));
 		break;

@@ -3,7 +3,8 @@
  * finished, idle_timeout), "time" (ISO 8601 UTC) and "unix_ms"; board
  * events add "port", "serial" and "attempt_id"; phase adds "phase";
  * progress adds "file", "done" and "total" (bytes); ignored adds
- * "reason"; finished adds "record", the object the JSONL report stores. */
+ * "reason"; finished adds "record", the object the JSONL report stores.
+ * An absent value (a serial the board did not give) is null, not "". */
 #ifndef RP_STATION_EVENT_JSON_H
 #define RP_STATION_EVENT_JSON_H
 

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "station/rate.h"
 #include "util/port_path.h"
 #include "util/timefmt.h"
 
 #define BAR_WIDTH 20
+#define ISO_PREFIX 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ " */
 #define MAX_ROWS 512 /* more ports than any hub tree a station would have */
 
 struct row {
@@ -23,7 +25,7 @@ struct row {
 	uint64_t started_ms, finished_ms;
 	bool has_last;
 	enum rp_board_result last_result;
-	char last_error[160];
+	char last_error[512];
 };
 
 struct rp_liveview {
@@ -31,9 +33,10 @@ struct rp_liveview {
 	struct row *rows;
 	unsigned n_rows;
 	unsigned ok, failed, ignored, finished;
-	uint64_t first_start_ms;
+	struct rp_rate rate;
 	unsigned lines_drawn;
 	char status[200];
+	char last_ignored[160];
 };
 
 struct rp_liveview *rp_liveview_new(void)
@@ -104,6 +107,8 @@ void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev,
 	pthread_mutex_lock(&lv->lock);
 	if (ev->type == RP_RUNNER_DEVICE_IGNORED) {
 		lv->ignored++;
+		snprintf(lv->last_ignored, sizeof(lv->last_ignored), "%s: %s", event_port(ev),
+			 ev->reason ? ev->reason : "");
 		goto out;
 	}
 	if (ev->type == RP_RUNNER_IDLE_TIMEOUT || (!ev->info && !ev->record))
@@ -120,8 +125,7 @@ void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev,
 		r->file[0] = '\0';
 		r->done = r->total = 0;
 		r->started_ms = now_ms;
-		if (!lv->first_start_ms)
-			lv->first_start_ms = now_ms;
+		rp_rate_started(&lv->rate, now_ms);
 		break;
 	case RP_RUNNER_PHASE:
 		r->has_phase = true;
@@ -144,6 +148,8 @@ void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev,
 			lv->ok++;
 		else
 			lv->failed++;
+		rp_rate_finished(&lv->rate, now_ms, r->last_result == RP_RESULT_OK ||
+							    r->last_result == RP_RESULT_SERVED);
 		break;
 	default:
 		break;
@@ -154,8 +160,6 @@ out:
 
 static void totals_locked(struct rp_liveview *lv, uint64_t now_ms, struct rp_liveview_totals *t)
 {
-	uint64_t elapsed = lv->first_start_ms && now_ms > lv->first_start_ms ? now_ms - lv->first_start_ms : 0;
-
 	memset(t, 0, sizeof(*t));
 	t->ok = lv->ok;
 	t->failed = lv->failed;
@@ -163,15 +167,20 @@ static void totals_locked(struct rp_liveview *lv, uint64_t now_ms, struct rp_liv
 	t->finished = lv->finished;
 	for (unsigned i = 0; i < lv->n_rows; i++)
 		t->in_progress += lv->rows[i].busy;
-	/* A rate from the first second or two would be noise. */
-	if (elapsed >= 2000 && lv->ok)
-		t->boards_per_hour = (double)lv->ok * 3600000.0 / (double)elapsed;
+	t->rate_known = rp_rate_per_hour(&lv->rate, now_ms, &t->boards_per_hour, &t->boards_in_window);
 }
 
 void rp_liveview_totals(struct rp_liveview *lv, uint64_t now_ms, struct rp_liveview_totals *t)
 {
 	pthread_mutex_lock(&lv->lock);
 	totals_locked(lv, now_ms, t);
+	pthread_mutex_unlock(&lv->lock);
+}
+
+void rp_liveview_last_ignored(struct rp_liveview *lv, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&lv->lock);
+	snprintf(buf, cap, "%s", lv->last_ignored);
 	pthread_mutex_unlock(&lv->lock);
 }
 
@@ -224,13 +233,50 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	}
 }
 
-/* One table line: erase the line, the text cut to width, newline. */
-static void out_line(struct out *o, unsigned width, const char *text)
+#define RED "\x1b[31m"
+#define GREEN "\x1b[32m"
+#define BOLD_RED "\x1b[1;31m"
+#define RESET "\x1b[0m"
+/* A failure reason gets this many detail lines at most. */
+#define DETAIL_LINES_MAX 4
+#define DETAIL_INDENT "      -> "
+
+static bool result_ok(enum rp_board_result r)
+{
+	return r == RP_RESULT_OK || r == RP_RESULT_SERVED;
+}
+
+/* One table line: erase the line, the text cut to width (colour added
+ * after cutting, so escapes never count as columns), newline. `paint`
+ * is coloured where it first appears after `after` (NULL: from the
+ * start). */
+static void out_line_paint(struct out *o, unsigned width, const char *text, const char *after,
+			   const char *paint, const char *colour)
 {
 	size_t n = strlen(text);
+	const char *at = NULL;
+
 	if (width > 1 && n > width - 1)
 		n = width - 1;
-	out_printf(o, "\x1b[2K%.*s\n", (int)n, text);
+	if (colour && paint && paint[0]) {
+		const char *from = after ? strstr(text, after) : text;
+		if (from) {
+			at = strstr(from + (after ? strlen(after) : 0), paint);
+			if (at && (size_t)(at - text) + strlen(paint) > n)
+				at = NULL;
+		}
+	}
+	if (!at) {
+		out_printf(o, "\x1b[2K%.*s\n", (int)n, text);
+		return;
+	}
+	out_printf(o, "\x1b[2K%.*s%s%s%s%.*s\n", (int)(at - text), text, colour, paint, RESET,
+		   (int)(n - (size_t)(at - text) - strlen(paint)), at + strlen(paint));
+}
+
+static void out_line(struct out *o, unsigned width, const char *text)
+{
+	out_line_paint(o, width, text, NULL, NULL, NULL);
 }
 
 static void format_elapsed(uint64_t ms, char *buf, size_t cap)
@@ -242,9 +288,15 @@ static void format_elapsed(uint64_t ms, char *buf, size_t cap)
 			 (unsigned long long)(ms / 60000 % 60));
 }
 
+static bool row_failed(const struct row *r)
+{
+	return !r->busy && r->has_last && !result_ok(r->last_result);
+}
+
+/* The row; the reason of a failure goes on detail lines below it. */
 static void format_row(const struct row *r, uint64_t now_ms, char *buf, size_t cap)
 {
-	char bar[BAR_WIDTH + 3], elapsed[40], state[24], last[200];
+	char bar[BAR_WIDTH + 3], elapsed[40], state[24], last[64];
 	unsigned pct = 0, fill = 0;
 
 	if (r->busy && r->total) {
@@ -265,9 +317,7 @@ static void format_row(const struct row *r, uint64_t now_ms, char *buf, size_t c
 	format_elapsed(r->busy ? now_ms - r->started_ms : (r->finished_ms > r->started_ms ?
 							    r->finished_ms - r->started_ms : 0),
 		       elapsed, sizeof(elapsed));
-	if (r->has_last && r->last_error[0] && r->last_result != RP_RESULT_OK)
-		snprintf(last, sizeof(last), "%s: %s", rp_board_result_name(r->last_result), r->last_error);
-	else if (r->has_last)
+	if (r->has_last)
 		snprintf(last, sizeof(last), "%s", rp_board_result_name(r->last_result));
 	else
 		snprintf(last, sizeof(last), "-");
@@ -275,36 +325,143 @@ static void format_row(const struct row *r, uint64_t now_ms, char *buf, size_t c
 		 r->serial[0] ? r->serial : "?", elapsed, last);
 }
 
-char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, unsigned width, size_t *len)
+/* Lines the reason takes at this width (0: none to show). */
+static unsigned detail_lines(const struct row *r, unsigned width)
+{
+	size_t room = width > sizeof(DETAIL_INDENT) + 10 ? width - sizeof(DETAIL_INDENT) : 10;
+	size_t n = strlen(r->last_error);
+	unsigned lines;
+
+	if (!row_failed(r) || !n)
+		return 0;
+	lines = (unsigned)((n + room - 1) / room);
+	return lines > DETAIL_LINES_MAX ? DETAIL_LINES_MAX : lines;
+}
+
+static void out_detail(struct out *o, const struct row *r, unsigned width, unsigned lines, bool colour)
+{
+	size_t room = width > sizeof(DETAIL_INDENT) + 10 ? width - sizeof(DETAIL_INDENT) : 10;
+	const char *p = r->last_error;
+
+	for (unsigned i = 0; i < lines && *p; i++) {
+		size_t n = strlen(p);
+		bool last = i + 1 == lines;
+		if (n > room)
+			n = last ? room - 3 : room;
+		out_printf(o, "\x1b[2K%s%s%.*s%s%s\n", DETAIL_INDENT, colour ? RED : "", (int)n, p,
+			   last && strlen(p) > n ? "..." : "", colour ? RESET : "");
+		p += n;
+	}
+}
+
+char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, const struct rp_liveview_frame *f,
+			 size_t *len)
 {
 	struct out o = { 0 };
 	struct rp_liveview_totals t;
-	char line[512];
+	char line[512], rate[64];
+	unsigned width = f->width ? f->width : 80;
+	/* The cursor ends on the line after the frame: it must stay on screen. */
+	unsigned budget = f->height > 1 ? f->height - 1 : 0;
+	unsigned fixed, shown = 0, hidden_ok = 0, hidden_failed = 0, hidden_other = 0;
+	unsigned char *show = NULL, *details = NULL;
+	const char *colour = f->colour ? RED : NULL;
 
 	pthread_mutex_lock(&lv->lock);
-	/* Back to the first line of the previous frame; rows only ever get
-	 * added, so the new frame covers the old one. */
+	show = calloc(lv->n_rows + 1, 1);
+	details = calloc(lv->n_rows + 1, 1);
+	if (!show || !details) {
+		pthread_mutex_unlock(&lv->lock);
+		free(show);
+		free(details);
+		return NULL;
+	}
+	fixed = 2 + (lv->status[0] ? 1 : 0); /* header, totals, status */
+	{
+		unsigned need = fixed;
+		for (unsigned i = 0; i < lv->n_rows; i++)
+			need += 1 + detail_lines(&lv->rows[i], width);
+		if (!budget || need <= budget) {
+			memset(show, 1, lv->n_rows);
+			for (unsigned i = 0; i < lv->n_rows; i++)
+				details[i] = (unsigned char)detail_lines(&lv->rows[i], width);
+			shown = lv->n_rows;
+		} else {
+			/* Too tall: boards in flight first, then failures with
+			 * their reasons, then the rest; one line says what is left
+			 * out. The totals always stay. */
+			unsigned room = budget > fixed + 1 ? budget - fixed - 1 : 0;
+			for (int pass = 0; pass < 3; pass++)
+				for (unsigned i = 0; i < lv->n_rows && room; i++) {
+					const struct row *r = &lv->rows[i];
+					bool want = pass == 0 ? r->busy : pass == 1 ? row_failed(r) : !show[i];
+					if (show[i] || !want)
+						continue;
+					show[i] = 1;
+					shown++;
+					room--;
+					if (pass == 1) {
+						unsigned dl = detail_lines(r, width);
+						details[i] = (unsigned char)(dl < room ? dl : room);
+						room -= details[i];
+					}
+				}
+		}
+	}
+	/* Back to the first line of the previous frame; what is below the
+	 * new one is erased at the end, so the frame may shrink. */
 	if (lv->lines_drawn)
 		out_printf(&o, "\r\x1b[%uA", lv->lines_drawn);
 	else
 		out_printf(&o, "%s", "");
+	lv->lines_drawn = 0;
 	out_line(&o, width, "PORT         PHASE   PROGRESS                     SERIAL               ELAPSED  RESULT");
+	lv->lines_drawn++;
 	for (unsigned i = 0; i < lv->n_rows; i++) {
-		format_row(&lv->rows[i], now_ms, line, sizeof(line));
+		const struct row *r = &lv->rows[i];
+		if (!show[i]) {
+			if (r->has_last && result_ok(r->last_result))
+				hidden_ok++;
+			else if (row_failed(r))
+				hidden_failed++;
+			else
+				hidden_other++;
+			continue;
+		}
+		format_row(r, now_ms, line, sizeof(line));
+		if (r->has_last)
+			out_line_paint(&o, width, line, "last: ", rp_board_result_name(r->last_result),
+				       f->colour ? (result_ok(r->last_result) ? GREEN : BOLD_RED) : NULL);
+		else
+			out_line(&o, width, line);
+		lv->lines_drawn++;
+		out_detail(&o, r, width, details[i], f->colour);
+		lv->lines_drawn += details[i];
+	}
+	if (shown < lv->n_rows) {
+		snprintf(line, sizeof(line), "... %u more ports not shown (%u last OK, %u last failed, %u idle): "
+			 "the terminal is %u lines high", lv->n_rows - shown, hidden_ok, hidden_failed, hidden_other,
+			 f->height);
 		out_line(&o, width, line);
+		lv->lines_drawn++;
 	}
 	totals_locked(lv, now_ms, &t);
-	snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %.0f boards/h",
-		 t.ok, t.failed, t.in_progress, t.ignored, t.boards_per_hour);
-	out_line(&o, width, line);
-	/* The frame never shrinks, or the old last line would stay behind. */
-	if (lv->status[0] || lv->lines_drawn > lv->n_rows + 2) {
+	if (t.rate_known)
+		snprintf(rate, sizeof(rate), "%.0f boards/h", t.boards_per_hour);
+	else
+		snprintf(rate, sizeof(rate), "- boards/h");
+	snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %s", t.ok, t.failed,
+		 t.in_progress, t.ignored, rate);
+	out_line_paint(&o, width, line, NULL, t.failed ? "failed" : NULL, colour);
+	lv->lines_drawn++;
+	if (lv->status[0]) {
 		out_line(&o, width, lv->status);
-		lv->lines_drawn = lv->n_rows + 3;
-	} else {
-		lv->lines_drawn = lv->n_rows + 2;
+		lv->lines_drawn++;
 	}
+	out_printf(&o, "\x1b[J");
 	pthread_mutex_unlock(&lv->lock);
+	free(show);
+	free(details);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;
@@ -323,6 +480,15 @@ size_t rp_liveview_format_line(const struct rp_runner_event *ev, int64_t wall_ms
 
 	if (cap == 0)
 		return 0;
+	if (wall_ms == RP_LIVEVIEW_NO_TIME) {
+		/* The same lines, without the time and its space. */
+		n = (int)rp_liveview_format_line(ev, 0, buf, cap);
+		if (n > ISO_PREFIX && (size_t)n < cap - 1) {
+			memmove(buf, buf + ISO_PREFIX, (size_t)n - ISO_PREFIX + 1);
+			return (size_t)n - ISO_PREFIX;
+		}
+		return (size_t)n;
+	}
 	rp_time_format_iso(wall_ms, iso);
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:

@@ -1,8 +1,9 @@
 /* What `rpiprov station` shows while it runs. The model follows runner
  * events; the CLI decides where the text goes:
  *  - a terminal gets a table redrawn in place (one row per port: phase,
- *    progress bar, serial, elapsed, last result; then a totals line),
- *    built with ANSI cursor movement by rp_liveview_render;
+ *    progress bar, serial, elapsed, last result, the reason of a failure
+ *    on detail lines; then a totals line), built with ANSI cursor
+ *    movement by rp_liveview_render, never taller than the terminal;
  *  - anything else (journald, a file) gets one timestamped line per event
  *    from rp_liveview_format_line.
  * The model locks internally: events may come from the runner's thread
@@ -20,7 +21,16 @@ struct rp_liveview;
 
 struct rp_liveview_totals {
 	unsigned ok, failed, in_progress, ignored, finished;
-	double boards_per_hour; /* ok boards per hour since the first board started; 0 in the first 2 s */
+	/* Measured from finished attempts (station/rate.h); none yet when
+	 * !rate_known. */
+	bool rate_known;
+	double boards_per_hour;
+	unsigned boards_in_window;
+};
+
+struct rp_liveview_frame {
+	unsigned width, height; /* the terminal's; height 0: no limit */
+	bool colour;            /* FAILED in red, OK in green */
 };
 
 struct rp_liveview *rp_liveview_new(void);
@@ -32,14 +42,22 @@ void rp_liveview_totals(struct rp_liveview *lv, uint64_t now_ms, struct rp_livev
 /* A line under the totals ("stopping: ..."); NULL or "" removes it. */
 void rp_liveview_set_status(struct rp_liveview *lv, const char *text);
 
+/* "PORT: reason" of the last device ignored ("" if none), for the summary. */
+void rp_liveview_last_ignored(struct rp_liveview *lv, char *buf, size_t cap);
+
 /* The table as terminal output: moves the cursor back over the previous
- * frame (if any) and redraws every row, each cut to `width` columns so
- * nothing wraps. Returns a malloc'ed string (NULL when out of memory) and
- * its length. */
-char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, unsigned width, size_t *len);
+ * frame (if any), redraws it with every line cut to the width so nothing
+ * wraps, and erases what is below. When the rows do not fit the height,
+ * boards in flight come first, then failures, then the rest, and one line
+ * says how many are left out; the totals stay visible. Returns a
+ * malloc'ed string (NULL when out of memory) and its length. */
+char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, const struct rp_liveview_frame *f,
+			 size_t *len);
 
 /* One line (with '\n') for an event in plain mode, prefixed with the
- * wall-clock time. Returns 0 for events not worth a line (progress). */
+ * wall-clock time unless wall_ms is RP_LIVEVIEW_NO_TIME (journald stamps
+ * its own). Returns 0 for events not worth a line (progress). */
+#define RP_LIVEVIEW_NO_TIME INT64_MIN
 size_t rp_liveview_format_line(const struct rp_runner_event *ev, int64_t wall_ms, char *buf,
 			       size_t cap);
 

@@ -59,6 +59,8 @@ static const struct key_desc keys[] = {
 	STR("spool", spool),
 	{ "allow_db_offline", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, allow_db_offline), 0, 0 },
 	STR("metadata_dir", metadata_dir),
+	STR("http", http),
+	STR("http_token_file", http_token_file),
 	{ "station", KIND_STRING, CHECK_LABEL, offsetof(struct rp_station_config, station), 0, 0 },
 	{ "board_timeout", KIND_DURATION, CHECK_ANY, offsetof(struct rp_station_config, board_timeout_ms), 0, 0 },
 	{ "allow_otp_permanent", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, allow_otp_permanent), 0, 0 },

@@ -14,6 +14,8 @@
  *   station = line-3 (name written into every record)
  *   allow_otp_permanent = no
  *   strict = no (unknown boot.conf keys are errors)
+ *   http = 127.0.0.1:8080 (web dashboard and /metrics; station/http_server.h)
+ *   http_token_file = /etc/rpiprov/http-token (needed to listen beyond loopback)
  *
  * Keys may stand before any section or in [station]; anything else,
  * unknown keys and repeated single-valued keys are errors that name the
@@ -49,6 +51,7 @@ struct rp_station_config {
 	char *report, *database, *metadata_dir, *station;
 	char *spool;                   /* the record spool file (records/spool.h) */
 	bool allow_db_offline;         /* start even when a record sink cannot open yet */
+	char *http, *http_token_file;
 	unsigned board_timeout_ms;     /* 0: the runner's default */
 	bool allow_otp_permanent;
 	bool strict;

@@ -4,6 +4,7 @@
 server), captured repeatedly: the port rows appear, change as boards move
 through their phases, are redrawn in place (one header, never scrolled),
 and end with the right totals."""
+import itertools
 import os
 import re
 import shlex
@@ -25,6 +26,7 @@ def main():
     if not fw:
         return skip_all("RPIPROV_TEST_FIRMWARE not set")
     case("live view of 8 boards in tmux", check_liveview, rpiprov, fw, tmux)
+    case("64 boards on a 40-line terminal, colour and NO_COLOR", check_tall_tray, rpiprov, fw, tmux)
     return done()
 
 
@@ -80,6 +82,56 @@ def check_liveview(rpiprov, fw, tmux):
     check("EXIT=1" in final, "exit status 1 (a board failed)")
     if failures():
         print("last capture:\n" + final, file=sys.stderr)
+
+
+_sockets = itertools.count()
+
+
+def run_in_tmux(tmux, args, env_extra, lines=40, cols=150):
+    """Run rpiprov in a 150x40 tmux pane until it exits; the whole history
+    (scrollback included) with escapes, and the last screen."""
+    sock = f"rpiprov-test-{os.getpid()}-{next(_sockets)}"
+    t = [tmux, "-L", sock, "-f", "/dev/null"]
+    cmd = " ".join(shlex.quote(a) for a in args)
+    env = dict(os.environ, TERM="xterm-256color")
+    env.pop("NO_COLOR", None)
+    env.update(env_extra)
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env_extra.items())
+    subprocess.run(t + ["new-session", "-d", "-s", "lv", "-x", str(cols), "-y", str(lines),
+                        f"env {exports} {cmd}; echo EXIT=$?; sleep 120"], check=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = subprocess.run(t + ["capture-pane", "-p", "-t", "lv"], capture_output=True,
+                                    text=True).stdout
+            if "EXIT=" in screen:
+                break
+            time.sleep(0.2)
+        history = subprocess.run(t + ["capture-pane", "-p", "-e", "-S", "-", "-t", "lv"],
+                                 capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(t + ["kill-server"], capture_output=True)
+    return history, screen
+
+
+def check_tall_tray(rpiprov, fw, tmux):
+    args = [rpiprov, "station", "--simulate", "64", "--sim-arrivals", "2s",
+            "--sim-fault", "write_protected:5", "--board-timeout", "2",
+            "--image", os.path.join(fw, "2711", "pieeprom-2022-04-26.bin"),
+            "--recovery", os.path.join(fw, "2711", "recovery.bin")]
+    history, screen = run_in_tmux(tmux, args, {"NO_COLOR": ""})
+    check("EXIT=1" in screen, "the tray ran to its end (board 5 failed)")
+    # Every frame was redrawn in place: nothing went into the scrollback.
+    check(history.count("PORT ") == 1, f"one header in the whole history ({history.count('PORT ')})")
+    check(re.search(r"ok 63\s+failed 1\s+in progress 0", screen) is not None, "the totals stay visible")
+    check("more ports not shown" in screen, "the left-out ports are counted")
+    check(re.search(r"^1-1\.5 .*last: TIMEOUT", screen, re.M) is not None, "the failed board is shown")
+    check(re.search(r"^\s+-> .*deadline", screen, re.M) is not None, "its reason on a detail line")
+    check("\x1b[1;31mTIMEOUT" in history or "\x1b[1m\x1b[31mTIMEOUT" in history, "TIMEOUT in red")
+    history, screen = run_in_tmux(tmux, args, {"NO_COLOR": "1"})
+    check("EXIT=1" in screen and "TIMEOUT" in screen, "the same tray with NO_COLOR")
+    check("[31m" not in history and "[32m" not in history, "NO_COLOR: no colour")
 
 
 if __name__ == "__main__":

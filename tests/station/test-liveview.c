@@ -8,6 +8,7 @@
 
 #include "station/event_json.h"
 #include "station/liveview.h"
+#include "station/rate.h"
 #include "testlib.h"
 
 static void make_info(struct rp_device_info *i, const char *port, const char *serial)
@@ -73,6 +74,7 @@ static void test_table(void)
 	struct rp_device_info a, b, c;
 	struct rp_board_record ra, rb, rc;
 	struct rp_liveview_totals t;
+	struct rp_liveview_frame wide = { .width = 200 }, narrow = { .width = 40 };
 	char lines[16][512];
 	char *frame;
 	size_t len;
@@ -108,46 +110,49 @@ static void test_table(void)
 		struct rp_runner_event ev = { .type = RP_RUNNER_DEVICE_IGNORED, .info = &c, .reason = "filtered" };
 		rp_liveview_event(lv, &ev, 3000);
 	}
-	frame = rp_liveview_render(lv, 2000, 200, &len);
+	frame = rp_liveview_render(lv, 2000, &wide, &len);
 	CHECK(frame != NULL && strlen(frame) == len);
 	/* The first frame starts where the cursor is: no movement up. */
 	CHECK(frame && strstr(frame, "\x1b[") && !strstr(frame, "A\x1b[2K"));
+	/* No colour asked for: none given. */
+	CHECK(frame && !strstr(frame, "\x1b[3") && !strstr(frame, "\x1b[1;3"));
 	n = frame_lines(frame, lines, 16);
-	CHECK_EQ_INT(n, 5); /* header, 3 rows, totals */
+	CHECK_EQ_INT(n, 6); /* header, 3 rows, the failure's reason, totals */
 	CHECK_CONTAINS(lines[0], "PORT");
 	/* Port order is numeric: 1-1.2, 1-1.3, 1-1.10. */
 	CHECK(!strncmp(lines[1], "1-1.2 ", 6));
 	CHECK(!strncmp(lines[2], "1-1.3 ", 6));
-	CHECK(!strncmp(lines[3], "1-1.10 ", 7));
+	CHECK(!strncmp(lines[4], "1-1.10 ", 7));
 	CHECK_CONTAINS(lines[1], "serve");
 	CHECK_CONTAINS(lines[1], "[##########----------]  50%");
 	CHECK_CONTAINS(lines[1], "10000000aaaa0002");
 	CHECK_CONTAINS(lines[1], "1.0s"); /* elapsed at now = 2000 */
 	CHECK_CONTAINS(lines[2], "idle");
-	CHECK_CONTAINS(lines[2], "last: FAILED: EEPROM_HASH mismatch");
-	CHECK_CONTAINS(lines[3], "start");
-	CHECK_CONTAINS(lines[4], "ok 0  failed 1  in progress 2  ignored 1");
+	CHECK_CONTAINS(lines[2], "last: FAILED");
+	CHECK_STR_EQ(lines[3], "      -> EEPROM_HASH mismatch");
+	CHECK_CONTAINS(lines[4], "start");
+	CHECK_CONTAINS(lines[5], "ok 0  failed 1  in progress 2  ignored 1  - boards/h");
 	free(frame);
 
 	feed(lv, RP_RUNNER_BOARD_FINISHED, &b, &rb, 4000);
 	rp_liveview_set_status(lv, "stopping");
-	frame = rp_liveview_render(lv, 5000, 40, &len);
-	/* The next frame goes back over the five lines of the first. */
-	CHECK(frame && !strncmp(frame, "\r\x1b[5A", 5));
-	n = frame_lines(frame ? frame : "", lines, 16);
-	CHECK_EQ_INT(n, 6);
-	for (int i = 0; i < n && i < 16; i++)
-		CHECK(strlen(lines[i]) <= 39); /* cut to the width: no wrapping */
-	CHECK_STR_EQ(lines[5], "stopping");
-	free(frame);
-	rp_liveview_set_status(lv, NULL);
-	frame = rp_liveview_render(lv, 5000, 200, &len);
+	frame = rp_liveview_render(lv, 5000, &narrow, &len);
+	/* The next frame goes back over the six lines of the first. */
 	CHECK(frame && !strncmp(frame, "\r\x1b[6A", 5));
 	n = frame_lines(frame ? frame : "", lines, 16);
-	/* The frame does not shrink (the old status line is blanked). */
+	CHECK_EQ_INT(n, 7);
+	for (int i = 0; i < n && i < 16; i++)
+		CHECK(strlen(lines[i]) <= 39); /* cut to the width: no wrapping */
+	CHECK_STR_EQ(lines[6], "stopping");
+	free(frame);
+	rp_liveview_set_status(lv, NULL);
+	frame = rp_liveview_render(lv, 5000, &wide, &len);
+	CHECK(frame && !strncmp(frame, "\r\x1b[7A", 5));
+	n = frame_lines(frame ? frame : "", lines, 16);
+	/* A shorter frame erases what was below it. */
 	CHECK_EQ_INT(n, 6);
-	CHECK_STR_EQ(lines[5], "");
-	CHECK_CONTAINS(lines[4], "ok 1  failed 1  in progress 1");
+	CHECK(frame && len >= 3 && !strcmp(frame + len - 3, "\x1b[J"));
+	CHECK_CONTAINS(lines[5], "ok 1  failed 1  in progress 1");
 	free(frame);
 
 	rp_liveview_totals(lv, 5000, &t);
@@ -155,9 +160,101 @@ static void test_table(void)
 	CHECK_EQ_INT(t.failed, 1);
 	CHECK_EQ_INT(t.in_progress, 1);
 	CHECK_EQ_INT(t.finished, 2);
-	/* 1 OK board in 4 s since the first start: 900 an hour. */
-	CHECK(t.boards_per_hour > 899.9 && t.boards_per_hour < 900.1);
+	/* 4 s is too short to measure a rate. */
+	CHECK(!t.rate_known);
+	rp_liveview_totals(lv, 1000 + 120000, &t);
+	/* 1 OK board finished in the 2 minutes since the first start. */
+	CHECK(t.rate_known && t.boards_per_hour > 29.9 && t.boards_per_hour < 30.1);
 	rp_liveview_free(lv);
+}
+
+/* 64 boards on a 40-line terminal: the frame stays within 39 lines (the
+ * cursor's line is the 40th), boards in flight and failures are shown
+ * first, the totals stay, and one line says what was left out. */
+static void test_fits_height(void)
+{
+	struct rp_liveview *lv = rp_liveview_new();
+	struct rp_liveview_frame f = { .width = 120, .height = 40, .colour = true };
+	static struct rp_device_info info[64];
+	static struct rp_board_record rec[64];
+	static char lines[128][512];
+	size_t len;
+	char *frame;
+	int n, prev = 0, busy_rows = 0, failed_rows = 0;
+
+	CHECK(lv != NULL);
+	if (!lv)
+		return;
+	for (int i = 0; i < 64; i++) {
+		char port[16], serial[24];
+		snprintf(port, sizeof(port), "1-%d.%d", 1 + i / 8, 1 + i % 8);
+		snprintf(serial, sizeof(serial), "5eed%04x", i);
+		make_info(&info[i], port, serial);
+		make_rec(&rec[i], &info[i], (uint64_t)i + 1);
+		feed(lv, RP_RUNNER_BOARD_STARTED, &info[i], &rec[i], 1000);
+		if (i % 4 == 0)
+			continue; /* still in flight */
+		rec[i].result = i % 9 == 0 ? RP_RESULT_FAILED : RP_RESULT_OK;
+		if (rec[i].result == RP_RESULT_FAILED)
+			snprintf(rec[i].error, sizeof(rec[i].error), "board %d: EEPROM_UPDATE reported failure", i);
+		feed(lv, RP_RUNNER_BOARD_FINISHED, &info[i], &rec[i], 2000);
+	}
+	for (int round = 0; round < 2; round++) {
+		frame = rp_liveview_render(lv, 3000, &f, &len);
+		CHECK(frame != NULL);
+		n = frame_lines(frame ? frame : "", lines, 128);
+		CHECK(n <= 39);
+		/* The next frame moves up over exactly the lines drawn before. */
+		if (round == 1 && frame) {
+			char up[16];
+			snprintf(up, sizeof(up), "\r\x1b[%dA", prev);
+			CHECK(!strncmp(frame, up, strlen(up)));
+		}
+		prev = n;
+		CHECK_CONTAINS(lines[n - 1], "ok 42  failed 6  in progress 16");
+		CHECK_CONTAINS(lines[n - 2], "more ports not shown");
+		busy_rows = failed_rows = 0;
+		for (int i = 0; i < n; i++) {
+			busy_rows += strstr(lines[i], " start ") != NULL;
+			failed_rows += strstr(lines[i], "last: FAILED") != NULL;
+		}
+		CHECK_EQ_INT(busy_rows, 16);
+		CHECK_EQ_INT(failed_rows, 6);
+		/* Colour is added after cutting: FAILED in bold red, then reset. */
+		CHECK(frame && strstr(frame, "last: \x1b[1;31mFAILED\x1b[0m"));
+		CHECK(frame && strstr(frame, "\x1b[31mboard 9: EEPROM_UPDATE reported failure\x1b[0m"));
+		free(frame);
+	}
+	/* No height known (not a terminal size): everything, with reasons. */
+	f.height = 0;
+	frame = rp_liveview_render(lv, 3000, &f, &len);
+	n = frame_lines(frame ? frame : "", lines, 128);
+	CHECK_EQ_INT(n, 1 + 64 + 6 + 1);
+	free(frame);
+	rp_liveview_free(lv);
+}
+
+/* Boards per hour counts finished OK attempts in the trailing hour. */
+static void test_rate(void)
+{
+	struct rp_rate r = { 0 };
+	double per_hour;
+	unsigned count;
+
+	CHECK(!rp_rate_per_hour(&r, 1000, &per_hour, &count));
+	rp_rate_started(&r, 1000);
+	for (int i = 0; i < 10; i++)
+		rp_rate_finished(&r, 5000 + (uint64_t)i * 1000, true);
+	rp_rate_finished(&r, 20000, false);
+	/* Finished, but under a minute: no figure yet. */
+	CHECK(!rp_rate_per_hour(&r, 30000, &per_hour, &count));
+	CHECK(rp_rate_per_hour(&r, 1000 + 120000, &per_hour, &count));
+	CHECK_EQ_INT(count, 10);
+	CHECK(per_hour > 299.9 && per_hour < 300.1);
+	/* Two hours later those boards are out of the window. */
+	CHECK(rp_rate_per_hour(&r, 2 * 3600000 + 5000, &per_hour, &count));
+	CHECK_EQ_INT(count, 0);
+	CHECK(per_hour == 0);
 }
 
 static void test_plain_lines(void)
@@ -217,6 +314,15 @@ static void test_json_events(void)
 	json_object_put(o);
 	free(line);
 
+	/* No serial: null, as records have it, not "". */
+	make_info(&i, "1-1.4", "");
+	make_rec(&r, &i, 9);
+	line = rp_event_json_line(&ev, &origin, 0, &len);
+	o = line ? json_tokener_parse(line) : NULL;
+	CHECK(o && json_object_object_get_ex(o, "serial", &v) && json_object_is_type(v, json_type_null));
+	json_object_put(o);
+	free(line);
+
 	r.result = RP_RESULT_OK;
 	ev.type = RP_RUNNER_BOARD_FINISHED;
 	line = rp_event_json_line(&ev, &origin, 0, &len);
@@ -239,6 +345,8 @@ static void test_json_events(void)
 int main(void)
 {
 	RUN(test_table());
+	RUN(test_fits_height());
+	RUN(test_rate());
 	RUN(test_plain_lines());
 	RUN(test_json_events());
 	return test_result();

@@ -52,6 +52,8 @@ def check_unit(analyze, src, binary):
     exec_start = directives.get(("Service", "ExecStart"), [""])[0]
     check(exec_start.endswith("/rpiprov station --config /etc/rpiprov/station.conf"),
           f"ExecStart runs the station with its config: {exec_start}")
+    want("Service", "Type", "notify")
+    want("Service", "NotifyAccess", "main")
     want("Service", "DynamicUser", "yes")
     want("Service", "SupplementaryGroups", "plugdev")
     want("Service", "Restart", "on-failure")
