@@ -174,6 +174,8 @@ static void redraw(struct cli_station *c, bool force)
 	struct rp_liveview_frame f = { .colour = c->colour };
 
 	term_size(&f.width, &f.height);
+	if (c->station)
+		rp_station_backlog(c->station, &f.records_pending, &f.oldest_pending_ms);
 	frame = rp_liveview_render(c->lv, rp_now_ms(), &f, &len);
 	if (frame) {
 		cli_outq_put(&c->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, frame, len);

@@ -450,8 +450,17 @@ char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, const struct r
 		snprintf(rate, sizeof(rate), "%.0f boards/h", t.boards_per_hour);
 	else
 		snprintf(rate, sizeof(rate), "- boards/h");
-	snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %s", t.ok, t.failed,
-		 t.in_progress, t.ignored, rate);
+	{
+		int n = snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %s", t.ok,
+				 t.failed, t.in_progress, t.ignored, rate);
+		/* A database that is down must show: the line keeps going, the
+		 * records wait in the spool. */
+		if (f->records_pending && n > 0 && (size_t)n < sizeof(line))
+			snprintf(line + n, sizeof(line) - (size_t)n,
+				 "  records waiting %llu (oldest %llds)",
+				 (unsigned long long)f->records_pending,
+				 (long long)(f->oldest_pending_ms > 0 ? f->oldest_pending_ms / 1000 : 0));
+	}
 	out_line_paint(&o, width, line, NULL, t.failed ? "failed" : NULL, colour);
 	lv->lines_drawn++;
 	if (lv->status[0]) {

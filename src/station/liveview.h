@@ -31,6 +31,10 @@ struct rp_liveview_totals {
 struct rp_liveview_frame {
 	unsigned width, height; /* the terminal's; height 0: no limit */
 	bool colour;            /* FAILED in red, OK in green */
+	/* Records not yet in every sink (the recorder's backlog) and the age
+	 * of the oldest: shown on the totals line when there are any. */
+	uint64_t records_pending;
+	int64_t oldest_pending_ms;
 };
 
 struct rp_liveview *rp_liveview_new(void);

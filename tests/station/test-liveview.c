@@ -153,7 +153,18 @@ static void test_table(void)
 	CHECK_EQ_INT(n, 6);
 	CHECK(frame && len >= 3 && !strcmp(frame + len - 3, "\x1b[J"));
 	CHECK_CONTAINS(lines[5], "ok 1  failed 1  in progress 1");
+	CHECK(!strstr(lines[5], "records waiting"));
 	free(frame);
+	/* Records held in the spool (a database down, #12) show on the
+	 * totals line, with the age of the oldest. */
+	wide.records_pending = 12;
+	wide.oldest_pending_ms = 95000;
+	frame = rp_liveview_render(lv, 5000, &wide, &len);
+	n = frame_lines(frame ? frame : "", lines, 16);
+	CHECK_EQ_INT(n, 6);
+	CHECK_CONTAINS(n == 6 ? lines[5] : "", "records waiting 12 (oldest 95s)");
+	free(frame);
+	wide.records_pending = 0;
 
 	rp_liveview_totals(lv, 5000, &t);
 	CHECK_EQ_INT(t.ok, 1);
