@@ -47,8 +47,15 @@ int cli_exit_code(int rp_err);
 int cli_fail(const struct rp_diag *d);
 /* Print "rpiprov <cmd>: <message>\nTry 'rpiprov <cmd> --help'." and return CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After getopt_long returned '?': getopt has already said what is wrong
+ * (as "rpiprov CMD: ..."); add only where to look, so the error is said
+ * once. Returns CLI_EXIT_USAGE. */
+int cli_bad_option(const char *cmd);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A progress note on stderr; nothing under -q. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A result on stderr ("rpiprov: ..."): said under -q too. */
+void cli_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* An option's value through util/parse.h: 0, or the usage error's exit
  * code after printing "rpiprov CMD: OPT: why". Every option that takes a

@@ -10,6 +10,7 @@
 
 #include "rpiprov-config.h"
 #include "cli/cli.h"
+#include "cli/verbosity.h"
 #include "cli/filter_args.h"
 #include "cli/record_args.h"
 #include "cli/run_boards.h"
@@ -76,7 +77,7 @@ static void usage(FILE *out)
 
 /* rpiboot's -0 .. -98 select the port number on the hub; getopt would
  * read "-12" as two options, so they are taken out first. So are the
- * spellings getopt cannot take: -vv (more verbose), -V (version) and a -j
+ * spellings getopt cannot take: -V (version) and a -j
  * with no directory after it (metadata on stdout, as rpiboot does since
  * metadata output became its default). */
 static int take_rpiboot_spellings(int *argc, char **argv, struct boot_cli *c)
@@ -88,10 +89,6 @@ static int take_rpiboot_spellings(int *argc, char **argv, struct boot_cli *c)
 		unsigned n;
 		if (!strcmp(a, "--"))
 			break;
-		if (!strcmp(a, "-vv")) {
-			c->run.verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES | CLI_SHOW_FILES;
-			continue;
-		}
 		if (!strcmp(a, "-V")) {
 			c->show_version = true;
 			continue;
@@ -126,7 +123,6 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 	switch (opt) {
 	case 'd': c->dir = arg; break;
 	case 'l': c->run.forever = true; break;
-	case 'v': c->run.verbose |= CLI_SHOW_PHASES | CLI_SHOW_FILES; break;
 	case 's':
 		/* rpiboot -s sends bootcode.sig in the boot message of a BCM2835/
 		 * 2837 ROM with signed boot; 2711/2712 sign differently. */
@@ -140,7 +136,7 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 		return cli_option_duration("boot", "--timeout", arg, 1000, 365 * 86400000ull,
 					   &ro->idle_timeout_ms);
 	case O_ALLOW_OTP: c->allow_otp = true; break;
-	default: return cli_usage_error("boot", "bad option");
+	default: return cli_bad_option("boot");
 	}
 	return 0;
 }
@@ -150,7 +146,6 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	static const struct option own[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "loop", no_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "overlays", no_argument, NULL, 'o' },
 		{ "delay", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -169,7 +164,7 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	cli_filter_longopts(&opts);
 	cli_record_longopts(&opts);
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "d:lvop:i:j:m:sh", opts.v, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:lop:i:j:m:sh", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
@@ -192,6 +187,11 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 	if (optind != argc)
 		return cli_usage_error("boot", "unexpected argument '%s'", argv[optind]);
 	cli_filters_apply(&c->filters, &c->run.ro);
+	/* rpiboot's -v and -vv, as every command takes them (cli/verbosity.h). */
+	if (cli_verbosity() >= CLI_VERBOSE)
+		c->run.verbose = CLI_SHOW_PHASES | CLI_SHOW_FILES;
+	if (cli_verbosity() >= CLI_DEBUG)
+		c->run.verbose |= CLI_SHOW_ARRIVALS;
 	if (!c->dir && !c->show_version)
 		return cli_usage_error("boot", "-d DIR is required: without it rpiboot boots its built-in "
 					       "mass-storage gadget, which rpiprov does not carry; give its "

@@ -19,7 +19,7 @@ static void usage(FILE *out)
 
 	fprintf(out,
 		"Usage: rpiprov digest -i FILE -o SIG [-k PRIVATE.pem | -H WRAPPER [-p PUBLIC.pem]]\n"
-		"                      [-c SOC] [-t TS]\n"
+		"                      [--soc SOC] [-t TS]\n"
 		"       rpiprov digest --verify SIG -i FILE [-k PUBLIC.pem]\n\n"
 		"Write a .sig file: the sha256 of FILE, a timestamp and optionally an RSA-2048\n"
 		"signature (PKCS#1 v1.5 over SHA-256), as rpi-eeprom-digest does. Or check one.\n\n"
@@ -28,7 +28,7 @@ static void usage(FILE *out)
 		"  -k, --key PEM          RSA-2048 private key (signing) or public key (--verify)\n"
 		"  -H, --hsm-wrapper PROG sign with 'PROG -a rsa2048-sha256 FILE' (prints hex)\n"
 		"  -p, --pubkey PEM       check the wrapper's signature with this public key\n"
-		"  -c, --soc SOC          add a 'target-soc: SOC' line (%s)\n"
+		"      --soc SOC          add a 'target-soc: SOC' line (%s)\n"
 		"  -t, --timestamp TS     ts: value (default: SOURCE_DATE_EPOCH, else now)\n"
 		"  -v, --verify SIG       verify FILE against SIG instead; with -k the rsa2048\n"
 		"                         line must be present and valid\n",
@@ -117,7 +117,7 @@ int cmd_digest(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "hsm-wrapper", required_argument, NULL, 'H' },
 		{ "pubkey", required_argument, NULL, 'p' },
-		{ "soc", required_argument, NULL, 'c' },
+		{ "soc", required_argument, NULL, 'S' }, /* long only: -c is boot.conf elsewhere */
 		{ "timestamp", required_argument, NULL, 't' },
 		{ "verify", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -129,14 +129,14 @@ int cmd_digest(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "i:o:k:H:p:c:t:v:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:o:k:H:p:t:v:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'o': output = optarg; break;
 		case 'k': key = optarg; break;
 		case 'H': wrapper = optarg; break;
 		case 'p': pubkey = optarg; break;
-		case 'c': soc = optarg; break;
+		case 'S': soc = optarg; break;
 		case 'v': verify_sig = optarg; break;
 		case 't': {
 			uint64_t v;
@@ -146,7 +146,7 @@ int cmd_digest(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("digest", "bad option");
+		default: return cli_bad_option("digest");
 		}
 	}
 	if (optind != argc)

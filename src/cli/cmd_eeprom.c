@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
 #include "cli/cli.h"
+#include "cli/verbosity.h"
 #include "image/boot_order.h"
 #include "image/bootconf.h"
 #include "image/eeprom_image.h"
@@ -269,21 +271,19 @@ static int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, verbose = false;
+	bool json = false, verbose = cli_verbosity() >= CLI_VERBOSE;
 	struct rp_eeprom img;
 	struct info in;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
-		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("eeprom info", "bad option");
+		default: return cli_bad_option("eeprom info");
 		}
 	}
 	if (optind + 1 != argc)
@@ -331,7 +331,7 @@ static int cmd_config(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("eeprom config", "bad option");
+		default: return cli_bad_option("eeprom config");
 		}
 	}
 	if (optind + 1 != argc)
@@ -513,6 +513,7 @@ static int cmd_set(int argc, char **argv)
 		{ "digest", required_argument, NULL, O_DIGEST },
 		{ "pubkey", required_argument, NULL, O_PUBKEY },
 		{ "cacert", required_argument, NULL, O_CACERT },
+		{ "cacertder", required_argument, NULL, O_CACERT }, /* rpi-eeprom-config's name */
 		{ "timestamp", required_argument, NULL, O_TS },
 		{ "bootcode", required_argument, NULL, O_BOOTCODE },
 		{ "bootsys", required_argument, NULL, O_BOOTSYS },
@@ -525,7 +526,14 @@ static int cmd_set(int argc, char **argv)
 	int c, r;
 
 	memset(&a, 0, sizeof(a));
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	/* -c -d -p -t mean what they mean to rpi-eeprom-config. */
+	while ((c = getopt_long(argc, argv, "o:c:d:p:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': c = O_CONFIG; break;
+		case 'd': c = O_DIGEST; break;
+		case 'p': c = O_PUBKEY; break;
+		case 't': c = O_TS; break;
+		}
 		switch (c) {
 		case 'o': a.out = optarg; break;
 		case O_CONFIG: a.config = optarg; break;
@@ -557,7 +565,7 @@ static int cmd_set(int argc, char **argv)
 		case O_BOOTSYS: a.bootsys = optarg; break;
 		case O_STRICT: a.strict = true; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("eeprom set", "bad option");
+		default: return cli_bad_option("eeprom set");
 		}
 	}
 	if (optind + 1 != argc)
@@ -609,7 +617,7 @@ static int cmd_extract(int argc, char **argv)
 		switch (c) {
 		case 'C': dir = optarg; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
-		default: return cli_usage_error("eeprom extract", "bad option");
+		default: return cli_bad_option("eeprom extract");
 		}
 	}
 	if (optind + 1 != argc)
@@ -648,6 +656,38 @@ static int cmd_extract(int argc, char **argv)
 	return r;
 }
 
+/* `rpiprov eeprom [OPTIONS] IMAGE`, no subcommand: rpi-eeprom-config's
+ * command line. With -c/--config (or -d, -p, -t, --cacertder) it makes a
+ * new image (our `set`; --out is required, as we never write an image to
+ * a terminal); with nothing but --out it extracts the config (our
+ * `config`). Its -e/--edit and -a/--apply act on the running Pi's EEPROM
+ * through rpi-eeprom-update, which is not ours to drive. */
+static int rpi_eeprom_config(int argc, char **argv)
+{
+	static const char *const makes_image[] = { "-c", "--config", "-d", "--digest", "-p",
+						   "--pubkey", "-t", "--timestamp", "--cacertder" };
+	bool set = false;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-e") || !strcmp(a, "--edit") || !strcmp(a, "-a") ||
+		    !strncmp(a, "--apply", 7))
+			return cli_usage_error("eeprom", "%s edits or applies the EEPROM of the Pi this "
+					       "runs on (rpi-eeprom-config with rpi-eeprom-update); rpiprov "
+					       "edits image files: use -c FILE -o OUT IMAGE",
+					       a);
+		for (size_t k = 0; k < sizeof(makes_image) / sizeof(makes_image[0]); k++) {
+			size_t n = strlen(makes_image[k]);
+			if (!strncmp(a, makes_image[k], n) && (a[n] == '\0' || a[n] == '=' || n == 2))
+				set = true;
+		}
+	}
+	if (argv[1][0] != '-' && argc == 2 && access(argv[1], F_OK) != 0)
+		return cli_usage_error("eeprom", "unknown subcommand '%s'", argv[1]);
+	optind = 0;
+	return set ? cmd_set(argc, argv) : cmd_config(argc, argv);
+}
+
 int cmd_eeprom(int argc, char **argv)
 {
 	static const struct {
@@ -667,10 +707,13 @@ int cmd_eeprom(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char name[64];
 		if (strcmp(argv[1], subs[i].name))
 			continue;
+		snprintf(name, sizeof(name), "rpiprov eeprom %s", subs[i].name);
+		argv[1] = name; /* getopt's messages: "rpiprov eeprom set: ..." */
 		optind = 0;
 		return subs[i].run(argc - 1, argv + 1);
 	}
-	return cli_usage_error("eeprom", "unknown subcommand '%s'", argv[1]);
+	return rpi_eeprom_config(argc, argv);
 }

@@ -99,7 +99,7 @@ static int parse(int argc, char **argv, struct fw_cli *c, const char *cmd)
 				return r;
 			break;
 		}
-		default: return cli_usage_error(cmd, "bad option");
+		default: return cli_bad_option(cmd);
 		}
 	}
 	if (optind != argc)

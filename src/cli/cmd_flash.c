@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/verbosity.h"
 #include "cli/filter_args.h"
 #include "cli/prepare_args.h"
 #include "cli/record_args.h"
@@ -46,7 +47,7 @@ static void usage(FILE *out)
 		"Boards:\n"
 		"  -n, --count N            stop after N boards (default 1; N with --simulate N)\n"
 		"      --forever            keep provisioning boards until interrupted\n"
-		"  -t, --timeout DUR        give up when no board is in progress and none\n"
+		"  -T, --timeout DUR        give up when no board is in progress and none\n"
 		"                           arrived for this long (default: wait forever)\n"
 		"      --board-timeout DUR  deadline for one board, from its arrival to its\n"
 		"                           verdict (default 120s)\n"
@@ -95,7 +96,7 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 	case 'n':
 		return cli_option_uint("flash", "--count", arg, 1, 1000000, &run->count);
 	case O_FOREVER: run->forever = true; break;
-	case 't':
+	case 'T':
 		return cli_option_duration("flash", "--timeout", arg, 1000, 365 * 86400000ull,
 					   &run->ro.idle_timeout_ms);
 	case O_BOARD_TIMEOUT:
@@ -108,8 +109,7 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 		return r;
 	}
 	case O_JSON: run->json = true; break;
-	case 'v': run->verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES; break;
-	default: return cli_usage_error("flash", "bad option");
+	default: return cli_bad_option("flash");
 	}
 	return 0;
 }
@@ -120,11 +120,10 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "forever", no_argument, NULL, O_FOREVER },
-		{ "timeout", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "board-timeout", required_argument, NULL, O_BOARD_TIMEOUT },
 		{ "reenum-timeout", required_argument, NULL, O_REENUM_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,7 +136,7 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 	cli_filter_longopts(&opts);
 	cli_record_longopts(&opts);
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "i:c:P:k:H:p:r:d:n:t:j:vh", opts.v, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:c:P:k:H:p:r:d:n:T:j:h", opts.v, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
@@ -167,6 +166,8 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 				c->po.hsm_wrapper || c->po.recovery_path || c->po.recovery_config_path))
 		return cli_usage_error("flash", "-d serves a prepared directory as it is: image, "
 					      "config, key and recovery options do not apply");
+	if (cli_verbosity() >= CLI_VERBOSE)
+		c->run.verbose = CLI_SHOW_ARRIVALS | CLI_SHOW_PHASES | CLI_SHOW_FILES;
 	if (c->run.count && c->run.forever)
 		return cli_usage_error("flash", "--count and --forever exclude each other");
 	return cli_sim_check(&c->run.sim, "flash");

@@ -40,10 +40,10 @@ static void list_help(FILE *out)
 		"VID:PID, chip, stage (ROM = boot ROM waiting for a second stage,\n"
 		"second-stage = recovery.bin/bootcode running) and serial (second stage only).\n\n"
 		"Options:\n"
-		"  -j, --json         print JSON (an array; with --watch one object per line)\n"
+		"      --json         print JSON (an array; with --watch one object per line)\n"
 		"  -w, --watch        keep running and print arrivals and departures as they\n"
 		"                     happen, until Ctrl-C or --timeout\n"
-		"  -t, --timeout DUR  with --watch: stop after DUR; without: wait up to DUR\n"
+		"  -T, --timeout DUR  with --watch: stop after DUR; without: wait up to DUR\n"
 		"                     for a board when none is present (exit 75 if none)\n"
 		"  -h, --help         show this help\n\n"
 		"DUR is a duration: 30s, 2m, 1h, 500ms, or plain seconds.\n\n"
@@ -262,7 +262,7 @@ int cmd_list(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -277,7 +277,7 @@ int cmd_list(int argc, char **argv)
 	int c, r, ret;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "jwt:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "wT:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = true;
@@ -285,7 +285,7 @@ int cmd_list(int argc, char **argv)
 		case 'w':
 			o.watch = true;
 			break;
-		case 't':
+		case 'T':
 			if (rp_parse_duration_ms(optarg, 0, LIST_MAX_TIMEOUT_MS, &o.timeout_ms, &d) < 0)
 				return cli_usage_error("list", "--timeout: %s", d.msg);
 			o.has_timeout = true;
@@ -294,7 +294,7 @@ int cmd_list(int argc, char **argv)
 			list_help(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage_error("list", "unknown option");
+			return cli_bad_option("list");
 		}
 	}
 	if (optind < argc)

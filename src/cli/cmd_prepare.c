@@ -45,7 +45,7 @@ static int own_option(int opt, const char *arg, const char **dir, struct rp_prep
 		o->timestamp = (int64_t)v;
 		return 0;
 	default:
-		return cli_usage_error("prepare", "bad option");
+		return cli_bad_option("prepare");
 	}
 }
 

@@ -19,7 +19,7 @@ static void usage(FILE *out)
 		"Summarise what the station recorded: totals, failures by reason, figures per\n"
 		"USB port and boards per hour.\n\n"
 		"Options:\n"
-		"  -d, --db FILE     the database (default %s)\n"
+		"      --db FILE     the database (default %s)\n"
 		"  -s, --since TIME  only attempts that started at or after TIME: unix seconds\n"
 		"                    or an ISO date/time (2024-05-01, 2024-05-01T14:00:00Z; UTC\n"
 		"                    unless an offset is given)\n"
@@ -261,7 +261,7 @@ int cmd_report(int argc, char **argv)
 
 	rp_diag_clear(&d);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db_path = optarg;
@@ -280,7 +280,7 @@ int cmd_report(int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage_error("report", "unknown option");
+			return cli_bad_option("report");
 		}
 	}
 	if (optind < argc)

@@ -63,19 +63,19 @@ static void usage(FILE *out)
 		"again when it is plugged in again. SIGINT/SIGTERM: take no new boards, finish\n"
 		"the ones in flight, write their records and exit; a second signal aborts.\n\n"
 		"Settings come from the configuration file, then the options below (which win).\n"
-		"  -c, --config FILE        station configuration (default %s,\n"
+		"  -f, --config FILE        station configuration (default %s,\n"
 		"                           read when it exists; not with --simulate)\n\n"
 		"What to flash (keys image, profile, config, set, unset, key, hsm_wrapper,\n"
 		"pubkey, recovery, recovery_config):\n"
 		"  -i, --image FILE         pieeprom-*.bin (default: the newest one rpiprov finds)\n"
-		"  -p, --profile NAME       boot.conf profile\n"
-		"      --boot-config FILE   boot.conf to embed (config key 'config')\n"
-		"  -s, --set KEY=VALUE      edit boot.conf (repeatable)\n"
+		"  -P, --profile NAME       boot.conf profile\n"
+		"  -c, --boot-config FILE   boot.conf to embed (config key 'config')\n"
+		"      --set KEY=VALUE      edit boot.conf (repeatable)\n"
 		"      --unset KEY          remove a boot.conf key (repeatable)\n"
 		"  -k, --key FILE           sign boot.conf with this RSA-2048 private key\n"
-		"      --hsm-wrapper PROG   or with this program (needs --pubkey)\n"
-		"      --pubkey FILE        public key for --hsm-wrapper\n"
-		"      --recovery FILE      recovery.bin to send as the second stage\n"
+		"  -H, --hsm-wrapper PROG   or with this program (needs --pubkey)\n"
+		"  -p, --pubkey FILE        public key for --hsm-wrapper\n"
+		"  -r, --recovery FILE      recovery.bin to send as the second stage\n"
 		"      --recovery-config FILE  config.txt for recovery.bin\n"
 		"      --allow-otp-permanent   permit config.txt options that write OTP\n"
 		"      --strict             unknown boot.conf keys are errors\n\n"
@@ -85,7 +85,7 @@ static void usage(FILE *out)
 		"      --serials LIST       only these serial numbers (comma-separated);\n"
 		"                           --serial S: one (repeatable)\n"
 		"      --board-timeout DUR  give up on a board after DUR (default 120 s)\n"
-		"      --count N            stop after N attempts\n"
+		"  -n, --count N            stop after N attempts\n"
 		"      --idle-timeout DUR   stop when no board came for DUR\n"
 		"      --stop-grace DUR     on a signal, wait this long for boards in flight (30 s)\n\n"
 		"Records:\n"
@@ -98,7 +98,7 @@ static void usage(FILE *out)
 		"                           directory, rpiprov-spool-NAME.db)\n"
 		"      --allow-db-offline   start even when a database cannot be reached; records\n"
 		"                           wait in the spool until it can (key 'allow_db_offline')\n"
-		"  -n, --name NAME          station name in every record (key 'station')\n\n"
+		"      --name NAME          station name in every record (key 'station')\n\n"
 		"Web dashboard and Prometheus metrics (read-only):\n"
 		"      --http ADDR:PORT     serve /, /events, /metrics, /api/status and\n"
 		"                           /api/attempts (key 'http'; ADDR defaults to 127.0.0.1)\n"
@@ -344,11 +344,11 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (reasons above)", r->ignored,
 			 r->ignored == 1 ? "" : "s");
 	}
-	cli_info("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
+	cli_result("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
 		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
 		 r->ok + r->served, r->failed, r->timeout, r->left, ignored);
 	if (cfg->report || cfg->database || cfg->metadata_dir)
-		cli_info("records: %u written%s%s%s%s%s%s%s", sum->records_written,
+		cli_result("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",
 			 cfg->database ? ", database " : "", cfg->database ? cfg->database : "",
 			 cfg->metadata_dir ? ", metadata " : "", cfg->metadata_dir ? cfg->metadata_dir : "",
@@ -364,16 +364,16 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 int cmd_station(int argc, char **argv)
 {
 	enum {
-		OPT_BOARD_TIMEOUT = 256, OPT_COUNT, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
-		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_HTTP, OPT_HTTP_TOKEN,
+		OPT_BOARD_TIMEOUT = 256, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
+		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_HTTP, OPT_HTTP_TOKEN, OPT_NAME,
 	};
 	static const struct option own[] = {
-		{ "config", required_argument, NULL, 'c' },
+		{ "config", required_argument, NULL, 'f' },
 		{ "board-timeout", required_argument, NULL, OPT_BOARD_TIMEOUT },
-		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "count", required_argument, NULL, 'n' },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "stop-grace", required_argument, NULL, OPT_GRACE },
-		{ "name", required_argument, NULL, 'n' },
+		{ "name", required_argument, NULL, OPT_NAME },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "plain", no_argument, NULL, OPT_PLAIN },
 		{ "sim-arrivals", required_argument, NULL, OPT_SIM_ARRIVALS },
@@ -383,10 +383,12 @@ int cmd_station(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* station's short letters are its own (-p is the profile here, the
-	 * public key in prepare and flash): to the shared payload options. */
+	/* The payload options' letters, as prepare and flash have them (the
+	 * station's own file is -f: -c is boot.conf in every command). */
 	static const int payload_letters[][2] = {
-		{ 'i', CLI_OPT_IMAGE }, { 'p', CLI_OPT_PROFILE }, { 's', CLI_OPT_SET }, { 'k', CLI_OPT_KEY },
+		{ 'i', CLI_OPT_IMAGE }, { 'c', CLI_OPT_CONFIG },  { 'P', CLI_OPT_PROFILE },
+		{ 'k', CLI_OPT_KEY },   { 'H', CLI_OPT_HSM_WRAPPER }, { 'p', CLI_OPT_PUBKEY },
+		{ 'r', CLI_OPT_RECOVERY },
 	};
 	/* Option -> configuration key, for station's options that are keys
 	 * (the payload and record options know theirs). */
@@ -394,7 +396,7 @@ int cmd_station(int argc, char **argv)
 		int opt;
 		const char *key;
 	} opt_keys[] = {
-		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { 'n', "station" }, { OPT_HTTP, "http" },
+		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { OPT_NAME, "station" }, { OPT_HTTP, "http" },
 		{ OPT_HTTP_TOKEN, "http_token_file" },
 	};
 	struct cli_longopts opts = { .n = 0 };
@@ -429,7 +431,7 @@ int cmd_station(int argc, char **argv)
 	cli_filter_longopts(&opts);
 	cli_record_longopts(&opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:i:p:s:k:n:h", opts.v, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:i:c:P:k:H:p:r:n:h", opts.v, NULL)) != -1) {
 		const char *key = NULL, *value = optarg;
 		for (size_t i = 0; i < sizeof(payload_letters) / sizeof(payload_letters[0]); i++)
 			if (payload_letters[i][0] == opt)
@@ -455,10 +457,10 @@ int cmd_station(int argc, char **argv)
 			continue;
 		}
 		switch (opt) {
-		case 'c':
+		case 'f':
 			config_path = optarg;
 			break;
-		case OPT_COUNT:
+		case 'n':
 			if (cli_option_uint("station", "--count", optarg, 0, 1000000000, &count))
 				return CLI_EXIT_USAGE;
 			break;
@@ -491,7 +493,7 @@ int cmd_station(int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage_error("station", "unknown option");
+			return cli_bad_option("station");
 		}
 	}
 	if (optind < argc)

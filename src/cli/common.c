@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/verbosity.h"
 #include "util/fileio.h"
 #include "util/parse.h"
 
@@ -50,7 +51,10 @@ int cli_exit_code(int err)
 
 int cli_fail(const struct rp_diag *d)
 {
-	fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(d));
+	if (cli_verbosity() >= CLI_DEBUG && d)
+		fprintf(stderr, "rpiprov: error: %s [%s]\n", rp_diag_message(d), rp_error_name(d->code));
+	else
+		fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(d));
 	return cli_exit_code(d ? d->code : RP_ERR_IO);
 }
 
@@ -65,6 +69,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_bad_option(const char *cmd)
+{
+	fprintf(stderr, "Try 'rpiprov %s --help'.\n", cmd);
+	return CLI_EXIT_USAGE;
+}
+
 void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
@@ -75,14 +85,29 @@ void cli_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+static void say(const char *fmt, va_list ap)
+{
+	fputs("rpiprov: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cli_info(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("rpiprov: ", stderr);
+	if (cli_verbosity() == CLI_QUIET)
+		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void cli_result(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say(fmt, ap);
+	va_end(ap);
 }
 
 int cli_option_u64(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max,

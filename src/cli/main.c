@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/verbosity.h"
 #include "rpiprov-config.h"
 
 static const struct cli_command commands[] = {
@@ -31,6 +32,11 @@ static void usage(FILE *out)
 	fprintf(out, "\nOptions:\n"
 		     "  -h, --help     show this help\n"
 		     "  -V, --version  show the version\n\n"
+		     "Every command also takes:\n"
+		     "  -q, --quiet    errors, warnings and results only\n"
+		     "  -v, --verbose  more detail: phases, files sent, devices seen and ignored\n"
+		     "  -vv, --debug   also the error code with every error\n"
+		     "  (digest keeps rpi-eeprom-digest's -v SIG; use --verbose there)\n\n"
 		     "Exit status: 0 success; 1 a board failed; 64 usage; 65 bad input data;\n"
 		     "66 input missing; 69 USB or tool unavailable; 73 cannot create output;\n"
 		     "74 I/O error; 75 timed out; 77 permission denied.\n");
@@ -62,6 +68,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	/* `rpiprov -q CMD ...` is `rpiprov CMD -q ...`: the command goes first. */
+	for (int k = 1; k + 1 < argc && cli_verbosity_option(argv[k]); k++)
+		if (!cli_verbosity_option(argv[k + 1])) {
+			char *cmd = argv[k + 1];
+			memmove(argv + 2, argv + 1, (size_t)k * sizeof(*argv));
+			argv[1] = cmd;
+			break;
+		}
 	/* `rpiprov help CMD` is `rpiprov CMD --help`. */
 	if (!strcmp(argv[1], "help") && argc > 2) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -82,9 +96,14 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name)) {
+			int n = cli_verbosity_take(argv[1], argc - 1, argv + 1);
+			char name[64];
+			/* getopt names the command in its messages: "rpiprov flash: ..." */
+			snprintf(name, sizeof(name), "rpiprov %s", commands[i].name);
+			argv[1] = name;
 			if (hashes(argv[1]))
 				skip_openssl_config();
-			return commands[i].run(argc - 1, argv + 1);
+			return commands[i].run(n, argv + 1);
 		}
 	fprintf(stderr, "rpiprov: unknown command '%s'\nTry 'rpiprov --help'.\n", argv[1]);
 	return CLI_EXIT_USAGE;

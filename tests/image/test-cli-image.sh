@@ -216,7 +216,7 @@ expect_fail 64 "SOURCE_DATE_EPOCH" "$T/bad.sig" env SOURCE_DATE_EPOCH=soon $BIN 
 expect_ok $BIN digest --verify "$T/img.sig" -i "$T/img.bin"
 expect_fail 65 "bo.bin: sha256" "" $BIN digest --verify "$T/img.sig" -i "$T/bo.bin"
 expect_fail 65 "no rsa2048: line" "" $BIN digest --verify "$T/img.sig" -i "$T/img.bin" -k "$T/pub.pem"
-expect_ok $BIN digest -i "$T/good.conf" -o "$T/good.sig" -k "$T/priv.pem" -c 2711
+expect_ok $BIN digest -i "$T/good.conf" -o "$T/good.sig" -k "$T/priv.pem" --soc 2711
 grep -q '^target-soc: 2711$' "$T/good.sig" || fail "digest -c: no target-soc line"
 sed -n 's/^rsa2048: //p' "$T/good.sig" | python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))' >"$T/good.bin"
 openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/good.bin" "$T/good.conf" >/dev/null 2>&1 ||
