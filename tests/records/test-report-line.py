@@ -245,6 +245,26 @@ def test_empty_and_refusals(pg, tmp):
     check(r.returncode == 64, f"--until before --since: {r.returncode}")
 
 
+def test_extremes(pg):
+    """Extreme stored values in PostgreSQL (#10): the report finishes with
+    clamped figures; in the ASan+UBSan build any overflow halts it."""
+    mx, mn = 2**63 - 1, -2**63
+    pg.sql("CREATE DATABASE extreme")
+    lines = "".join(f"X\tr\t{i}\ts{i % 2}\t1-1.1\tOK\t-\t0\t1000\tm\n" for i in range(1, 6))
+    r = subprocess.run([LOAD, pg.conninfo("extreme")], input=lines, capture_output=True, text=True, env=ENV)
+    check(r.returncode == 0, f"load: {r.stderr!r}")
+    for i, (st, en, du) in enumerate([(mn, mx, mx), (mx, mx, mx), (mn, mn, mx), (mx, mn, mn), (0, -1, mn)]):
+        pg.sql(f"UPDATE rpiprov_attempts SET start_ms = {st}, end_ms = {en}, duration_ms = {du}"
+               f" WHERE attempt_id = {i + 1}", "extreme")
+    for fmt in ([], ["--csv"], ["--json"], ["--since", "0001-01-01", "--until", "9999-12-31", "--json"]):
+        r = subprocess.run([RPIPROV, "report", "--db", pg.conninfo("extreme")] + fmt, capture_output=True,
+                           text=True, env=ENV, timeout=60)
+        check(r.returncode == 0 and "runtime error" not in r.stderr, f"{fmt}: {r.returncode} {r.stderr[-400:]!r}")
+    j = json.loads(subprocess.run([RPIPROV, "report", "--db", pg.conninfo("extreme"), "--json"],
+                                  capture_output=True, text=True, env=ENV).stdout)
+    check(j["attempts"] == 5 and j["first"] is None and j["last"] is None, f"clamped: {j}")
+
+
 ENV = None
 
 
@@ -270,6 +290,7 @@ def main():
                  sqlite_db)
             case("no rpiprov tables, no database, a password, a reversed window: refused",
                  test_empty_and_refusals, pg, tmp)
+            case("extreme stored values: report finishes, clamped, no UB", test_extremes, pg)
     except pg_cluster.Skip as e:
         return skip_all(str(e))
     return done()
