@@ -45,6 +45,7 @@ struct rp_recorder {
 	struct rp_record_origin origin;
 	rp_recorder_error_fn on_error;
 	rp_recorder_written_fn on_written;
+	rp_recorder_durable_fn on_durable;
 	void *ctx;
 	struct rp_spool *spool;
 	struct rp_spool_item *batch; /* the writer's */
@@ -409,6 +410,7 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	}
 	r->on_error = o->on_error;
 	r->on_written = o->on_written;
+	r->on_durable = o->on_durable;
 	r->ctx = o->ctx;
 	pthread_mutex_init(&r->sink_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
@@ -483,6 +485,16 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 		recs[n++] = &p->rec;
 	rp_diag_clear(&d);
 	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
+	if (ret < 0 && r->on_error) {
+		pthread_mutex_lock(&r->sink_lock);
+		for (size_t i = 0; i < n; i++)
+			r->on_error(r->ctx, NULL, recs[i], &d);
+		pthread_mutex_unlock(&r->sink_lock);
+	}
+	/* Before the writer may see them: a board is shown once durable,
+	 * and only then recorded by the sinks (on_written). */
+	for (size_t i = 0; r->on_durable && i < n; i++)
+		r->on_durable(r->ctx, recs[i], ret == RP_OK);
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < n; i++) {
 		if (ret == RP_OK) {
@@ -503,8 +515,6 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 	if (ret < 0 || r->n_sinks == 0) {
 		pthread_mutex_lock(&r->sink_lock);
 		for (size_t i = 0; i < n; i++) {
-			if (ret < 0 && r->on_error)
-				r->on_error(r->ctx, NULL, recs[i], &d);
 			if (r->on_written)
 				r->on_written(r->ctx, recs[i], ret == RP_OK);
 		}
