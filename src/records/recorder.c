@@ -76,6 +76,13 @@ struct rp_recorder {
 	struct rp_recorder_stats stats;
 };
 
+/* A sink's cursor in the spool: by resolved path, so the same file
+ * through another path is the same sink. */
+static const char *sink_key(const struct rp_sink *s)
+{
+	return s->key[0] ? s->key : s->name;
+}
+
 static bool permanent(int err)
 {
 	/* Only what is wrong with the record itself; everything else (a
@@ -242,7 +249,7 @@ static void after_pass(struct rp_recorder *r)
 		size_t n = 0;
 		for (unsigned i = 0; i < r->n_sinks; i++)
 			if (r->slots[i].cursor != r->slots[i].stored) {
-				names[n] = r->slots[i].s->name;
+				names[n] = sink_key(r->slots[i].s);
 				seqs[n++] = r->slots[i].cursor;
 			}
 		if (!n && !advanced)
@@ -351,13 +358,13 @@ static int open_sinks(struct rp_recorder *r, bool open_later, struct rp_diag *d)
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		struct slot *sl = &r->slots[i];
 		struct rp_diag e;
-		int ret = rp_spool_cursor(r->spool, sl->s->name, &sl->cursor, d);
+		int ret = rp_spool_cursor(r->spool, sink_key(sl->s), &sl->cursor, d);
 		if (ret < 0)
 			return ret;
 		/* Stored at once: a new sink starts here, also after a crash
 		 * before it had anything. */
 		{
-			const char *name = sl->s->name;
+			const char *name = sink_key(sl->s);
 			ret = rp_spool_set_cursors(r->spool, &name, &sl->cursor, 1, 0, d);
 			if (ret < 0)
 				return ret;
