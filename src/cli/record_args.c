@@ -1,9 +1,11 @@
 #include "cli/record_args.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct option extra_opts[] = {
 	{ "spool", required_argument, NULL, CLI_OPT_SPOOL },
@@ -126,12 +128,95 @@ bool cli_records_any(const struct cli_records *r)
 	return false;
 }
 
+/* What a path names on disk: the file's device and inode, or for one not
+ * made yet, its directory's and its last component. */
+struct file_id {
+	bool exists, known;
+	dev_t dev;
+	ino_t ino;
+	char base[NAME_MAX + 1];
+};
+
+static void file_id_of(const char *path, struct file_id *id)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(path);
+	char *slash;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) == 0) {
+		id->exists = id->known = true;
+		id->dev = st.st_dev;
+		id->ino = st.st_ino;
+		return;
+	}
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len >= sizeof(dir))
+		return;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	slash = strrchr(dir, '/');
+	if ((size_t)snprintf(id->base, sizeof(id->base), "%s", slash ? slash + 1 : dir) >=
+	    sizeof(id->base))
+		return; /* no such name can exist: unknown, never "the same" */
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	if (stat(slash ? dir : ".", &st) == 0) {
+		id->known = true;
+		id->dev = st.st_dev;
+		id->ino = st.st_ino;
+	}
+}
+
+static bool same_file(const struct file_id *a, const struct file_id *b)
+{
+	return a->known && b->known && a->exists == b->exists && a->dev == b->dev &&
+	       a->ino == b->ino && (a->exists || !strcmp(a->base, b->base));
+}
+
+/* Two record options naming one file (--report X --db X, --spool X
+ * --report X, a metadata directory that is the report) would write one
+ * format into another's file: refused before anything is opened. Paths
+ * are compared by what they name, so ./x and a symlink to x are x. */
+static int check_distinct(const struct cli_records *r, struct rp_diag *d)
+{
+	const char *paths[CLI_RECORD_KINDS + 1], *what[CLI_RECORD_KINDS + 1];
+	struct file_id ids[CLI_RECORD_KINDS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < CLI_RECORD_KINDS; i++)
+		if (r->target[i] && !rp_sink_target_is_postgres(r->target[i])) {
+			paths[n] = r->target[i];
+			what[n++] = kinds[i].opt.name;
+		}
+	if (r->spool) {
+		paths[n] = r->spool;
+		what[n++] = "spool";
+	}
+	for (size_t i = 0; i < n; i++)
+		file_id_of(paths[i], &ids[i]);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (same_file(&ids[i], &ids[j]))
+				return rp_diag_set(d, RP_ERR_INVALID_ARG,
+						   "--%s %s and --%s %s are the same file: give each "
+						   "record its own file",
+						   what[i], paths[i], what[j], paths[j]);
+	return RP_OK;
+}
+
 int cli_records_sinks(const struct cli_records *r, struct rp_sink **sinks, unsigned *n,
 		      struct rp_diag *d)
 {
-	int ret = RP_OK;
+	int ret = check_distinct(r, d);
 
 	*n = 0;
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < CLI_RECORD_KINDS && ret == RP_OK; i++) {
 		if (!r->target[i])
 			continue;

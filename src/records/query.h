@@ -1,7 +1,8 @@
 /* Reading recorded attempts back: the questions `rpiprov report` asks,
- * answered by a backend (today SQLite, sqlite_query.c) without the caller
- * seeing how it is stored. Every query takes `since`: only attempts that
- * started at or after that unix time in milliseconds (INT64_MIN: all).
+ * answered by a backend (SQLite, sqlite_query.c; PostgreSQL, pg_query.c)
+ * without the caller seeing how it is stored. Both answer with the same
+ * figures for the same attempts. Every query takes a window: only
+ * attempts that started in [since, until) (unix milliseconds).
  *
  * "OK" counts OK and SERVED; "failed" counts FAILED, TIMEOUT and LEFT. */
 #ifndef RP_RECORDS_QUERY_H
@@ -13,6 +14,14 @@
 #include "records/origin.h"
 #include "session/record.h"
 #include "util/error.h"
+
+struct rp_query_window {
+	int64_t since; /* INT64_MIN: from the beginning */
+	int64_t until; /* exclusive; INT64_MAX: no end (an attempt stored with
+			* start INT64_MAX is still in) */
+};
+
+#define RP_QUERY_ALL ((struct rp_query_window){ INT64_MIN, INT64_MAX })
 
 struct rp_query_totals {
 	uint64_t attempts, ok, failed;
@@ -28,7 +37,23 @@ struct rp_report_reason {
 	char example[512];     /* the latest message with this reason */
 };
 
+/* Per station, the totals. */
+struct rp_report_station {
+	char station[64];
+	struct rp_query_totals t;
+	double boards_per_hour; /* not from the backend: report_summary fills it */
+};
+
+/* A serial seen at more than one station or passed more than once: one
+ * entry per station where it was seen, consecutive, by serial then station. */
+struct rp_report_serial_station {
+	char serial[64];
+	char station[64];
+	uint64_t attempts, ok;
+};
+
 struct rp_report_port {
+	char station[64];
 	char port[64];
 	uint64_t attempts, ok, failed;
 	double mean_ms;        /* over all attempts on the port */
@@ -48,19 +73,26 @@ typedef int (*rp_query_row_fn)(void *ctx, const struct rp_record_origin *origin,
 struct rp_query;
 
 struct rp_query_ops {
-	int (*totals)(struct rp_query *q, int64_t since, struct rp_query_totals *out,
+	int (*totals)(struct rp_query *q, const struct rp_query_window *w, struct rp_query_totals *out,
 		      struct rp_diag *d);
 	/* Most frequent first. *out is malloc'ed (NULL when *n is 0). */
-	int (*failure_reasons)(struct rp_query *q, int64_t since, struct rp_report_reason **out,
+	int (*failure_reasons)(struct rp_query *q, const struct rp_query_window *w, struct rp_report_reason **out,
 			       size_t *n, struct rp_diag *d);
-	/* By port name. */
-	int (*ports)(struct rp_query *q, int64_t since, struct rp_report_port **out, size_t *n,
+	/* By station, then port name. */
+	int (*ports)(struct rp_query *q, const struct rp_query_window *w, struct rp_report_port **out, size_t *n,
 		     struct rp_diag *d);
 	/* Chronological, hours with attempts only. */
-	int (*hours)(struct rp_query *q, int64_t since, struct rp_report_hour **out, size_t *n,
+	int (*hours)(struct rp_query *q, const struct rp_query_window *w, struct rp_report_hour **out, size_t *n,
 		     struct rp_diag *d);
+	/* By station name. */
+	int (*stations)(struct rp_query *q, const struct rp_query_window *w,
+			struct rp_report_station **out, size_t *n, struct rp_diag *d);
+	/* Serials at more than one station or with more than one OK attempt,
+	 * by serial then station (byte order). */
+	int (*repeat_serials)(struct rp_query *q, const struct rp_query_window *w,
+			      struct rp_report_serial_station **out, size_t *n, struct rp_diag *d);
 	/* Every attempt, by start time then attempt id, to fn. */
-	int (*attempts)(struct rp_query *q, int64_t since, rp_query_row_fn fn, void *ctx,
+	int (*attempts)(struct rp_query *q, const struct rp_query_window *w, rp_query_row_fn fn, void *ctx,
 			struct rp_diag *d);
 	void (*close)(struct rp_query *q);
 };
@@ -70,35 +102,48 @@ struct rp_query {
 	char name[512]; /* for messages: the file or address queried */
 };
 
-static inline int rp_query_totals(struct rp_query *q, int64_t since, struct rp_query_totals *out,
+static inline int rp_query_totals(struct rp_query *q, const struct rp_query_window *w, struct rp_query_totals *out,
 				  struct rp_diag *d)
 {
-	return q->ops->totals(q, since, out, d);
+	return q->ops->totals(q, w, out, d);
 }
 
-static inline int rp_query_failure_reasons(struct rp_query *q, int64_t since,
+static inline int rp_query_failure_reasons(struct rp_query *q, const struct rp_query_window *w,
 					   struct rp_report_reason **out, size_t *n,
 					   struct rp_diag *d)
 {
-	return q->ops->failure_reasons(q, since, out, n, d);
+	return q->ops->failure_reasons(q, w, out, n, d);
 }
 
-static inline int rp_query_ports(struct rp_query *q, int64_t since, struct rp_report_port **out,
+static inline int rp_query_ports(struct rp_query *q, const struct rp_query_window *w, struct rp_report_port **out,
 				 size_t *n, struct rp_diag *d)
 {
-	return q->ops->ports(q, since, out, n, d);
+	return q->ops->ports(q, w, out, n, d);
 }
 
-static inline int rp_query_hours(struct rp_query *q, int64_t since, struct rp_report_hour **out,
+static inline int rp_query_hours(struct rp_query *q, const struct rp_query_window *w, struct rp_report_hour **out,
 				 size_t *n, struct rp_diag *d)
 {
-	return q->ops->hours(q, since, out, n, d);
+	return q->ops->hours(q, w, out, n, d);
 }
 
-static inline int rp_query_attempts(struct rp_query *q, int64_t since, rp_query_row_fn fn,
+static inline int rp_query_stations(struct rp_query *q, const struct rp_query_window *w,
+				    struct rp_report_station **out, size_t *n, struct rp_diag *d)
+{
+	return q->ops->stations(q, w, out, n, d);
+}
+
+static inline int rp_query_repeat_serials(struct rp_query *q, const struct rp_query_window *w,
+					  struct rp_report_serial_station **out, size_t *n,
+					  struct rp_diag *d)
+{
+	return q->ops->repeat_serials(q, w, out, n, d);
+}
+
+static inline int rp_query_attempts(struct rp_query *q, const struct rp_query_window *w, rp_query_row_fn fn,
 				    void *ctx, struct rp_diag *d)
 {
-	return q->ops->attempts(q, since, fn, ctx, d);
+	return q->ops->attempts(q, w, fn, ctx, d);
 }
 
 static inline void rp_query_close(struct rp_query *q)
@@ -116,5 +161,14 @@ static inline void rp_query_close(struct rp_query *q)
 /* The SQLite database at path, read-only: it must exist and have the
  * current schema (RP_ERR_NOT_FOUND, RP_ERR_FORMAT, RP_ERR_UNSUPPORTED). */
 int rp_sqlite_query_open(const char *path, struct rp_query **out, struct rp_diag *d);
+
+/* PostgreSQL (the tables sink_pg.c writes), through libpq: conninfo as
+ * the --db of the sink takes it, password refused likewise. Everything is
+ * read in one read-only repeatable-read transaction, so the figures of one
+ * report agree with each other while stations keep writing.
+ * RP_ERR_NOT_FOUND: no such database or no rpiprov tables; RP_ERR_IO: the
+ * server cannot be reached; RP_ERR_ACCESS: authentication;
+ * RP_ERR_UNSUPPORTED: a newer schema. */
+int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag *d);
 
 #endif

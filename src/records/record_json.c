@@ -14,6 +14,15 @@
 #define FIELD(buf, f) snprintf((buf), sizeof(buf), "%.*s", (int)sizeof(f) - 1, (f))
 
 
+int64_t rp_record_duration_ms(const struct rp_board_record *r)
+{
+	int64_t d;
+
+	if (r->end_unix_ms <= r->start_unix_ms)
+		return 0;
+	return __builtin_sub_overflow(r->end_unix_ms, r->start_unix_ms, &d) ? INT64_MAX : d;
+}
+
 struct json_object *rp_record_json(const struct rp_board_record *r,
 				   const struct rp_record_origin *origin)
 {
@@ -21,7 +30,7 @@ struct json_object *rp_record_json(const struct rp_board_record *r,
 	char iso[RP_TIME_ISO_MAX], port[sizeof(r->port_path)], serial[sizeof(r->serial)];
 	char soc[sizeof(r->soc)], err[sizeof(r->error)], sha[sizeof(r->served_sha256)];
 	char hash[sizeof(r->reported_hash)], pid[8];
-	int64_t duration = r->end_unix_ms - r->start_unix_ms;
+	int64_t duration = rp_record_duration_ms(r);
 	bool ok = true;
 
 	if (!o)

@@ -15,7 +15,14 @@
 #include "records/origin.h"
 #include "session/record.h"
 
+#include <stdint.h>
+
 struct json_object;
+
+/* end - start in milliseconds, as every record sink stores it: 0 when the
+ * end is not after the start, INT64_MAX when the difference does not fit
+ * (times come from a spool file or a clock: untrusted). */
+int64_t rp_record_duration_ms(const struct rp_board_record *r);
 
 /* Plain one-line JSON text of o plus '\n' (malloc'ed; *len without the
  * NUL when len is not NULL). Takes ownership of o. NULL on failure. */

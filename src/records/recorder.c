@@ -45,6 +45,7 @@ struct rp_recorder {
 	struct rp_record_origin origin;
 	rp_recorder_error_fn on_error;
 	rp_recorder_written_fn on_written;
+	rp_recorder_durable_fn on_durable;
 	void *ctx;
 	struct rp_spool *spool;
 	struct rp_spool_item *batch; /* the writer's */
@@ -74,6 +75,13 @@ struct rp_recorder {
 	uint64_t pass_wanted, pass_done;
 	struct rp_recorder_stats stats;
 };
+
+/* A sink's cursor in the spool: by resolved path, so the same file
+ * through another path is the same sink. */
+static const char *sink_key(const struct rp_sink *s)
+{
+	return s->key[0] ? s->key : s->name;
+}
 
 static bool permanent(int err)
 {
@@ -241,7 +249,7 @@ static void after_pass(struct rp_recorder *r)
 		size_t n = 0;
 		for (unsigned i = 0; i < r->n_sinks; i++)
 			if (r->slots[i].cursor != r->slots[i].stored) {
-				names[n] = r->slots[i].s->name;
+				names[n] = sink_key(r->slots[i].s);
 				seqs[n++] = r->slots[i].cursor;
 			}
 		if (!n && !advanced)
@@ -350,13 +358,13 @@ static int open_sinks(struct rp_recorder *r, bool open_later, struct rp_diag *d)
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		struct slot *sl = &r->slots[i];
 		struct rp_diag e;
-		int ret = rp_spool_cursor(r->spool, sl->s->name, &sl->cursor, d);
+		int ret = rp_spool_cursor(r->spool, sink_key(sl->s), &sl->cursor, d);
 		if (ret < 0)
 			return ret;
 		/* Stored at once: a new sink starts here, also after a crash
 		 * before it had anything. */
 		{
-			const char *name = sl->s->name;
+			const char *name = sink_key(sl->s);
 			ret = rp_spool_set_cursors(r->spool, &name, &sl->cursor, 1, 0, d);
 			if (ret < 0)
 				return ret;
@@ -409,6 +417,7 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	}
 	r->on_error = o->on_error;
 	r->on_written = o->on_written;
+	r->on_durable = o->on_durable;
 	r->ctx = o->ctx;
 	pthread_mutex_init(&r->sink_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
@@ -483,6 +492,16 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 		recs[n++] = &p->rec;
 	rp_diag_clear(&d);
 	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
+	if (ret < 0 && r->on_error) {
+		pthread_mutex_lock(&r->sink_lock);
+		for (size_t i = 0; i < n; i++)
+			r->on_error(r->ctx, NULL, recs[i], &d);
+		pthread_mutex_unlock(&r->sink_lock);
+	}
+	/* Before the writer may see them: a board is shown once durable,
+	 * and only then recorded by the sinks (on_written). */
+	for (size_t i = 0; r->on_durable && i < n; i++)
+		r->on_durable(r->ctx, recs[i], ret == RP_OK);
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < n; i++) {
 		if (ret == RP_OK) {
@@ -503,8 +522,6 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 	if (ret < 0 || r->n_sinks == 0) {
 		pthread_mutex_lock(&r->sink_lock);
 		for (size_t i = 0; i < n; i++) {
-			if (ret < 0 && r->on_error)
-				r->on_error(r->ctx, NULL, recs[i], &d);
 			if (r->on_written)
 				r->on_written(r->ctx, recs[i], ret == RP_OK);
 		}

@@ -31,6 +31,9 @@
 /* A sink refused a record (rec) or could not flush (rec NULL). */
 typedef void (*rp_recorder_error_fn)(void *ctx, const struct rp_sink *sink,
 				     const struct rp_board_record *rec, const struct rp_diag *d);
+/* rec is committed to the spool (durable true: synced to disk), or the
+ * spool could not keep it (durable false; on_error has said why). */
+typedef void (*rp_recorder_durable_fn)(void *ctx, const struct rp_board_record *rec, bool durable);
 /* Every sink has had rec; all_ok: none refused it. */
 typedef void (*rp_recorder_written_fn)(void *ctx, const struct rp_board_record *rec, bool all_ok);
 
@@ -51,6 +54,12 @@ struct rp_recorder_opts {
 	/* Both are called from the writer thread, one call at a time; may be NULL. */
 	rp_recorder_error_fn on_error;
 	rp_recorder_written_fn on_written;
+	/* Once per submitted record, when its group commit to the spool has
+	 * returned: the moment a board's result may be shown (nothing shown
+	 * can then be lost to a crash). From the spooler thread (or, without
+	 * memory to queue, the submitting one), one call at a time; no lock
+	 * of the recorder is held. May be NULL. */
+	rp_recorder_durable_fn on_durable;
 	void *ctx;
 };
 

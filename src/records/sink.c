@@ -1,11 +1,50 @@
 #include "records/sink.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* target's absolute path with symlinks, "." and ".." resolved; a file not
+ * made yet by its directory. As typed when even that cannot be resolved. */
+static void resolve(const char *target, char *out, size_t cap)
+{
+	char buf[PATH_MAX], dir[PATH_MAX];
+	const char *base;
+	size_t len = strlen(target);
+
+	if (realpath(target, buf) && (size_t)snprintf(out, cap, "%s", buf) < cap)
+		return;
+	while (len > 1 && target[len - 1] == '/')
+		len--;
+	if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)len, target) >= sizeof(dir)) {
+		snprintf(out, cap, "%s", target);
+		return;
+	}
+	base = strrchr(dir, '/');
+	if (!base) {
+		base = dir;
+		if (realpath(".", buf) &&
+		    (size_t)snprintf(out, cap, "%s/%s", strcmp(buf, "/") ? buf : "", base) < cap)
+			return;
+	} else {
+		char *slash = (char *)base++;
+		*slash = '\0';
+		if (realpath(dir[0] ? dir : "/", buf) &&
+		    (size_t)snprintf(out, cap, "%s/%s", strcmp(buf, "/") ? buf : "", base) < cap)
+			return;
+	}
+	snprintf(out, cap, "%s", target);
+}
 
 void rp_sink_set_name(struct rp_sink *s, const char *kind, const char *target)
 {
+	char path[PATH_MAX];
+
 	snprintf(s->name, sizeof(s->name), "%s %s", kind, target);
+	resolve(target, path, sizeof(path));
+	if ((size_t)snprintf(s->key, sizeof(s->key), "%s %s", kind, path) >= sizeof(s->key))
+		s->key[0] = '\0'; /* the name, then */
 }
 
 bool rp_sink_target_is_postgres(const char *t)

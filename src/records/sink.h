@@ -59,6 +59,9 @@ struct rp_sink_ops {
 struct rp_sink {
 	const struct rp_sink_ops *ops;
 	char name[RP_SINK_NAME_MAX]; /* for messages: "report /var/lib/rpiprov/a.jsonl" */
+	/* Its cursor's name in the spool: the kind and the resolved path, so
+	 * one file reached by two paths is one sink. "": the name. */
+	char key[RP_SINK_NAME_MAX];
 };
 
 /* The constructors only allocate and remember the target; open does the
@@ -87,7 +90,9 @@ int rp_sink_database_new(const char *target, struct rp_sink **out, struct rp_dia
  * from the command line. */
 int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d);
 
-/* Set a sink's name from a kind and a target ("report", "/x.jsonl"). */
+/* Set a sink's name from a kind and a target ("report", "/x.jsonl"), and
+ * its key from the target resolved (realpath; for a file that does not
+ * exist yet, its directory's realpath and its name). */
 void rp_sink_set_name(struct rp_sink *s, const char *kind, const char *target);
 
 #endif

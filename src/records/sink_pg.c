@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "records/metadata_json.h"
+#include "records/record_json.h"
 
 #include <json-c/json.h>
 
@@ -209,8 +210,7 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	snprintf(num[1], 24, "%u", r->pid);
 	snprintf(num[2], 24, "%lld", (long long)r->start_unix_ms);
 	snprintf(num[3], 24, "%lld", (long long)r->end_unix_ms);
-	snprintf(num[4], 24, "%lld", (long long)(r->end_unix_ms > r->start_unix_ms ?
-						 r->end_unix_ms - r->start_unix_ms : 0));
+	snprintf(num[4], 24, "%lld", (long long)rp_record_duration_ms(r));
 	for (int i = 0; i < RP_PHASE_COUNT; i++)
 		snprintf(num[5 + i], 24, "%u", r->phase_ms[i]);
 	snprintf(num[9], 24, "%llu", (unsigned long long)r->bytes_served);

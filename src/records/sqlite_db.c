@@ -609,7 +609,7 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t cap, bool nu
 static int bind_attempt(sqlite3_stmt *st, const struct rp_board_record *r,
 			const struct rp_record_origin *o, const char *meta_json)
 {
-	int64_t duration = r->end_unix_ms - r->start_unix_ms;
+	int64_t duration = rp_record_duration_ms(r);
 	int rc = SQLITE_OK;
 
 	B(sqlite3_bind_text(st, 1, o && o->run_id ? o->run_id : "", -1, SQLITE_TRANSIENT));

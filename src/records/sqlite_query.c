@@ -15,53 +15,73 @@ struct sqlite_query {
 };
 
 /* Results as the records name them; bound into every query so SQL and C
- * agree on the words. ?1 since, ?2 OK, ?3 SERVED, ?4 FAILED, ?5 TIMEOUT, ?6 LEFT. */
-#define OK_EXPR "(result IN (?2, ?3))"
-#define FAIL_EXPR "(result IN (?4, ?5, ?6))"
+ * agree on the words. ?1 w, ?2 until (NULL: no end), ?3 OK, ?4 SERVED,
+ * ?5 FAILED, ?6 TIMEOUT, ?7 LEFT. The SQL mirrors pg_query.c's: the two
+ * must give the same figures. Sorting is by bytes (SQLite's BINARY),
+ * which pg_query.c asks for with COLLATE "C". */
+#define OK_EXPR "(result IN (?3, ?4))"
+#define FAIL_EXPR "(result IN (?5, ?6, ?7))"
+#define WINDOW "start_ms >= ?1 AND (?2 IS NULL OR start_ms < ?2)"
 
 static const char totals_sql[] =
 	"SELECT count(*), total(" OK_EXPR "), total(" FAIL_EXPR "),"
 	" count(DISTINCT nullif(serial, '')),"
 	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
 	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(avg(duration_ms), 0)"
-	" FROM attempts WHERE start_ms >= ?1";
+	" FROM attempts WHERE " WINDOW;
 
 /* SQLite takes the bare columns (error) from the row holding max(end_ms). */
 static const char reasons_sql[] =
 	"SELECT result, coalesce(error_code, ''), count(*), coalesce(error, ''), max(end_ms)"
-	" FROM attempts WHERE start_ms >= ?1 AND " FAIL_EXPR
-	" GROUP BY result, error_code ORDER BY count(*) DESC, result, error_code";
+	" FROM attempts WHERE " WINDOW " AND " FAIL_EXPR
+	" GROUP BY result, error_code ORDER BY count(*) DESC, result, coalesce(error_code, '')";
 
 static const char ports_sql[] =
-	"SELECT port, count(*), total(" OK_EXPR "), total(" FAIL_EXPR "), avg(duration_ms),"
+	"SELECT station, port, count(*), total(" OK_EXPR "), total(" FAIL_EXPR "), avg(duration_ms),"
 	" coalesce(avg(CASE WHEN " OK_EXPR " THEN duration_ms END), 0)"
-	" FROM attempts WHERE start_ms >= ?1 GROUP BY port ORDER BY port";
+	" FROM attempts WHERE " WINDOW " GROUP BY station, port ORDER BY station, port";
+
+static const char stations_sql[] =
+	"SELECT station, count(*), total(" OK_EXPR "), total(" FAIL_EXPR "),"
+	" count(DISTINCT nullif(serial, '')),"
+	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
+	" min(start_ms), max(end_ms), avg(duration_ms)"
+	" FROM attempts WHERE " WINDOW " GROUP BY station ORDER BY station";
+
+static const char repeat_serials_sql[] =
+	"SELECT serial, station, count(*), total(" OK_EXPR ")"
+	" FROM attempts WHERE " WINDOW " AND serial <> '' AND serial IN"
+	" (SELECT serial FROM attempts WHERE " WINDOW " AND serial <> '' GROUP BY serial"
+	"  HAVING count(DISTINCT station) > 1 OR total(" OK_EXPR ") > 1)"
+	" GROUP BY serial, station ORDER BY serial, station";
 
 static const char hours_sql[] =
 	"SELECT (end_ms / 3600000) * 3600000 AS hour, count(*), total(" OK_EXPR "),"
 	" total(" FAIL_EXPR ")"
-	" FROM attempts WHERE start_ms >= ?1 GROUP BY hour ORDER BY hour";
+	" FROM attempts WHERE " WINDOW " GROUP BY hour ORDER BY hour";
 
 static const char attempts_sql[] =
 	"SELECT run_id, station, attempt_id, serial, port, soc, pid, start_ms, end_ms,"
 	" stage1_ms, reenum_ms, serve_ms, verify_ms, result, error_code, error, served_sha256,"
 	" eeprom_hash, bytes_served, files_served, metadata, metadata_dropped"
-	" FROM attempts WHERE start_ms >= ?1 ORDER BY start_ms, attempt_id, id";
+	" FROM attempts WHERE " WINDOW " ORDER BY start_ms, attempt_id, id";
 
 static const enum rp_board_result bound_results[] = {
 	RP_RESULT_OK, RP_RESULT_SERVED, RP_RESULT_FAILED, RP_RESULT_TIMEOUT, RP_RESULT_LEFT,
 };
 
-static int prepare(struct rp_db *db, const char *sql, int64_t since, sqlite3_stmt **st,
-		   struct rp_diag *d)
+static int prepare(struct rp_db *db, const char *sql, const struct rp_query_window *w,
+		   sqlite3_stmt **st, struct rp_diag *d)
 {
 	int rc = sqlite3_prepare_v2(db->h, sql, -1, st, NULL);
 	int n_params = rc == SQLITE_OK ? sqlite3_bind_parameter_count(*st) : 0;
 
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(*st, 1, since);
-	for (int i = 0; rc == SQLITE_OK && i < 5 && 2 + i <= n_params; i++)
-		rc = sqlite3_bind_text(*st, 2 + i, rp_board_result_name(bound_results[i]), -1,
+		rc = sqlite3_bind_int64(*st, 1, w->since);
+	if (rc == SQLITE_OK && w->until != INT64_MAX)
+		rc = sqlite3_bind_int64(*st, 2, w->until);
+	for (int i = 0; rc == SQLITE_OK && i < 5 && 3 + i <= n_params; i++)
+		rc = sqlite3_bind_text(*st, 3 + i, rp_board_result_name(bound_results[i]), -1,
 				       SQLITE_STATIC);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(*st);
@@ -98,7 +118,7 @@ static void *push(void **arr, size_t *n, size_t size)
 /* Run sql and hand each row to fill, which fills one element of *arr. */
 typedef void (*fill_fn)(void *elem, sqlite3_stmt *st);
 
-static int collect(struct sqlite_query *q, const char *sql, int64_t since, void **arr, size_t *n,
+static int collect(struct sqlite_query *q, const char *sql, const struct rp_query_window *w, void **arr, size_t *n,
 		   size_t size, fill_fn fill, struct rp_diag *d)
 {
 	struct rp_db *db = q->db;
@@ -108,7 +128,7 @@ static int collect(struct sqlite_query *q, const char *sql, int64_t since, void 
 	*arr = NULL;
 	*n = 0;
 	pthread_mutex_lock(&db->lock);
-	ret = prepare(db, sql, since, &st, d);
+	ret = prepare(db, sql, w, &st, d);
 	while (ret == RP_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		void *e = rc == SQLITE_ROW ? push(arr, n, size) : NULL;
 		if (rc != SQLITE_ROW)
@@ -128,7 +148,7 @@ static int collect(struct sqlite_query *q, const char *sql, int64_t since, void 
 	return ret;
 }
 
-static int q_totals(struct rp_query *base, int64_t since, struct rp_query_totals *out,
+static int q_totals(struct rp_query *base, const struct rp_query_window *w, struct rp_query_totals *out,
 		    struct rp_diag *d)
 {
 	struct rp_db *db = ((struct sqlite_query *)base)->db;
@@ -137,7 +157,7 @@ static int q_totals(struct rp_query *base, int64_t since, struct rp_query_totals
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&db->lock);
-	ret = prepare(db, totals_sql, since, &st, d);
+	ret = prepare(db, totals_sql, w, &st, d);
 	if (ret == RP_OK) {
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -168,10 +188,10 @@ static void fill_reason(void *elem, sqlite3_stmt *st)
 	copy_col(r->example, sizeof(r->example), st, 3);
 }
 
-static int q_reasons(struct rp_query *base, int64_t since, struct rp_report_reason **out,
+static int q_reasons(struct rp_query *base, const struct rp_query_window *w, struct rp_report_reason **out,
 		     size_t *n, struct rp_diag *d)
 {
-	return collect((struct sqlite_query *)base, reasons_sql, since, (void **)out, n,
+	return collect((struct sqlite_query *)base, reasons_sql, w, (void **)out, n,
 		       sizeof(**out), fill_reason, d);
 }
 
@@ -179,18 +199,19 @@ static void fill_port(void *elem, sqlite3_stmt *st)
 {
 	struct rp_report_port *p = elem;
 
-	copy_col(p->port, sizeof(p->port), st, 0);
-	p->attempts = (uint64_t)sqlite3_column_int64(st, 1);
-	p->ok = (uint64_t)sqlite3_column_double(st, 2);
-	p->failed = (uint64_t)sqlite3_column_double(st, 3);
-	p->mean_ms = sqlite3_column_double(st, 4);
-	p->mean_ok_ms = sqlite3_column_double(st, 5);
+	copy_col(p->station, sizeof(p->station), st, 0);
+	copy_col(p->port, sizeof(p->port), st, 1);
+	p->attempts = (uint64_t)sqlite3_column_int64(st, 2);
+	p->ok = (uint64_t)sqlite3_column_double(st, 3);
+	p->failed = (uint64_t)sqlite3_column_double(st, 4);
+	p->mean_ms = sqlite3_column_double(st, 5);
+	p->mean_ok_ms = sqlite3_column_double(st, 6);
 }
 
-static int q_ports(struct rp_query *base, int64_t since, struct rp_report_port **out, size_t *n,
+static int q_ports(struct rp_query *base, const struct rp_query_window *w, struct rp_report_port **out, size_t *n,
 		   struct rp_diag *d)
 {
-	return collect((struct sqlite_query *)base, ports_sql, since, (void **)out, n, sizeof(**out),
+	return collect((struct sqlite_query *)base, ports_sql, w, (void **)out, n, sizeof(**out),
 		       fill_port, d);
 }
 
@@ -204,11 +225,50 @@ static void fill_hour(void *elem, sqlite3_stmt *st)
 	h->failed = (uint64_t)sqlite3_column_double(st, 3);
 }
 
-static int q_hours(struct rp_query *base, int64_t since, struct rp_report_hour **out, size_t *n,
+static int q_hours(struct rp_query *base, const struct rp_query_window *w, struct rp_report_hour **out, size_t *n,
 		   struct rp_diag *d)
 {
-	return collect((struct sqlite_query *)base, hours_sql, since, (void **)out, n, sizeof(**out),
+	return collect((struct sqlite_query *)base, hours_sql, w, (void **)out, n, sizeof(**out),
 		       fill_hour, d);
+}
+
+static void fill_station(void *elem, sqlite3_stmt *st)
+{
+	struct rp_report_station *s = elem;
+
+	copy_col(s->station, sizeof(s->station), st, 0);
+	s->t.attempts = (uint64_t)sqlite3_column_int64(st, 1);
+	s->t.ok = (uint64_t)sqlite3_column_double(st, 2);
+	s->t.failed = (uint64_t)sqlite3_column_double(st, 3);
+	s->t.boards = (uint64_t)sqlite3_column_int64(st, 4);
+	s->t.boards_ok = (uint64_t)sqlite3_column_int64(st, 5);
+	s->t.first_unix_ms = sqlite3_column_int64(st, 6);
+	s->t.last_unix_ms = sqlite3_column_int64(st, 7);
+	s->t.mean_ms = sqlite3_column_double(st, 8);
+}
+
+static int q_stations(struct rp_query *base, const struct rp_query_window *w,
+		      struct rp_report_station **out, size_t *n, struct rp_diag *d)
+{
+	return collect((struct sqlite_query *)base, stations_sql, w, (void **)out, n, sizeof(**out),
+		       fill_station, d);
+}
+
+static void fill_serial(void *elem, sqlite3_stmt *st)
+{
+	struct rp_report_serial_station *s = elem;
+
+	copy_col(s->serial, sizeof(s->serial), st, 0);
+	copy_col(s->station, sizeof(s->station), st, 1);
+	s->attempts = (uint64_t)sqlite3_column_int64(st, 2);
+	s->ok = (uint64_t)sqlite3_column_double(st, 3);
+}
+
+static int q_repeat_serials(struct rp_query *base, const struct rp_query_window *w,
+			    struct rp_report_serial_station **out, size_t *n, struct rp_diag *d)
+{
+	return collect((struct sqlite_query *)base, repeat_serials_sql, w, (void **)out, n,
+		       sizeof(**out), fill_serial, d);
 }
 
 static enum rp_board_result result_of(const char *name)
@@ -273,7 +333,7 @@ static void row_to_record(sqlite3_stmt *st, struct rp_board_record *r)
 	r->meta_dropped = (unsigned)sqlite3_column_int64(st, 21);
 }
 
-static int q_attempts(struct rp_query *base, int64_t since, rp_query_row_fn fn, void *ctx,
+static int q_attempts(struct rp_query *base, const struct rp_query_window *w, rp_query_row_fn fn, void *ctx,
 		      struct rp_diag *d)
 {
 	struct rp_db *db = ((struct sqlite_query *)base)->db;
@@ -287,7 +347,7 @@ static int q_attempts(struct rp_query *base, int64_t since, rp_query_row_fn fn, 
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	/* The lock is held across the callbacks: they must not query again. */
 	pthread_mutex_lock(&db->lock);
-	ret = prepare(db, attempts_sql, since, &st, d);
+	ret = prepare(db, attempts_sql, w, &st, d);
 	while (ret == RP_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		if (rc != SQLITE_ROW) {
 			ret = step_error(db, rc, d);
@@ -317,6 +377,8 @@ static const struct rp_query_ops sqlite_query_ops = {
 	.failure_reasons = q_reasons,
 	.ports = q_ports,
 	.hours = q_hours,
+	.stations = q_stations,
+	.repeat_serials = q_repeat_serials,
 	.attempts = q_attempts,
 	.close = q_close,
 };

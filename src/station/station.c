@@ -8,6 +8,7 @@
 #include "records/origin.h"
 #include "records/recorder.h"
 #include "session/payload.h"
+#include "station/finish_gate.h"
 
 struct rp_station {
 	struct rp_station_opts opts;
@@ -20,6 +21,7 @@ struct rp_station {
 	struct rp_payload *payload;
 	struct rp_runner *runner;
 	struct rp_recorder *recorder;
+	struct rp_finish_gate *gate; /* a board is shown finished once its record is durable */
 	struct rp_origin_buf origin;
 	atomic_bool stop_requested, abort_requested;
 };
@@ -28,10 +30,15 @@ static void on_runner_event(void *ctx, const struct rp_runner_event *ev)
 {
 	struct rp_station *s = ctx;
 
+	rp_finish_gate_event(s->gate, ev);
 	if (ev->type == RP_RUNNER_BOARD_FINISHED && ev->record)
 		rp_recorder_submit(s->recorder, ev->record);
-	if (s->opts.on_event)
-		s->opts.on_event(s->opts.event_ctx, ev);
+}
+
+static void on_durable(void *ctx, const struct rp_board_record *r, bool durable)
+{
+	(void)durable; /* not durable: on_sink_error said so; the board is shown all the same */
+	rp_finish_gate_release(((struct rp_station *)ctx)->gate, r);
 }
 
 static void on_sink_error(void *ctx, const struct rp_sink *sink, const struct rp_board_record *r,
@@ -60,6 +67,7 @@ static int open_records(struct rp_station *s, struct rp_diag *d)
 		.spool_path = s->opts.spool_path,
 		.open_later = s->opts.open_sinks_later,
 		.on_error = on_sink_error,
+		.on_durable = on_durable,
 		.ctx = s,
 	};
 	char spool[4096];
@@ -141,6 +149,8 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 	s->cfg = opts->config;
 	rp_origin_buf_init(&s->origin, s->cfg ? s->cfg->station : NULL, opts->run_id);
 	ret = s->cfg ? rp_station_config_check(s->cfg, d) : RP_OK;
+	if (ret == RP_OK && !(s->gate = rp_finish_gate_new(opts->on_event, opts->event_ctx)))
+		ret = rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	if (ret == RP_OK && !opts->source)
 		ret = rp_diag_set(d, RP_ERR_INVALID_ARG, "station: no device source");
 	if (ret < 0)
@@ -255,6 +265,7 @@ void rp_station_free(struct rp_station *s)
 	if (s->runner)
 		rp_runner_free(s->runner);
 	rp_recorder_close(s->recorder, NULL);
+	rp_finish_gate_free(s->gate);
 	close_sinks(s->opts.sinks, s->opts.n_sinks);
 	rp_payload_free(s->payload);
 	for (size_t i = 0; i < RP_PREPARE_MAX_SOCS; i++)

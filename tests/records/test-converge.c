@@ -240,7 +240,7 @@ static void test_disk_full_mid_line(void)
 static void test_replay_after_crash(void)
 {
 	enum { N = 20, K = 9 };
-	const char *names[2] = { "report replay/report.jsonl", "database replay/boards.db" };
+	const char *names[2];
 	const uint64_t zero[2] = { 0, 0 };
 	struct rp_record_origin origin = { "conv", "run-replay" };
 	struct rp_spool *sp;
@@ -254,9 +254,12 @@ static void test_replay_after_crash(void)
 	CHECK_EQ_INT(rp_spool_open("replay/spool.db", &sp, &d), RP_OK);
 	if (!sp)
 		return;
-	CHECK_EQ_INT(rp_spool_set_cursors(sp, names, zero, 2, 0, &d), RP_OK);
 	CHECK_EQ_INT(rp_sink_jsonl_new("replay/report.jsonl", &sinks[0], NULL), RP_OK);
 	CHECK_EQ_INT(rp_sink_sqlite_new("replay/boards.db", &sinks[1], NULL), RP_OK);
+	/* Cursors are kept by the sink's key: kind and resolved path. */
+	names[0] = sinks[0]->key;
+	names[1] = sinks[1]->key;
+	CHECK_EQ_INT(rp_spool_set_cursors(sp, names, zero, 2, 0, &d), RP_OK);
 	CHECK_EQ_INT(sinks[0]->ops->open(sinks[0], NULL), RP_OK);
 	CHECK_EQ_INT(sinks[1]->ops->open(sinks[1], NULL), RP_OK);
 	for (unsigned i = 1; i <= N; i++) {

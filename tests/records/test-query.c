@@ -58,7 +58,7 @@ static void test_summary(void)
 	if (!q)
 		return;
 	CHECK_STR_EQ(q->name, path);
-	CHECK_EQ_INT(rp_report_summary_build(q, 1714521600000LL, &s, &d), RP_OK);
+	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ 1714521600000LL, INT64_MAX }, &s, &d), RP_OK);
 	CHECK_EQ_INT(s.attempts, 7);
 	CHECK_EQ_INT(s.ok, 3);
 	CHECK_EQ_INT(s.failed, 4);
@@ -102,11 +102,11 @@ static void test_summary(void)
 	}
 	rp_report_summary_free(&s);
 
-	CHECK_EQ_INT(rp_report_summary_build(q, INT64_MIN, &s, &d), RP_OK);
+	CHECK_EQ_INT(rp_report_summary_build(q, &RP_QUERY_ALL, &s, &d), RP_OK);
 	CHECK_EQ_INT(s.attempts, 8);
 	CHECK_EQ_INT(s.n_ports, 4);
 	rp_report_summary_free(&s);
-	CHECK_EQ_INT(rp_report_summary_build(q, 1800000000000LL, &s, &d), RP_OK);
+	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ 1800000000000LL, INT64_MAX }, &s, &d), RP_OK);
 	CHECK_EQ_INT(s.attempts, 0);
 	CHECK_EQ_INT(s.n_ports, 0);
 	CHECK(s.boards_per_hour == 0);
@@ -149,7 +149,7 @@ static void test_queries(void)
 	CHECK_EQ_INT(rp_sqlite_query_open("queries.db", &q, NULL), RP_OK);
 	if (!q)
 		return;
-	CHECK_EQ_INT(rp_query_totals(q, INT64_MIN, &t, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_totals(q, &RP_QUERY_ALL, &t, NULL), RP_OK);
 	CHECK_EQ_INT(t.attempts, 3);
 	CHECK_EQ_INT(t.ok, 1);
 	CHECK_EQ_INT(t.failed, 2);
@@ -157,10 +157,10 @@ static void test_queries(void)
 	CHECK_EQ_INT(t.boards_ok, 1);
 	CHECK_EQ_INT(t.first_unix_ms, 1714566896000LL);
 	CHECK_EQ_INT(t.last_unix_ms, 1714570000300LL);
-	CHECK_EQ_INT(rp_query_totals(q, 1714566897000LL, &t, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_totals(q, &(struct rp_query_window){ 1714566897000LL, INT64_MAX }, &t, NULL), RP_OK);
 	CHECK_EQ_INT(t.attempts, 2);
 
-	CHECK_EQ_INT(rp_query_failure_reasons(q, INT64_MIN, &reasons, &n, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_failure_reasons(q, &RP_QUERY_ALL, &reasons, &n, NULL), RP_OK);
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) {
 		CHECK_STR_EQ(reasons[0].result, "FAILED");
@@ -169,7 +169,7 @@ static void test_queries(void)
 		CHECK_STR_EQ(reasons[1].error_code, "RP_ERR_NO_DEVICE");
 	}
 	free(reasons);
-	CHECK_EQ_INT(rp_query_ports(q, INT64_MIN, &ports, &n, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_ports(q, &RP_QUERY_ALL, &ports, &n, NULL), RP_OK);
 	CHECK_EQ_INT(n, 3);
 	if (n == 3) {
 		CHECK_STR_EQ(ports[2].port, "1-1.3");
@@ -177,12 +177,12 @@ static void test_queries(void)
 		CHECK_EQ_INT((long)ports[0].mean_ok_ms, 4000);
 	}
 	free(ports);
-	CHECK_EQ_INT(rp_query_hours(q, INT64_MIN, &hours, &n, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_hours(q, &RP_QUERY_ALL, &hours, &n, NULL), RP_OK);
 	CHECK_EQ_INT(n, 2);
 	free(hours);
 	/* Nothing after: empty lists, not errors. */
 	reasons = (void *)1;
-	CHECK_EQ_INT(rp_query_failure_reasons(q, 1800000000000LL, &reasons, &n, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_failure_reasons(q, &(struct rp_query_window){ 1800000000000LL, INT64_MAX }, &reasons, &n, NULL), RP_OK);
 	CHECK_EQ_INT(n, 0);
 	CHECK(reasons == NULL);
 	rp_query_close(q);
@@ -220,7 +220,7 @@ static void test_rows_since(void)
 	if (!q)
 		return;
 	memset(&rows, 0, sizeof(rows));
-	CHECK_EQ_INT(rp_query_attempts(q, INT64_MIN, on_row, &rows, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_attempts(q, &RP_QUERY_ALL, on_row, &rows, NULL), RP_OK);
 	CHECK_EQ_INT(rows.n, 3);
 	for (unsigned i = 0; i < 3 && rows.n == 3; i++) {
 		const struct rp_board_record *a = &r[i], *b = &rows.rec[i];
@@ -253,13 +253,13 @@ static void test_rows_since(void)
 
 	/* Since T: the later ones only, in start order. */
 	memset(&rows, 0, sizeof(rows));
-	CHECK_EQ_INT(rp_query_attempts(q, 1714566897000LL, on_row, &rows, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_attempts(q, &(struct rp_query_window){ 1714566897000LL, INT64_MAX }, on_row, &rows, NULL), RP_OK);
 	CHECK_EQ_INT(rows.n, 2);
 	CHECK_STR_EQ(rows.rec[0].port_path, "1-1.2");
 	/* The callback can stop the walk; its code comes back. */
 	memset(&rows, 0, sizeof(rows));
 	rows.stop_after = 1;
-	CHECK_EQ_INT(rp_query_attempts(q, INT64_MIN, on_row, &rows, NULL), RP_ERR_INTERRUPTED);
+	CHECK_EQ_INT(rp_query_attempts(q, &RP_QUERY_ALL, on_row, &rows, NULL), RP_ERR_INTERRUPTED);
 	CHECK_EQ_INT(rows.n, 1);
 	rp_query_close(q);
 }

@@ -194,6 +194,39 @@ def test_exit_codes(tmp):
         check(r.returncode == 65, f"{what} with a malformed database: {r.returncode} {r.stderr!r}")
 
 
+def test_same_file(tmp):
+    """One file given for two records is refused up front (64), whatever
+    path reaches it, and nothing is written; one file through two paths is
+    one sink in the spool."""
+    os.mkdir(os.path.join(tmp, "d"))
+    os.symlink("d", os.path.join(tmp, "link"))
+    x, y = os.path.join(tmp, "d", "x.db"), os.path.join(tmp, "link", "x.db")
+    for what, args in [("--report X --db X (not there yet)", ["--report", x, "--db", y]),
+                       ("--db X --metadata-dir X/", ["--db", x, "--metadata-dir", x + "/"]),
+                       ("--spool X --report X", ["--spool", y, "--report", os.path.join(tmp, "d", "..", "d", "x.db")])]:
+        for cmd in (["flash", "--simulate", "1"], ["station", "--simulate", "1", "--plain"]):
+            r = run(cmd + args + payload_args())
+            check(r.returncode == 64 and "same file" in r.stderr, f"{cmd[0]} {what}: {r.returncode} {r.stderr[-300:]!r}")
+            check(os.listdir(os.path.join(tmp, "d")) == [], f"{cmd[0]} {what}: nothing written")
+    open(x, "w").close()
+    r = run(["flash", "--simulate", "1", "--report", x, "--db", y] + payload_args())
+    check(r.returncode == 64 and os.path.getsize(x) == 0, f"existing file: {r.returncode}, untouched")
+    os.unlink(x)
+
+    spool = os.path.join(tmp, "spool.db")
+    report = os.path.join(tmp, "d", "r.jsonl")
+    for path in (report, os.path.join(tmp, "link", "r.jsonl"), os.path.join(tmp, "d", ".", "r.jsonl")):
+        r = run(["station", "--simulate", "2", "--plain", "--name", "same", "--spool", spool, "--report", path]
+                + payload_args())
+        check(r.returncode == 0, f"station --report {path}: {r.returncode} {r.stderr[-300:]!r}")
+    c = sqlite3.connect(spool)
+    sinks = [k for (k,) in c.execute("SELECT sink FROM cursors")]
+    c.close()
+    check(sinks == ["report " + os.path.realpath(report)], f"one sink for one file: {sinks}")
+    with open(report) as f:
+        check(len(f.readlines()) == 6, "every attempt once")
+
+
 def main():
     if not RPIPROV or not FW or not os.path.isdir(FW):
         return skip_all("firmware fixtures or RPIPROV_BIN missing")
@@ -202,7 +235,9 @@ def main():
     for name, fn in [("crash loop: 40 SIGKILLs, every sink the same attempts", test_crash_loop),
                      ("report is read-only", test_report_read_only),
                      ("a foreign database is refused", test_foreign_database),
-                     ("exit codes agree across commands", test_exit_codes)]:
+                     ("exit codes agree across commands", test_exit_codes),
+                     ("one file for two records is refused; one file by two paths is one sink",
+                      test_same_file)]:
         tmp = tempfile.mkdtemp(prefix="rpiprov-records-cli-")
         try:
             case(name, fn, tmp)

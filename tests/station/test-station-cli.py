@@ -173,8 +173,8 @@ def test_report(tmp):
 
     r = run(["report", "--db", db, "--csv"])
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    check(rows[0] == ["section", "item", "metric", "value"], "CSV header")
-    values = {(s, i, m): v for s, i, m, v in rows[1:]}
+    check(rows[0] == ["section", "station", "item", "metric", "value"], "CSV header")
+    values = {(s, i, m): v for s, _station, i, m, v in rows[1:]}
     check(values.get(("total", "", "attempts")) == "6", "CSV attempts")
     check(values.get(("total", "", "failed")) == "2", "CSV failed")
     check(values.get(("port", "1-1.2", "failed")) == "1", "CSV per port")

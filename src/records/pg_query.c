@@ -1,0 +1,460 @@
+/* The query interface (query.h) over PostgreSQL: the rpiprov_* tables
+ * that sink_pg.c writes, read by one SQL statement per question. The
+ * statements mirror sqlite_query.c's, so a line's PostgreSQL database
+ * and a station's SQLite file answer with the same figures for the same
+ * attempts: same windows, same grouping, byte order (COLLATE "C"), the
+ * same rounding (float8 averages). */
+#include "records/query.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "records/sink.h"
+
+#define PG_SCHEMA_VERSION 1 /* the version sink_pg.c migrates to */
+
+/* Parameter types, given so that a statement need not use every one:
+ * $1 since, $2 until (NULL: no end), $3 OK, $4 SERVED, $5 FAILED,
+ * $6 TIMEOUT, $7 LEFT. */
+#define N_PARAMS 7
+static const Oid param_types[N_PARAMS] = { 20, 20, 25, 25, 25, 25, 25 }; /* int8, text */
+
+#define OK_EXPR "(result IN ($3, $4))"
+#define FAIL_EXPR "(result IN ($5, $6, $7))"
+#define WINDOW "start_ms >= $1 AND ($2::bigint IS NULL OR start_ms < $2)"
+
+static const char totals_sql[] =
+	"SELECT count(*), count(*) FILTER (WHERE " OK_EXPR "), count(*) FILTER (WHERE " FAIL_EXPR "),"
+	" count(DISTINCT nullif(serial, '')),"
+	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
+	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(sum(duration_ms)::float8 / nullif(count(*), 0), 0)"
+	" FROM rpiprov_attempts WHERE " WINDOW;
+
+/* The example is the message of the attempt that ended last. */
+static const char reasons_sql[] =
+	"SELECT result, coalesce(error_code, ''), count(*),"
+	" (array_agg(coalesce(error, '') ORDER BY end_ms DESC, uid COLLATE \"C\" DESC))[1]"
+	" FROM rpiprov_attempts WHERE " WINDOW " AND " FAIL_EXPR
+	" GROUP BY result, error_code"
+	" ORDER BY count(*) DESC, result COLLATE \"C\", coalesce(error_code, '') COLLATE \"C\"";
+
+static const char ports_sql[] =
+	"SELECT station, port, count(*), count(*) FILTER (WHERE " OK_EXPR "),"
+	" count(*) FILTER (WHERE " FAIL_EXPR "), sum(duration_ms)::float8 / count(*),"
+	" coalesce((sum(duration_ms) FILTER (WHERE " OK_EXPR "))::float8 / nullif(count(*) FILTER (WHERE " OK_EXPR "), 0), 0)"
+	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY station, port"
+	" ORDER BY station COLLATE \"C\", port COLLATE \"C\"";
+
+static const char hours_sql[] =
+	"SELECT (end_ms / 3600000) * 3600000 AS hour, count(*), count(*) FILTER (WHERE " OK_EXPR "),"
+	" count(*) FILTER (WHERE " FAIL_EXPR ")"
+	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY hour ORDER BY hour";
+
+static const char stations_sql[] =
+	"SELECT station, count(*), count(*) FILTER (WHERE " OK_EXPR "),"
+	" count(*) FILTER (WHERE " FAIL_EXPR "),"
+	" count(DISTINCT nullif(serial, '')),"
+	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
+	" min(start_ms), max(end_ms), sum(duration_ms)::float8 / count(*)"
+	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY station ORDER BY station COLLATE \"C\"";
+
+static const char repeat_serials_sql[] =
+	"SELECT serial, station, count(*), count(*) FILTER (WHERE " OK_EXPR ")"
+	" FROM rpiprov_attempts WHERE " WINDOW " AND serial <> '' AND serial IN"
+	" (SELECT serial FROM rpiprov_attempts WHERE " WINDOW " AND serial <> '' GROUP BY serial"
+	"  HAVING count(DISTINCT station) > 1 OR count(*) FILTER (WHERE " OK_EXPR ") > 1)"
+	" GROUP BY serial, station ORDER BY serial COLLATE \"C\", station COLLATE \"C\"";
+
+static const char attempts_sql[] =
+	"SELECT run_id, station, attempt_id, serial, port, soc, pid, start_ms, end_ms,"
+	" stage1_ms, reenum_ms, serve_ms, verify_ms, result, coalesce(error_code, ''),"
+	" coalesce(error, ''), coalesce(served_sha256, ''), coalesce(eeprom_hash, ''),"
+	" bytes_served, files_served, metadata, metadata_dropped"
+	" FROM rpiprov_attempts WHERE " WINDOW " ORDER BY start_ms, attempt_id, uid COLLATE \"C\"";
+
+static const enum rp_board_result bound_results[] = {
+	RP_RESULT_OK, RP_RESULT_SERVED, RP_RESULT_FAILED, RP_RESULT_TIMEOUT, RP_RESULT_LEFT,
+};
+
+struct pg_query {
+	struct rp_query base;
+	PGconn *c;
+};
+
+static int pg_error(struct pg_query *q, struct rp_diag *d, int code, const char *what)
+{
+	const char *m = q->c ? PQerrorMessage(q->c) : "out of memory";
+
+	return rp_diag_set(d, code, "%s: %s: %.*s", q->base.name, what, (int)strcspn(m, "\n"), m);
+}
+
+static PGresult *run(struct pg_query *q, const char *sql, const struct rp_query_window *w,
+		     int *ret, struct rp_diag *d)
+{
+	char since[24], until[24];
+	const char *v[N_PARAMS];
+	PGresult *res;
+
+	snprintf(since, sizeof(since), "%lld", (long long)w->since);
+	snprintf(until, sizeof(until), "%lld", (long long)w->until);
+	v[0] = since;
+	v[1] = w->until == INT64_MAX ? NULL : until;
+	for (int i = 0; i < 5; i++)
+		v[2 + i] = rp_board_result_name(bound_results[i]);
+	res = PQexecParams(q->c, sql, N_PARAMS, param_types, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		*ret = pg_error(q, d, PQstatus(q->c) == CONNECTION_OK ? RP_ERR_FORMAT : RP_ERR_IO,
+				"query failed");
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Numbers as the server printed them; a NULL (an empty group) is 0. A
+ * value out of range (it cannot come from these columns) clamps. */
+static int64_t get_i64(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static uint64_t get_u64(PGresult *res, int row, int col)
+{
+	int64_t v = get_i64(res, row, col);
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static double get_f(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0.0 : strtod(PQgetvalue(res, row, col), NULL);
+}
+
+static void get_s(char *dst, size_t cap, PGresult *res, int row, int col)
+{
+	snprintf(dst, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+typedef void (*fill_fn)(void *elem, PGresult *res, int row);
+
+static int collect(struct rp_query *base, const char *sql, const struct rp_query_window *w,
+		   void **arr, size_t *n, size_t size, fill_fn fill, struct rp_diag *d)
+{
+	int ret = RP_OK, rows;
+	PGresult *res = run((struct pg_query *)base, sql, w, &ret, d);
+
+	*arr = NULL;
+	*n = 0;
+	if (!res)
+		return ret;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*arr = calloc((size_t)rows, size);
+		if (!*arr) {
+			PQclear(res);
+			return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+		}
+	}
+	for (int i = 0; i < rows; i++)
+		fill((char *)*arr + (size_t)i * size, res, i);
+	*n = (size_t)rows;
+	PQclear(res);
+	return RP_OK;
+}
+
+static void fill_totals(struct rp_query_totals *t, PGresult *res, int row, int col)
+{
+	t->attempts = get_u64(res, row, col);
+	t->ok = get_u64(res, row, col + 1);
+	t->failed = get_u64(res, row, col + 2);
+	t->boards = get_u64(res, row, col + 3);
+	t->boards_ok = get_u64(res, row, col + 4);
+	t->first_unix_ms = get_i64(res, row, col + 5);
+	t->last_unix_ms = get_i64(res, row, col + 6);
+	t->mean_ms = get_f(res, row, col + 7);
+}
+
+static int q_totals(struct rp_query *base, const struct rp_query_window *w,
+		    struct rp_query_totals *out, struct rp_diag *d)
+{
+	int ret = RP_OK;
+	PGresult *res = run((struct pg_query *)base, totals_sql, w, &ret, d);
+
+	memset(out, 0, sizeof(*out));
+	if (!res)
+		return ret;
+	if (PQntuples(res) == 1)
+		fill_totals(out, res, 0, 0);
+	PQclear(res);
+	return RP_OK;
+}
+
+static void fill_reason(void *elem, PGresult *res, int row)
+{
+	struct rp_report_reason *r = elem;
+
+	get_s(r->result, sizeof(r->result), res, row, 0);
+	get_s(r->error_code, sizeof(r->error_code), res, row, 1);
+	r->count = get_u64(res, row, 2);
+	get_s(r->example, sizeof(r->example), res, row, 3);
+}
+
+static int q_reasons(struct rp_query *q, const struct rp_query_window *w,
+		     struct rp_report_reason **out, size_t *n, struct rp_diag *d)
+{
+	return collect(q, reasons_sql, w, (void **)out, n, sizeof(**out), fill_reason, d);
+}
+
+static void fill_port(void *elem, PGresult *res, int row)
+{
+	struct rp_report_port *p = elem;
+
+	get_s(p->station, sizeof(p->station), res, row, 0);
+	get_s(p->port, sizeof(p->port), res, row, 1);
+	p->attempts = get_u64(res, row, 2);
+	p->ok = get_u64(res, row, 3);
+	p->failed = get_u64(res, row, 4);
+	p->mean_ms = get_f(res, row, 5);
+	p->mean_ok_ms = get_f(res, row, 6);
+}
+
+static int q_ports(struct rp_query *q, const struct rp_query_window *w, struct rp_report_port **out,
+		   size_t *n, struct rp_diag *d)
+{
+	return collect(q, ports_sql, w, (void **)out, n, sizeof(**out), fill_port, d);
+}
+
+static void fill_hour(void *elem, PGresult *res, int row)
+{
+	struct rp_report_hour *h = elem;
+
+	h->start_unix_ms = get_i64(res, row, 0);
+	h->attempts = get_u64(res, row, 1);
+	h->ok = get_u64(res, row, 2);
+	h->failed = get_u64(res, row, 3);
+}
+
+static int q_hours(struct rp_query *q, const struct rp_query_window *w, struct rp_report_hour **out,
+		   size_t *n, struct rp_diag *d)
+{
+	return collect(q, hours_sql, w, (void **)out, n, sizeof(**out), fill_hour, d);
+}
+
+static void fill_station(void *elem, PGresult *res, int row)
+{
+	struct rp_report_station *s = elem;
+
+	get_s(s->station, sizeof(s->station), res, row, 0);
+	fill_totals(&s->t, res, row, 1);
+}
+
+static int q_stations(struct rp_query *q, const struct rp_query_window *w,
+		      struct rp_report_station **out, size_t *n, struct rp_diag *d)
+{
+	return collect(q, stations_sql, w, (void **)out, n, sizeof(**out), fill_station, d);
+}
+
+static void fill_serial(void *elem, PGresult *res, int row)
+{
+	struct rp_report_serial_station *s = elem;
+
+	get_s(s->serial, sizeof(s->serial), res, row, 0);
+	get_s(s->station, sizeof(s->station), res, row, 1);
+	s->attempts = get_u64(res, row, 2);
+	s->ok = get_u64(res, row, 3);
+}
+
+static int q_repeat_serials(struct rp_query *q, const struct rp_query_window *w,
+			    struct rp_report_serial_station **out, size_t *n, struct rp_diag *d)
+{
+	return collect(q, repeat_serials_sql, w, (void **)out, n, sizeof(**out), fill_serial, d);
+}
+
+static enum rp_board_result result_of(const char *name)
+{
+	for (int r = RP_RESULT_OK; r <= RP_RESULT_LEFT; r++)
+		if (!strcmp(rp_board_result_name((enum rp_board_result)r), name))
+			return (enum rp_board_result)r;
+	return RP_RESULT_PENDING;
+}
+
+static int error_of(const char *name)
+{
+	for (int e = 0; e > -RP_ERROR_COUNT; e--)
+		if (!strcmp(rp_error_name(e), name))
+			return e;
+	return name[0] ? RP_ERR_IO : RP_OK;
+}
+
+static void meta_from_json(struct rp_board_record *r, const char *text)
+{
+	struct json_object *o = text ? json_tokener_parse(text) : NULL;
+
+	if (o && json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, val)
+		{
+			struct rp_metadata_entry *e;
+			if (r->n_meta == RP_META_MAX)
+				break;
+			e = &r->meta[r->n_meta++];
+			snprintf(e->key, sizeof(e->key), "%s", key);
+			snprintf(e->value, sizeof(e->value), "%s", json_object_get_string(val));
+		}
+	}
+	json_object_put(o);
+}
+
+static void row_to_record(PGresult *res, int i, struct rp_board_record *r)
+{
+	char text[64];
+
+	memset(r, 0, sizeof(*r));
+	r->attempt_id = get_u64(res, i, 2);
+	get_s(r->serial, sizeof(r->serial), res, i, 3);
+	get_s(r->port_path, sizeof(r->port_path), res, i, 4);
+	get_s(r->soc, sizeof(r->soc), res, i, 5);
+	r->pid = (uint16_t)get_u64(res, i, 6);
+	r->start_unix_ms = get_i64(res, i, 7);
+	r->end_unix_ms = get_i64(res, i, 8);
+	for (int p = 0; p < RP_PHASE_COUNT; p++) {
+		uint64_t v = get_u64(res, i, 9 + p);
+		r->phase_ms[p] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	}
+	get_s(text, sizeof(text), res, i, 13);
+	r->result = result_of(text);
+	get_s(text, sizeof(text), res, i, 14);
+	r->error_code = error_of(text);
+	get_s(r->error, sizeof(r->error), res, i, 15);
+	get_s(r->served_sha256, sizeof(r->served_sha256), res, i, 16);
+	get_s(r->reported_hash, sizeof(r->reported_hash), res, i, 17);
+	r->bytes_served = get_u64(res, i, 18);
+	r->files_served = (unsigned)get_u64(res, i, 19);
+	meta_from_json(r, PQgetisnull(res, i, 20) ? NULL : PQgetvalue(res, i, 20));
+	r->meta_dropped = (unsigned)get_u64(res, i, 21);
+}
+
+static int q_attempts(struct rp_query *base, const struct rp_query_window *w, rp_query_row_fn fn,
+		      void *ctx, struct rp_diag *d)
+{
+	int ret = RP_OK;
+	PGresult *res = run((struct pg_query *)base, attempts_sql, w, &ret, d);
+	struct rp_board_record *rec = malloc(sizeof(*rec));
+	char run_id[RP_ORIGIN_RUN_ID_MAX * 2], station[RP_ORIGIN_STATION_MAX * 2];
+	struct rp_record_origin origin = { station, run_id };
+
+	if (res && !rec)
+		ret = rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	for (int i = 0; ret == RP_OK && i < PQntuples(res); i++) {
+		get_s(run_id, sizeof(run_id), res, i, 0);
+		get_s(station, sizeof(station), res, i, 1);
+		row_to_record(res, i, rec);
+		ret = fn(ctx, &origin, rec);
+	}
+	PQclear(res);
+	free(rec);
+	return ret;
+}
+
+static void q_close(struct rp_query *base)
+{
+	struct pg_query *q = (struct pg_query *)base;
+
+	PQfinish(q->c);
+	free(q);
+}
+
+static const struct rp_query_ops pg_query_ops = {
+	.totals = q_totals,
+	.failure_reasons = q_reasons,
+	.ports = q_ports,
+	.hours = q_hours,
+	.stations = q_stations,
+	.repeat_serials = q_repeat_serials,
+	.attempts = q_attempts,
+	.close = q_close,
+};
+
+/* The schema must be one we know: absent tables are "not a line
+ * database", a newer version is refused rather than misread. */
+static int check_schema(struct pg_query *q, struct rp_diag *d)
+{
+	PGresult *res = PQexec(q->c, "SELECT to_regclass('rpiprov_schema') IS NOT NULL");
+	int version = 0, ret = RP_OK;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		ret = pg_error(q, d, RP_ERR_IO, "cannot read the schema");
+	else if (strcmp(PQgetvalue(res, 0, 0), "t"))
+		ret = rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: no rpiprov records here (no rpiprov_schema table)",
+				  q->base.name);
+	PQclear(res);
+	if (ret < 0)
+		return ret;
+	res = PQexec(q->c, "SELECT coalesce(max(version), 0) FROM rpiprov_schema");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		version = atoi(PQgetvalue(res, 0, 0));
+	else
+		ret = pg_error(q, d, RP_ERR_IO, "cannot read the schema version");
+	PQclear(res);
+	if (ret == RP_OK && version > PG_SCHEMA_VERSION)
+		ret = rp_diag_set(d, RP_ERR_UNSUPPORTED,
+				  "%s: schema version %d is newer than this rpiprov understands (%d)",
+				  q->base.name, version, PG_SCHEMA_VERSION);
+	else if (ret == RP_OK && version < 1)
+		ret = rp_diag_set(d, RP_ERR_FORMAT, "%s: the rpiprov schema was never completed",
+				  q->base.name);
+	return ret;
+}
+
+static int connect_code(const char *m)
+{
+	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
+	    strstr(m, "permission denied") || strstr(m, "no pg_hba.conf entry"))
+		return RP_ERR_ACCESS;
+	if (strstr(m, "does not exist"))
+		return RP_ERR_NOT_FOUND;
+	return RP_ERR_IO;
+}
+
+int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag *d)
+{
+	struct rp_sink *probe;
+	struct pg_query *q;
+	PGresult *res;
+	int ret;
+
+	*out = NULL;
+	/* The sink's constructor checks the string (no password in it) and
+	 * makes the name without secrets; nothing is connected by it. */
+	ret = rp_sink_pg_new(conninfo, &probe, d);
+	if (ret < 0)
+		return ret;
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		probe->ops->close(probe);
+		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
+	}
+	q->base.ops = &pg_query_ops;
+	snprintf(q->base.name, sizeof(q->base.name), "%s",
+		 strncmp(probe->name, "database ", 9) ? probe->name : probe->name + 9);
+	probe->ops->close(probe);
+	q->c = PQconnectdb(conninfo);
+	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
+		ret = pg_error(q, d, connect_code(q->c ? PQerrorMessage(q->c) : ""), "cannot connect");
+		q_close(&q->base);
+		return ret;
+	}
+	res = PQexec(q->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		ret = pg_error(q, d, RP_ERR_IO, "cannot start a read-only transaction");
+	PQclear(res);
+	if (ret == RP_OK)
+		ret = check_schema(q, d);
+	if (ret < 0) {
+		q_close(&q->base);
+		return ret;
+	}
+	*out = &q->base;
+	return RP_OK;
+}
