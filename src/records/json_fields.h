@@ -18,4 +18,9 @@ bool rp_json_add_string_or_null(struct json_object *o, const char *key, const ch
 /* At most cap bytes of s: for fixed-size fields that might lack their NUL. */
 bool rp_json_add_string_n(struct json_object *o, const char *key, const char *s, size_t cap);
 
+struct rp_board_record;
+/* A stored metadata column (a JSON object of KEY: value strings) back into
+ * the record's entries, in stored order; what does not fit is left out. */
+void rp_json_meta_to_record(const char *text, struct rp_board_record *r);
+
 #endif

@@ -4,6 +4,7 @@
  * and a station's SQLite file answer with the same figures for the same
  * attempts: same windows, same grouping, byte order (COLLATE "C"), the
  * same rounding (float8 averages). */
+#include "records/json_fields.h"
 #include "records/query.h"
 
 #include <json-c/json.h>
@@ -272,40 +273,6 @@ static int q_repeat_serials(struct rp_query *q, const struct rp_query_window *w,
 	return collect(q, repeat_serials_sql, w, (void **)out, n, sizeof(**out), fill_serial, d);
 }
 
-static enum rp_board_result result_of(const char *name)
-{
-	for (int r = RP_RESULT_OK; r <= RP_RESULT_LEFT; r++)
-		if (!strcmp(rp_board_result_name((enum rp_board_result)r), name))
-			return (enum rp_board_result)r;
-	return RP_RESULT_PENDING;
-}
-
-static int error_of(const char *name)
-{
-	for (int e = 0; e > -RP_ERROR_COUNT; e--)
-		if (!strcmp(rp_error_name(e), name))
-			return e;
-	return name[0] ? RP_ERR_IO : RP_OK;
-}
-
-static void meta_from_json(struct rp_board_record *r, const char *text)
-{
-	struct json_object *o = text ? json_tokener_parse(text) : NULL;
-
-	if (o && json_object_is_type(o, json_type_object)) {
-		json_object_object_foreach(o, key, val)
-		{
-			struct rp_metadata_entry *e;
-			if (r->n_meta == RP_META_MAX)
-				break;
-			e = &r->meta[r->n_meta++];
-			snprintf(e->key, sizeof(e->key), "%s", key);
-			snprintf(e->value, sizeof(e->value), "%s", json_object_get_string(val));
-		}
-	}
-	json_object_put(o);
-}
-
 static void row_to_record(PGresult *res, int i, struct rp_board_record *r)
 {
 	char text[64];
@@ -323,15 +290,16 @@ static void row_to_record(PGresult *res, int i, struct rp_board_record *r)
 		r->phase_ms[p] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	}
 	get_s(text, sizeof(text), res, i, 13);
-	r->result = result_of(text);
+	r->result = rp_board_result_from_name(text);
 	get_s(text, sizeof(text), res, i, 14);
-	r->error_code = error_of(text);
+	if (!rp_error_from_name(text, &r->error_code))
+		r->error_code = text[0] ? RP_ERR_IO : RP_OK;
 	get_s(r->error, sizeof(r->error), res, i, 15);
 	get_s(r->served_sha256, sizeof(r->served_sha256), res, i, 16);
 	get_s(r->reported_hash, sizeof(r->reported_hash), res, i, 17);
 	r->bytes_served = get_u64(res, i, 18);
 	r->files_served = (unsigned)get_u64(res, i, 19);
-	meta_from_json(r, PQgetisnull(res, i, 20) ? NULL : PQgetvalue(res, i, 20));
+	rp_json_meta_to_record(PQgetisnull(res, i, 20) ? NULL : PQgetvalue(res, i, 20), r);
 	r->meta_dropped = (unsigned)get_u64(res, i, 21);
 }
 

@@ -17,24 +17,6 @@ static const struct text_field {
 };
 #undef TEXT
 
-static enum rp_board_result result_of(const char *name)
-{
-	for (int r = RP_RESULT_OK; r <= RP_RESULT_LEFT; r++)
-		if (!strcmp(rp_board_result_name((enum rp_board_result)r), name))
-			return (enum rp_board_result)r;
-	return RP_RESULT_PENDING;
-}
-
-static bool error_of(const char *name, int *out)
-{
-	for (int e = 0; e > -RP_ERROR_COUNT; e--)
-		if (!strcmp(rp_error_name(e), name)) {
-			*out = e;
-			return true;
-		}
-	return false;
-}
-
 char *rp_record_encode(const struct rp_board_record *r)
 {
 	struct json_object *o = json_object_new_object(), *phases, *meta;
@@ -168,11 +150,11 @@ static bool decode(struct json_object *o, struct rp_board_record *r)
 #undef UNSIGNED
 	if (!json_object_object_get_ex(o, "result", &x) || !json_object_is_type(x, json_type_string))
 		return false;
-	r->result = result_of(json_object_get_string(x));
+	r->result = rp_board_result_from_name(json_object_get_string(x));
 	if (r->result == RP_RESULT_PENDING)
 		return false;
 	if (!json_object_object_get_ex(o, "error_code", &x) || !json_object_is_type(x, json_type_string) ||
-	    !error_of(json_object_get_string(x), &r->error_code))
+	    !rp_error_from_name(json_object_get_string(x), &r->error_code))
 		return false;
 	if (!json_object_object_get_ex(o, "phase_ms", &x) || !json_object_is_type(x, json_type_array) ||
 	    json_object_array_length(x) != RP_PHASE_COUNT)

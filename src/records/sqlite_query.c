@@ -1,5 +1,6 @@
 /* The query interface (query.h) over the SQLite database: one SQL
  * statement per question, run on a read-only connection. */
+#include "records/json_fields.h"
 #include "records/query.h"
 
 #include <json-c/json.h>
@@ -271,41 +272,6 @@ static int q_repeat_serials(struct rp_query *base, const struct rp_query_window 
 		       sizeof(**out), fill_serial, d);
 }
 
-static enum rp_board_result result_of(const char *name)
-{
-	for (int r = RP_RESULT_OK; r <= RP_RESULT_LEFT; r++)
-		if (!strcmp(rp_board_result_name((enum rp_board_result)r), name))
-			return (enum rp_board_result)r;
-	return RP_RESULT_PENDING;
-}
-
-static int error_of(const char *name)
-{
-	for (int e = 0; e > -RP_ERROR_COUNT; e--)
-		if (!strcmp(rp_error_name(e), name))
-			return e;
-	return name[0] ? RP_ERR_IO : RP_OK;
-}
-
-/* The metadata column back into the record's entries, in stored order. */
-static void meta_from_json(struct rp_board_record *r, const char *text)
-{
-	struct json_object *o = text ? json_tokener_parse(text) : NULL;
-
-	if (o && json_object_is_type(o, json_type_object)) {
-		json_object_object_foreach(o, key, val)
-		{
-			struct rp_metadata_entry *e;
-			if (r->n_meta == RP_META_MAX)
-				break;
-			e = &r->meta[r->n_meta++];
-			snprintf(e->key, sizeof(e->key), "%s", key);
-			snprintf(e->value, sizeof(e->value), "%s", json_object_get_string(val));
-		}
-	}
-	json_object_put(o);
-}
-
 static void row_to_record(sqlite3_stmt *st, struct rp_board_record *r)
 {
 	char text[64];
@@ -321,15 +287,16 @@ static void row_to_record(sqlite3_stmt *st, struct rp_board_record *r)
 	for (int p = 0; p < RP_PHASE_COUNT; p++)
 		r->phase_ms[p] = (uint32_t)sqlite3_column_int64(st, 9 + p);
 	copy_col(text, sizeof(text), st, 13);
-	r->result = result_of(text);
+	r->result = rp_board_result_from_name(text);
 	copy_col(text, sizeof(text), st, 14);
-	r->error_code = error_of(text);
+	if (!rp_error_from_name(text, &r->error_code))
+		r->error_code = text[0] ? RP_ERR_IO : RP_OK;
 	copy_col(r->error, sizeof(r->error), st, 15);
 	copy_col(r->served_sha256, sizeof(r->served_sha256), st, 16);
 	copy_col(r->reported_hash, sizeof(r->reported_hash), st, 17);
 	r->bytes_served = (uint64_t)sqlite3_column_int64(st, 18);
 	r->files_served = (unsigned)sqlite3_column_int64(st, 19);
-	meta_from_json(r, (const char *)sqlite3_column_text(st, 20));
+	rp_json_meta_to_record((const char *)sqlite3_column_text(st, 20), r);
 	r->meta_dropped = (unsigned)sqlite3_column_int64(st, 21);
 }
 

@@ -25,6 +25,14 @@ const char *rp_board_result_name(enum rp_board_result r)
 	return result_names[r];
 }
 
+enum rp_board_result rp_board_result_from_name(const char *name)
+{
+	for (size_t r = 0; r < sizeof(result_names) / sizeof(result_names[0]); r++)
+		if (result_names[r] && !strcmp(result_names[r], name))
+			return (enum rp_board_result)r;
+	return RP_RESULT_PENDING;
+}
+
 const char *rp_phase_name(enum rp_phase p)
 {
 	if ((unsigned)p >= RP_PHASE_COUNT)

@@ -68,6 +68,8 @@ struct rp_board_record {
 };
 
 const char *rp_board_result_name(enum rp_board_result r); /* "OK", "FAILED", ... */
+/* The result named name (as stored by a record sink); PENDING if none. */
+enum rp_board_result rp_board_result_from_name(const char *name);
 const char *rp_phase_name(enum rp_phase p);               /* "stage1", ... */
 /* Value of a metadata key, NULL when the board did not report it. */
 const char *rp_board_record_meta(const struct rp_board_record *r, const char *key);

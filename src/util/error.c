@@ -45,6 +45,16 @@ static const struct error_entry *lookup(int err)
 	return &error_table[-err];
 }
 
+bool rp_error_from_name(const char *name, int *err)
+{
+	for (int e = 0; e > -RP_ERROR_COUNT; e--)
+		if (!strcmp(rp_error_name(e), name)) {
+			*err = e;
+			return true;
+		}
+	return false;
+}
+
 const char *rp_error_name(int err)
 {
 	const struct error_entry *e = lookup(err);

@@ -5,6 +5,8 @@
 #ifndef RP_UTIL_ERROR_H
 #define RP_UTIL_ERROR_H
 
+#include <stdbool.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -41,6 +43,8 @@ enum rp_error {
 
 /* Short stable identifier, e.g. "RP_ERR_TIMEOUT". */
 const char *rp_error_name(int err);
+/* The code whose rp_error_name is name; false for no such name. */
+bool rp_error_from_name(const char *name, int *err);
 /* Human sentence fragment, e.g. "operation timed out". */
 const char *rp_strerror(int err);
 
