@@ -55,9 +55,14 @@ def test_four_stations(pg, tmp):
 
 def test_server_restart(pg, tmp):
     before = count(pg)
-    p = subprocess.Popen(station(pg, tmp, "restart", 24, extra=["--sim-arrivals", "3s"]),
+    p = subprocess.Popen(station(pg, tmp, "restart", 24, extra=["--sim-arrivals", "8s"]),
                          env=pg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.8)
+    # Stop the server once records are flowing (not after a fixed time: a
+    # loaded or sanitized station may still be migrating the schema then),
+    # while most boards are still to come.
+    deadline = time.monotonic() + 60
+    while count(pg, "station = 'restart'") == 0 and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     pg.stop("fast")
     time.sleep(1.0)
     pg.start()
