@@ -6,7 +6,11 @@
  * when the row is new, so the spool may replay freely.
  *
  * Appends go into one open transaction that flush commits: the recorder
- * flushes after every batch and advances its cursor only then.
+ * flushes after every batch and advances its cursor only then. The batch
+ * is sent in libpq's pipeline mode (one statement per attempt, covering
+ * its board, station, run and metadata), so a batch costs one round trip
+ * and one commit instead of a round trip per row; the results are read
+ * at the commit, or every PIPELINE_DEPTH statements in a long batch.
  *
  * Credentials come from where libpq looks (PGPASSFILE, ~/.pgpass, the
  * environment, service files). A password inside the connection string
@@ -33,11 +37,26 @@
 #define MIGRATION_LOCK 0x72706976 /* "rpiv": pg_advisory_xact_lock key */
 #define BATCH_LOCK 0x72706977
 
+/* Statements sent in one round trip at most: their results wait on the
+ * server until read, and a full socket both ways would block both. */
+#define PIPELINE_DEPTH 256
+
+/* A statement sent and not yet answered, for the message if it fails. */
+struct pg_sent {
+	const char *what;
+	uint64_t attempt; /* 0: not an attempt's */
+	char board[64];
+};
+
 struct pg_sink {
 	struct rp_sink base;
 	char *conninfo;
 	PGconn *c;
-	bool in_tx;
+	bool in_tx;          /* a batch is open, in pipeline mode */
+	bool lost;           /* appends of this batch were rolled back: flush fails */
+	size_t n_appended;   /* attempts in the open batch */
+	struct pg_sent *sent;
+	size_t n_sent, cap_sent;
 };
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
@@ -167,6 +186,193 @@ static void bounded(char *dst, size_t cap, const char *src, size_t srccap)
 	snprintf(dst, cap, "%.*s", (int)strnlen(src, srccap), src);
 }
 
+/* The connection is in an unknown state (lost mid-pipeline, or a result
+ * that does not fit the protocol): dropped, so the next append connects
+ * afresh. Whatever the open transaction held is gone with it. */
+static void pg_drop(struct pg_sink *p)
+{
+	if (p->c)
+		PQfinish(p->c);
+	p->c = NULL;
+	p->in_tx = false;
+	p->n_sent = 0;
+}
+
+/* Sent statements, for messages. */
+static int note_sent(struct pg_sink *p, const char *what, uint64_t attempt, const char *board)
+{
+	if (p->n_sent == p->cap_sent) {
+		size_t cap = p->cap_sent ? p->cap_sent * 2 : 64;
+		struct pg_sent *n = realloc(p->sent, cap * sizeof(*n));
+		if (!n)
+			return RP_ERR_NOMEM;
+		p->sent = n;
+		p->cap_sent = cap;
+	}
+	p->sent[p->n_sent].what = what;
+	p->sent[p->n_sent].attempt = attempt;
+	snprintf(p->sent[p->n_sent].board, sizeof(p->sent[p->n_sent].board), "%s", board);
+	p->n_sent++;
+	return RP_OK;
+}
+
+static int send_ctl(struct pg_sink *p, const char *sql, const char *what, struct rp_diag *d)
+{
+	if (!PQsendQueryParams(p->c, sql, 0, NULL, NULL, NULL, NULL, 0))
+		return pg_fail(p, d, RP_ERR_IO, what);
+	if (note_sent(p, what, 0, "") < 0)
+		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", p->base.name);
+	return RP_OK;
+}
+
+/* Everything sent since the last sync: one round trip. The explicit
+ * transaction stays open across a sync; only COMMIT ends it. The first
+ * failure is the message (libpq skips the rest of the pipeline after
+ * it). */
+static int sync_results(struct pg_sink *p, struct rp_diag *d)
+{
+	int ret = RP_OK;
+	PGresult *res;
+
+	if (!PQpipelineSync(p->c)) {
+		ret = pg_fail(p, d, RP_ERR_IO, "cannot send the batch");
+		pg_drop(p);
+		return ret;
+	}
+	for (size_t i = 0; i < p->n_sent; i++) {
+		const struct pg_sent *s = &p->sent[i];
+		ExecStatusType st;
+
+		res = PQgetResult(p->c);
+		if (!res) {
+			if (ret == RP_OK)
+				ret = pg_fail(p, d, RP_ERR_IO, s->what);
+			pg_drop(p);
+			return ret;
+		}
+		st = PQresultStatus(res);
+		if (ret == RP_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			const char *m = PQresultErrorMessage(res);
+			int len = (int)strcspn(m && *m ? m : "aborted", "\n");
+			ret = rp_diag_set(d, RP_ERR_IO, "%s: %s: %.*s", p->base.name, s->what, len,
+					  m && *m ? m : "aborted");
+			if (s->attempt)
+				rp_diag_prefix(d, "attempt %llu (board %s)", (unsigned long long)s->attempt,
+					       s->board);
+		}
+		PQclear(res);
+		res = PQgetResult(p->c); /* the end of this statement's results */
+		if (res) {
+			PQclear(res);
+			if (ret == RP_OK)
+				ret = rp_diag_set(d, RP_ERR_IO, "%s: %s: unexpected result", p->base.name,
+						  s->what);
+			pg_drop(p);
+			return ret;
+		}
+	}
+	p->n_sent = 0;
+	res = PQgetResult(p->c);
+	if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		PQclear(res);
+		if (ret == RP_OK)
+			ret = pg_fail(p, d, RP_ERR_IO, "cannot finish the batch");
+		pg_drop(p);
+		return ret;
+	}
+	PQclear(res);
+	return ret;
+}
+
+/* The open transaction is lost: out of pipeline mode and rolled back (or
+ * the connection dropped). Records appended in it were not kept. */
+static void abandon(struct pg_sink *p)
+{
+	if (p->c && PQstatus(p->c) == CONNECTION_OK && PQexitPipelineMode(p->c)) {
+		PQclear(PQexec(p->c, "ROLLBACK"));
+		p->in_tx = false;
+		p->n_sent = 0;
+	} else {
+		pg_drop(p);
+	}
+	if (p->n_appended)
+		p->lost = true;
+	p->n_appended = 0;
+}
+
+static int begin_batch(struct pg_sink *p, struct rp_diag *d)
+{
+	char sql[64];
+	int ret = pg_connect(p, d);
+
+	if (ret < 0)
+		return ret;
+	if (!PQenterPipelineMode(p->c))
+		return pg_fail(p, d, RP_ERR_IO, "cannot enter pipeline mode");
+	p->in_tx = true;
+	p->n_sent = 0;
+	p->n_appended = 0;
+	ret = send_ctl(p, "BEGIN", "cannot start a transaction", d);
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", BATCH_LOCK);
+	/* Stations update the same boards rows (a board moved to another
+	 * station) in their own order: one batch at a time across the line
+	 * instead of deadlocks. A batch is one round trip to the server, so
+	 * the lock is held about as long as the server takes to run it. */
+	if (ret == RP_OK)
+		ret = send_ctl(p, sql, "cannot start a transaction", d);
+	if (ret < 0)
+		abandon(p);
+	return ret;
+}
+
+/* One statement per attempt: the attempt row, and only when it is new
+ * (a replay inserts nothing) the station, the run, the metadata and the
+ * board's counters, all fed from the attempt INSERT's RETURNING. */
+static void attempt_sql(char *sql, size_t cap, unsigned n_meta)
+{
+	size_t len;
+
+	len = (size_t)snprintf(sql, cap,
+		"WITH a AS (INSERT INTO rpiprov_attempts (uid, run_id, attempt_id, station, serial, port, soc,"
+		" pid, start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms, result,"
+		" error_code, error, served_sha256, eeprom_hash, bytes_served, files_served, metadata,"
+		" metadata_dropped) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
+		"$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING RETURNING uid),"
+		" s AS (INSERT INTO rpiprov_stations SELECT $4::text, $9::bigint, $10::bigint FROM a"
+		"  ON CONFLICT (station) DO UPDATE SET"
+		"  last_seen_ms = greatest(rpiprov_stations.last_seen_ms, excluded.last_seen_ms)),"
+		" rn AS (INSERT INTO rpiprov_runs SELECT $2::text, $4::text, $9::bigint FROM a"
+		"  ON CONFLICT DO NOTHING)");
+	if (n_meta) {
+		len += (size_t)snprintf(sql + len, cap - len, ", m AS (INSERT INTO rpiprov_metadata"
+					" SELECT a.uid, v.k, v.v FROM a, (VALUES ");
+		for (unsigned i = 0; i < n_meta; i++)
+			len += (size_t)snprintf(sql + len, cap - len, "%s($%u::text,$%u::text)", i ? "," : "",
+						27 + 2 * i, 28 + 2 * i);
+		len += (size_t)snprintf(sql + len, cap - len, ") v(k, v) ON CONFLICT DO NOTHING)");
+	}
+	snprintf(sql + len, cap - len,
+		" INSERT INTO rpiprov_boards (serial, first_seen_ms, last_seen_ms, last_result, last_error,"
+		" attempts, successes, mac, soc, eeprom_hash, last_port, last_station)"
+		" SELECT $5::text, $9::bigint, $10::bigint, $16::text, $18::text, 1, $26::int, $25::text,"
+		" nullif($7::text, ''), $20::text, $6::text, $4::text FROM a WHERE $5::text <> ''"
+		" ON CONFLICT (serial) DO UPDATE SET"
+		" first_seen_ms = least(rpiprov_boards.first_seen_ms, excluded.first_seen_ms),"
+		" attempts = rpiprov_boards.attempts + 1,"
+		" successes = rpiprov_boards.successes + excluded.successes,"
+		" mac = coalesce(excluded.mac, rpiprov_boards.mac),"
+		" soc = coalesce(excluded.soc, rpiprov_boards.soc),"
+		" last_result = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+		"  THEN excluded.last_result ELSE rpiprov_boards.last_result END,"
+		" last_error = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+		"  THEN excluded.last_error ELSE rpiprov_boards.last_error END,"
+		" last_port = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+		"  THEN excluded.last_port ELSE rpiprov_boards.last_port END,"
+		" last_station = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
+		"  THEN excluded.last_station ELSE rpiprov_boards.last_station END,"
+		" last_seen_ms = greatest(rpiprov_boards.last_seen_ms, excluded.last_seen_ms)");
+}
+
 static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)
 {
 	struct pg_sink *p = (struct pg_sink *)s;
@@ -174,28 +380,21 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	const char *station = e->origin && e->origin->station ? e->origin->station : "";
 	const char *run = e->origin && e->origin->run_id ? e->origin->run_id : "";
 	char uid[256], num[12][24], serial[64], port[64], soc[16], err[520], sha[72], hash[72];
+	char key[RP_META_MAX][RP_META_KEY_MAX + 1], val[RP_META_MAX][RP_META_VALUE_MAX + 1];
+	char sql[4096];
 	struct json_object *meta = rp_metadata_json_object(r);
 	const char *meta_text, *mac = rp_board_record_meta(r, "MAC_ADDR");
-	const char *v[24];
-	PGresult *res;
-	bool inserted;
-	int ret;
+	const char *v[26 + 2 * RP_META_MAX];
+	unsigned n_meta = r->n_meta < RP_META_MAX ? r->n_meta : RP_META_MAX;
+	int ret = RP_OK;
 
 	if (!meta)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);
-	ret = pg_connect(p, d);
-	if (ret == RP_OK && !p->in_tx) {
-		/* Stations update the same boards rows (a board moved to
-		 * another station) in their own order: one batch at a time
-		 * across the line instead of deadlocks. A batch is short. */
-		char sql[96];
-		snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", BATCH_LOCK);
-		ret = exec_ok(p, sql, d, "cannot start a transaction");
-		p->in_tx = ret == RP_OK;
-	}
+	if (!p->in_tx)
+		ret = begin_batch(p, d);
 	if (ret < 0) {
 		json_object_put(meta);
-		return ret < 0 && ret != RP_ERR_ACCESS && ret != RP_ERR_NOT_FOUND ? RP_ERR_IO : ret;
+		return ret != RP_ERR_ACCESS && ret != RP_ERR_NOT_FOUND ? RP_ERR_IO : ret;
 	}
 	meta_text = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -223,67 +422,36 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	v[16] = r->error_code ? rp_error_name(r->error_code) : NULL;
 	v[17] = err[0] ? err : NULL; v[18] = sha[0] ? sha : NULL; v[19] = hash[0] ? hash : NULL;
 	v[20] = num[9]; v[21] = num[10]; v[22] = meta_text ? meta_text : "{}"; v[23] = num[11];
-	res = PQexecParams(p->c,
-		"INSERT INTO rpiprov_attempts (uid, run_id, attempt_id, station, serial, port, soc, pid,"
-		" start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms, result,"
-		" error_code, error, served_sha256, eeprom_hash, bytes_served, files_served, metadata,"
-		" metadata_dropped) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-		"$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING RETURNING 1",
-		24, NULL, v, NULL, NULL, 0);
-	inserted = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		ret = pg_fail(p, d, RP_ERR_IO, "cannot insert the attempt");
-	PQclear(res);
-	if (ret == RP_OK && inserted) {
-		const char *b[12] = { serial, num[2], num[3], v[15], v[17], r->result == RP_RESULT_OK ? "1" : "0",
-				      mac && *mac ? mac : NULL, soc[0] ? soc : NULL, v[19], port, station, run };
-		res = PQexecParams(p->c,
-			"WITH s AS (INSERT INTO rpiprov_stations VALUES ($11, $2, $3) ON CONFLICT (station)"
-			"  DO UPDATE SET last_seen_ms = greatest(rpiprov_stations.last_seen_ms, excluded.last_seen_ms)),"
-			" rn AS (INSERT INTO rpiprov_runs VALUES ($12, $11, $2) ON CONFLICT DO NOTHING)"
-			" INSERT INTO rpiprov_boards (serial, first_seen_ms, last_seen_ms, last_result, last_error,"
-			" attempts, successes, mac, soc, eeprom_hash, last_port, last_station)"
-			" SELECT $1, $2, $3, $4, $5, 1, $6::int, $7, $8, $9, $10, $11 WHERE $1 <> ''"
-			" ON CONFLICT (serial) DO UPDATE SET"
-			" first_seen_ms = least(rpiprov_boards.first_seen_ms, excluded.first_seen_ms),"
-			" attempts = rpiprov_boards.attempts + 1,"
-			" successes = rpiprov_boards.successes + excluded.successes,"
-			" mac = coalesce(excluded.mac, rpiprov_boards.mac),"
-			" soc = coalesce(excluded.soc, rpiprov_boards.soc),"
-			" last_result = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
-			"  THEN excluded.last_result ELSE rpiprov_boards.last_result END,"
-			" last_error = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
-			"  THEN excluded.last_error ELSE rpiprov_boards.last_error END,"
-			" last_port = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
-			"  THEN excluded.last_port ELSE rpiprov_boards.last_port END,"
-			" last_station = CASE WHEN excluded.last_seen_ms >= rpiprov_boards.last_seen_ms"
-			"  THEN excluded.last_station ELSE rpiprov_boards.last_station END,"
-			" last_seen_ms = greatest(rpiprov_boards.last_seen_ms, excluded.last_seen_ms)",
-			12, NULL, b, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			ret = pg_fail(p, d, RP_ERR_IO, "cannot update the board");
-		PQclear(res);
-		for (unsigned i = 0; ret == RP_OK && i < r->n_meta && i < RP_META_MAX; i++) {
-			char key[RP_META_KEY_MAX + 1], val[RP_META_VALUE_MAX + 1];
-			const char *m[3] = { uid, key, val };
-			bounded(key, sizeof(key), r->meta[i].key, sizeof(r->meta[i].key));
-			bounded(val, sizeof(val), r->meta[i].value, sizeof(r->meta[i].value));
-			res = PQexecParams(p->c, "INSERT INTO rpiprov_metadata VALUES ($1, $2, $3)"
-					   " ON CONFLICT DO NOTHING", 3, NULL, m, NULL, NULL, 0);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK)
-				ret = pg_fail(p, d, RP_ERR_IO, "cannot insert metadata");
-			PQclear(res);
-		}
+	v[24] = mac && *mac ? mac : NULL;
+	v[25] = r->result == RP_RESULT_OK ? "1" : "0";
+	for (unsigned i = 0; i < n_meta; i++) {
+		bounded(key[i], sizeof(key[i]), r->meta[i].key, sizeof(r->meta[i].key));
+		bounded(val[i], sizeof(val[i]), r->meta[i].value, sizeof(r->meta[i].value));
+		v[26 + 2 * i] = key[i];
+		v[27 + 2 * i] = val[i];
 	}
+	attempt_sql(sql, sizeof(sql), n_meta);
+	if (!PQsendQueryParams(p->c, sql, (int)(26 + 2 * n_meta), NULL, v, NULL, NULL, 0))
+		ret = pg_fail(p, d, RP_ERR_IO, "cannot insert the attempt");
+	else if (note_sent(p, "cannot insert the attempt", r->attempt_id, serial[0] ? serial : port) < 0)
+		ret = rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);
 	json_object_put(meta);
-	if (ret < 0) {
-		/* The open transaction is lost: the cursor has not moved past
-		 * anything in it, so it all comes again. */
-		PQclear(PQexec(p->c, "ROLLBACK"));
-		p->in_tx = false;
+	if (ret < 0)
 		rp_diag_prefix(d, "attempt %llu (board %s)", (unsigned long long)r->attempt_id,
 			       serial[0] ? serial : port);
-		return RP_ERR_IO;
+	if (ret == RP_OK) {
+		p->n_appended++;
+		/* Results wait on the server until read; read them now and then
+		 * so neither side blocks on a full socket in a long batch. The
+		 * failure names its own attempt. */
+		if (p->n_sent >= PIPELINE_DEPTH)
+			ret = sync_results(p, d);
+	}
+	if (ret < 0) {
+		/* The cursor has not moved past anything in this
+		 * transaction, so it all comes again. */
+		abandon(p);
+		return ret == RP_ERR_NOMEM ? ret : RP_ERR_IO;
 	}
 	return RP_OK;
 }
@@ -291,13 +459,29 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 static int pg_flush(struct rp_sink *s, struct rp_diag *d)
 {
 	struct pg_sink *p = (struct pg_sink *)s;
-	int ret;
+	bool lost = p->lost;
+	int ret = RP_OK;
 
-	if (!p->in_tx)
-		return RP_OK;
-	p->in_tx = false;
-	ret = exec_ok(p, "COMMIT", d, "cannot commit");
-	return ret < 0 ? RP_ERR_IO : RP_OK;
+	p->lost = false;
+	if (p->in_tx) {
+		ret = send_ctl(p, "COMMIT", "cannot commit", d);
+		if (ret == RP_OK)
+			ret = sync_results(p, d);
+		if (ret == RP_OK && !PQexitPipelineMode(p->c))
+			ret = pg_fail(p, d, RP_ERR_IO, "cannot leave pipeline mode");
+		if (ret < 0) {
+			abandon(p);
+			p->lost = false;
+			return RP_ERR_IO;
+		}
+		p->in_tx = false;
+		p->n_appended = 0;
+	}
+	/* An append failed after others of its batch: they were rolled back
+	 * with it and must not count as kept. */
+	if (lost)
+		return rp_diag_set(d, RP_ERR_IO, "%s: a failed append rolled back its batch", s->name);
+	return RP_OK;
 }
 
 static int pg_last_attempt_id(struct rp_sink *s, const char *station, uint64_t *out,
@@ -311,6 +495,8 @@ static int pg_last_attempt_id(struct rp_sink *s, const char *station, uint64_t *
 	*out = 0;
 	if (!p->c || PQstatus(p->c) != CONNECTION_OK)
 		return RP_OK;
+	if (p->in_tx) /* the recorder asks only between batches */
+		return rp_diag_set(d, RP_ERR_BUSY, "%s: a batch is open", s->name);
 	res = PQexecParams(p->c, "SELECT coalesce(max(attempt_id), 0) FROM rpiprov_attempts"
 			   " WHERE station = $1", 1, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -328,6 +514,7 @@ static void pg_close(struct rp_sink *s)
 	if (p->c)
 		PQfinish(p->c);
 	free(p->conninfo);
+	free(p->sent);
 	free(p);
 }
 

@@ -9,7 +9,9 @@
   in its spool, then started again: they arrive once;
 - a wrong password, or a missing database: a clear error at start (77,
   66), no board is touched, and the password is in no message;
-- a password in the connection string is refused (it would sit in argv)."""
+- a password in the connection string is refused (it would sit in argv);
+- boards, stations, runs and metadata agree with the attempts after all
+  of the above, and a batch loaded twice (a replay) changes nothing."""
 import os
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import pg_cluster  # noqa: E402
 
 RPIPROV = os.environ.get("RPIPROV_BIN")
 FW = os.environ.get("RPIPROV_TEST_FIRMWARE")
+LOAD = sys.argv[1] if len(sys.argv) > 1 else None
 
 
 def payload_args():
@@ -106,6 +109,45 @@ def test_refusals(pg, tmp):
     check(r.returncode == 64 and "hunter2" not in r.stderr, f"password in argv refused: {r.returncode}")
 
 
+def derived_mismatches(pg):
+    """Rows of the derived tables that disagree with rpiprov_attempts."""
+    q = {
+        "boards": "SELECT count(*) FROM rpiprov_boards b WHERE"
+                  " attempts <> (SELECT count(*) FROM rpiprov_attempts a WHERE a.serial = b.serial)"
+                  " OR successes <> (SELECT count(*) FROM rpiprov_attempts a"
+                  "  WHERE a.serial = b.serial AND a.result = 'OK')"
+                  " OR first_seen_ms <> (SELECT min(start_ms) FROM rpiprov_attempts a WHERE a.serial = b.serial)"
+                  " OR last_seen_ms <> (SELECT max(end_ms) FROM rpiprov_attempts a WHERE a.serial = b.serial)",
+        "boards missing": "SELECT count(DISTINCT serial) - (SELECT count(*) FROM rpiprov_boards)"
+                          " FROM rpiprov_attempts WHERE serial <> ''",
+        "metadata": "SELECT count(*) FROM rpiprov_attempts a WHERE"
+                    " (SELECT count(*) FROM rpiprov_metadata m WHERE m.uid = a.uid)"
+                    " <> (SELECT count(*) FROM json_object_keys(a.metadata::json))",
+        "stations": "SELECT count(DISTINCT station) - (SELECT count(*) FROM rpiprov_stations) FROM rpiprov_attempts",
+        "runs": "SELECT count(DISTINCT run_id) - (SELECT count(*) FROM rpiprov_runs) FROM rpiprov_attempts",
+    }
+    return {k: int(pg.sql(v, "line")) for k, v in q.items() if int(pg.sql(v, "line")) != 0}
+
+
+def test_derived_and_replay(pg, tmp):
+    check(int(pg.sql("SELECT count(*) FROM rpiprov_metadata", "line")) > 0, "metadata rows were written")
+    check(not derived_mismatches(pg), f"derived tables agree with the attempts: {derived_mismatches(pg)}")
+    if not LOAD:
+        check(False, "records-load not given")
+        return
+    lines = "".join(f"replay\trr\t{i}\trp{i % 7}\t1-1.{i % 64}\t{'OK' if i % 3 else 'FAILED'}\t"
+                    f"{'-' if i % 3 else 'RP_ERR_TIMEOUT'}\t{1714550400000 + i}\t{1714550404000 + i}\t\n"
+                    for i in range(1, 301))
+    for round_ in range(2):
+        r = subprocess.run([LOAD, pg.conninfo("line")], input=lines, text=True, env=pg.env,
+                           capture_output=True, timeout=120)
+        check(r.returncode == 0, f"load {round_ + 1}: {r.returncode} {r.stderr[-300:]!r}")
+    check(count(pg, "station = 'replay'") == 300, f"300 attempts once ({count(pg, 'station = ' + repr('replay'))})")
+    check(pg.sql("SELECT attempts FROM rpiprov_boards WHERE serial = 'rp0'", "line") == "42",
+          "a board's counter moved once per attempt, not per load")
+    check(not derived_mismatches(pg), f"still agree after the replay: {derived_mismatches(pg)}")
+
+
 def main():
     if not RPIPROV or not FW or not os.path.isdir(FW):
         return skip_all("firmware fixtures or RPIPROV_BIN missing")
@@ -118,6 +160,8 @@ def main():
             case("spooled while the server was down, restarted: once", test_spooled_then_restarted,
                  pg, tmp)
             case("wrong password, missing database: refused at start", test_refusals, pg, tmp)
+            case("boards, stations, runs, metadata agree; a replay changes nothing",
+                 test_derived_and_replay, pg, tmp)
     except pg_cluster.Skip as e:
         return skip_all(str(e))
     return done()
