@@ -65,6 +65,13 @@ def check_unit(analyze, src, binary):
     want("Service", "DeviceAllow", "char-usb_device rw")
     want("Service", "StandardOutput", "journal")
     want("Service", "KillSignal", "SIGTERM")
+    # Network: uevents, journald/sd_notify, and TCP for the dashboard and a
+    # PostgreSQL server, limited to the loopback unless a drop-in widens it.
+    families = " ".join(directives.get(("Service", "RestrictAddressFamilies"), [])).split()
+    for family in ("AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"):
+        check(family in families, f"RestrictAddressFamilies allows {family} ({families})")
+    want("Service", "IPAddressDeny", "any")
+    want("Service", "IPAddressAllow", "localhost")
     # Hotplug needs the host's uevent netlink socket and /dev/bus/usb.
     check(("Service", "PrivateNetwork") not in directives, "no PrivateNetwork (breaks uevents)")
     check(("Service", "PrivateDevices") not in directives, "no PrivateDevices (hides /dev/bus/usb)")
