@@ -5,6 +5,7 @@
  * attempts: same windows, same grouping, byte order (COLLATE "C"), the
  * same rounding (float8 averages). */
 #include "records/json_fields.h"
+#include "records/pg_conn.h"
 #include "records/query.h"
 
 #include <json-c/json.h>
@@ -87,9 +88,7 @@ struct pg_query {
 
 static int pg_error(struct pg_query *q, struct rp_diag *d, int code, const char *what)
 {
-	const char *m = q->c ? PQerrorMessage(q->c) : "out of memory";
-
-	return rp_diag_set(d, code, "%s: %s: %.*s", q->base.name, what, (int)strcspn(m, "\n"), m);
+	return rp_pg_fail(q->c, q->base.name, code, what, d);
 }
 
 static PGresult *run(struct pg_query *q, const char *sql, const struct rp_query_window *w,
@@ -375,41 +374,25 @@ static int check_schema(struct pg_query *q, struct rp_diag *d)
 	return ret;
 }
 
-static int connect_code(const char *m)
-{
-	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
-	    strstr(m, "permission denied") || strstr(m, "no pg_hba.conf entry"))
-		return RP_ERR_ACCESS;
-	if (strstr(m, "does not exist"))
-		return RP_ERR_NOT_FOUND;
-	return RP_ERR_IO;
-}
-
 int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag *d)
 {
-	struct rp_sink *probe;
 	struct pg_query *q;
 	PGresult *res;
 	int ret;
 
 	*out = NULL;
-	/* The sink's constructor checks the string (no password in it) and
-	 * makes the name without secrets; nothing is connected by it. */
-	ret = rp_sink_pg_new(conninfo, &probe, d);
-	if (ret < 0)
-		return ret;
 	q = calloc(1, sizeof(*q));
-	if (!q) {
-		probe->ops->close(probe);
+	if (!q)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
-	}
 	q->base.ops = &pg_query_ops;
-	snprintf(q->base.name, sizeof(q->base.name), "%s",
-		 strncmp(probe->name, "database ", 9) ? probe->name : probe->name + 9);
-	probe->ops->close(probe);
+	ret = rp_pg_conninfo_check(conninfo, q->base.name, sizeof(q->base.name), d);
+	if (ret < 0) {
+		free(q);
+		return ret;
+	}
 	q->c = PQconnectdb(conninfo);
 	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
-		ret = pg_error(q, d, connect_code(q->c ? PQerrorMessage(q->c) : ""), "cannot connect");
+		ret = pg_error(q, d, rp_pg_connect_error(q->c), "cannot connect");
 		q_close(&q->base);
 		return ret;
 	}

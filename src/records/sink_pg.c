@@ -21,6 +21,7 @@
  * The schema version lives in rpiprov_schema; migrations run under a
  * transaction-scoped advisory lock, so stations that start together apply
  * each once. */
+#include "records/pg_conn.h"
 #include "records/sink.h"
 
 #include <libpq-fe.h>
@@ -87,25 +88,7 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 /* libpq's message, one line, without anything from the connection string. */
 static int pg_fail(struct pg_sink *p, struct rp_diag *d, int code, const char *what)
 {
-	const char *m = p->c ? PQerrorMessage(p->c) : "out of memory";
-	int len = (int)strcspn(m, "\n");
-
-	return rp_diag_set(d, code, "%s: %s: %.*s", p->base.name, what, len, m);
-}
-
-/* How a failed connection reads to the rest of rpiprov: wrong password
- * and no such database are the operator's to fix (the station refuses to
- * start); anything else may pass (the server is down). */
-static int connect_error(struct pg_sink *p)
-{
-	const char *m = p->c ? PQerrorMessage(p->c) : "";
-
-	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
-	    strstr(m, "permission denied") || strstr(m, "no pg_hba.conf entry"))
-		return RP_ERR_ACCESS;
-	if (strstr(m, "does not exist"))
-		return RP_ERR_NOT_FOUND;
-	return RP_ERR_IO;
+	return rp_pg_fail(p->c, p->base.name, code, what, d);
 }
 
 static int exec_ok(struct pg_sink *p, const char *sql, struct rp_diag *d, const char *what)
@@ -168,7 +151,7 @@ static int pg_connect(struct pg_sink *p, struct rp_diag *d)
 	p->in_tx = false;
 	p->c = PQconnectdb(p->conninfo);
 	if (!p->c || PQstatus(p->c) != CONNECTION_OK)
-		return pg_fail(p, d, connect_error(p), "cannot connect");
+		return pg_fail(p, d, rp_pg_connect_error(p->c), "cannot connect");
 	PQclear(PQexec(p->c, "SET synchronous_commit = on"));
 	return RP_OK;
 }
@@ -526,63 +509,23 @@ static const struct rp_sink_ops pg_ops = {
 	.last_attempt_id = pg_last_attempt_id,
 };
 
-/* "postgresql://user@host:port/db", from what libpq parsed: never the
- * password, which is refused anyway. */
-static void safe_name(struct pg_sink *p, PQconninfoOption *opts)
-{
-	const char *user = "", *host = "", *port = "", *db = "", *service = "";
-
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val)
-			continue;
-		if (!strcmp(o->keyword, "user"))
-			user = o->val;
-		else if (!strcmp(o->keyword, "host"))
-			host = o->val;
-		else if (!strcmp(o->keyword, "port"))
-			port = o->val;
-		else if (!strcmp(o->keyword, "dbname"))
-			db = o->val;
-		else if (!strcmp(o->keyword, "service"))
-			service = o->val;
-	}
-	if (*service)
-		snprintf(p->base.name, sizeof(p->base.name), "database postgresql service %s", service);
-	else
-		snprintf(p->base.name, sizeof(p->base.name), "database postgresql://%s%s%s%s%s/%s", user,
-			 *user ? "@" : "", host, *port ? ":" : "", port, db);
-}
-
 int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d)
 {
+	char name[RP_SINK_NAME_MAX - 16];
 	struct pg_sink *p;
-	PQconninfoOption *opts;
-	char *err = NULL;
+	int r;
 
 	*out = NULL;
-	opts = PQconninfoParse(conninfo ? conninfo : "", &err);
-	if (!opts) {
-		/* libpq's message may quote the string: it is not repeated. */
-		PQfreemem(err);
-		return rp_diag_set(d, RP_ERR_INVALID_ARG, "--db: not a valid PostgreSQL connection string");
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (!strcmp(o->keyword, "password") && o->val && *o->val) {
-			PQconninfoFree(opts);
-			return rp_diag_set(d, RP_ERR_INVALID_ARG,
-					   "--db: the connection string holds a password; put it in "
-					   "PGPASSFILE (~/.pgpass), PGPASSWORD or a service file instead, "
-					   "where it stays out of the command line and the logs");
-		}
+	r = rp_pg_conninfo_check(conninfo, name, sizeof(name), d);
+	if (r < 0)
+		return r;
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->conninfo = strdup(conninfo))) {
 		free(p);
-		PQconninfoFree(opts);
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	}
 	p->base.ops = &pg_ops;
-	safe_name(p, opts);
-	PQconninfoFree(opts);
+	snprintf(p->base.name, sizeof(p->base.name), "database %s", name);
 	*out = &p->base;
 	return RP_OK;
 }
