@@ -7,14 +7,11 @@
 #include <string.h>
 
 #include "cli/out_queue.h"
-#include "image/recovery_config.h"
 #include "records/metadata_json.h"
 #include "records/origin.h"
 #include "records/record_json.h"
 #include "records/recorder.h"
-#include "soc/soc.h"
 #include "util/clock.h"
-#include "util/fileio.h"
 
 /* What the event callback and the signal thread need; on the stack of
  * cli_run_boards. */
