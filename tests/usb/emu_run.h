@@ -60,10 +60,8 @@ static inline void run(struct ctx *c, struct result *r, const char *const *emu_a
 	char *report = g_build_filename(c->tmpdir, "report.jsonl", NULL);
 	GError *err = NULL;
 	int status = 0;
-	bool retried = false;
 
 	memset(r, 0, sizeof(*r));
-again:
 	unlink(report);
 	g_ptr_array_add(argv, (char *)c->emu);
 	g_ptr_array_add(argv, "--report");
@@ -82,19 +80,6 @@ again:
 		r->status = -1;
 	} else if (WIFEXITED(status)) {
 		r->status = WEXITSTATUS(status);
-	} else if (!retried) {
-		/* The emulator itself died (rpiprov dying shows as an exit code
-		 * of 128+signal from the emulator, and is never retried): a
-		 * fault of the test bench, seen once in CI as SIGABRT before
-		 * any output. Say so with everything it printed, and run the
-		 * case once more so the product is still judged. */
-		fprintf(stderr, "# rpiprov-usb-emu died by signal %d; retrying once\n# stdout: %s\n# stderr: %s\n",
-			WTERMSIG(status), r->out ? r->out : "", r->err ? r->err : "");
-		g_free(r->out);
-		g_free(r->err);
-		r->out = r->err = NULL;
-		retried = true;
-		goto again;
 	} else {
 		r->status = 128 + WTERMSIG(status);
 	}
