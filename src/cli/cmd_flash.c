@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/verbosity.h"
@@ -22,7 +23,7 @@ struct flash_cli {
 };
 
 /* getopt_long values of flash's own long-only options. */
-enum flash_opt { O_FOREVER = 256, O_JSON, O_BOARD_TIMEOUT, O_REENUM_TIMEOUT };
+enum flash_opt { O_FOREVER = 256, O_JSON, O_BOARD_TIMEOUT, O_REENUM_TIMEOUT, O_REQUIRE_VERIFIED };
 
 static void usage(FILE *out)
 {
@@ -63,6 +64,8 @@ static void usage(FILE *out)
 		"      --db FILE            record each board in an SQLite database\n"
 		"                           (as 'station --db'; read it with 'rpiprov report')\n"
 		"      --json               one JSON object per board on stdout\n"
+		"      --require-verified   a board whose recovery.bin cannot confirm the write\n"
+		"                           (no EEPROM_HASH) fails instead of ending UNVERIFIED\n"
 		"  -v, --verbose            show phases and ignored devices\n\n"
 		"Simulation (no hardware):\n"
 		"      --simulate N         N simulated CM4 boards instead of USB\n"
@@ -81,7 +84,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\nDUR is a duration: 30s, 2m, 1h, 500ms, or plain seconds.\n"
 		"Ctrl-C once: no new boards, those in progress finish; twice: abort.\n"
-		"Exit status: 0 every board OK; 1 a board failed (or the run was interrupted);\n"
+		"Exit status: 0 every board OK (or written but UNVERIFIED, unless\n"
+		"--require-verified); 1 a board failed (or the run was interrupted);\n"
 		"75 timed out waiting for boards; 64-77 see 'rpiprov --help'.\n");
 }
 
@@ -109,6 +113,7 @@ static int own_option(int opt, const char *arg, struct flash_cli *c)
 		return r;
 	}
 	case O_JSON: run->json = true; break;
+	case O_REQUIRE_VERIFIED: run->ro.require_verified = true; break;
 	default: return cli_bad_option("flash");
 	}
 	return 0;
@@ -124,6 +129,7 @@ static int parse_args(int argc, char **argv, struct flash_cli *c)
 		{ "board-timeout", required_argument, NULL, O_BOARD_TIMEOUT },
 		{ "reenum-timeout", required_argument, NULL, O_REENUM_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "require-verified", no_argument, NULL, O_REQUIRE_VERIFIED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -188,7 +194,9 @@ static int add_prepared(struct rp_payload *payload, const struct rp_prepared *pr
 static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE_MAX_SOCS],
 			 struct rp_payload **payload, struct rp_diag *d)
 {
-	size_t n = 0;
+	struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS];
+	size_t n = 0, n_skipped = 0;
+	struct stat st;
 	int r;
 
 	if (c->prepared_dir) {
@@ -198,7 +206,7 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 		return r;
 	}
 	c->po.synthetic_fallback = c->run.sim.boards != 0; /* never for real boards */
-	r = rp_prepare_build_each_soc(&c->po, prep, &n, d);
+	r = rp_prepare_build_each_soc(&c->po, prep, &n, skipped, &n_skipped, d);
 	if (r != RP_OK) {
 		if (n)
 			cli_prepared_say(&prep[n - 1]); /* the set that failed */
@@ -212,10 +220,23 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 		r = add_prepared(*payload, &prep[i], d);
 		c->run.synthetic = c->run.synthetic || prep[i].synthetic;
 	}
+	/* A chip whose image was found but whose recovery.bin was not (or is
+	 * another chip's) is refused now, and its boards fail at once with
+	 * the same words. */
+	for (size_t i = 0; r == RP_OK && i < n_skipped; i++) {
+		const struct rp_soc *soc = rp_soc_by_name(skipped[i].soc);
+		if (skipped[i].image_found)
+			cli_warn("BCM%s boards will not be served: %s", skipped[i].soc, skipped[i].why);
+		if (soc)
+			r = rp_payload_set_unavailable(*payload, soc->rpiboot_dir, skipped[i].why, d);
+	}
 	if (r == RP_OK)
 		r = rp_payload_check_configs(*payload, d);
-	if (c->po.image_path || c->po.soc)
-		c->run.ro.soc = prep[0].soc; /* the image is for one SoC */
+	/* An image file (or --soc) is for one SoC; a directory may hold
+	 * several, like the search path. */
+	if (c->po.soc || (c->po.image_path && !(stat(c->po.image_path, &st) == 0 &&
+						S_ISDIR(st.st_mode))))
+		c->run.ro.soc = prep[0].soc;
 	return r;
 }
 

@@ -85,6 +85,8 @@ static void usage(FILE *out)
 		"      --serials LIST       only these serial numbers (comma-separated);\n"
 		"                           --serial S: one (repeatable)\n"
 		"      --board-timeout DUR  give up on a board after DUR (default 120 s)\n"
+		"      --require-verified   a write the board's recovery.bin cannot confirm\n"
+		"                           (no EEPROM_HASH) is a failure, not UNVERIFIED\n"
 		"  -n, --count N            stop after N attempts\n"
 		"      --idle-timeout DUR   stop when no board came for DUR\n"
 		"      --stop-grace DUR     on a signal, wait this long for boards in flight (30 s)\n\n"
@@ -366,10 +368,12 @@ int cmd_station(int argc, char **argv)
 	enum {
 		OPT_BOARD_TIMEOUT = 256, OPT_IDLE, OPT_GRACE, OPT_JSON, OPT_PLAIN,
 		OPT_SIM_ARRIVALS, OPT_SIM_SEED, OPT_HTTP, OPT_HTTP_TOKEN, OPT_NAME,
+		OPT_REQUIRE_VERIFIED,
 	};
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'f' },
 		{ "board-timeout", required_argument, NULL, OPT_BOARD_TIMEOUT },
+		{ "require-verified", no_argument, NULL, OPT_REQUIRE_VERIFIED },
 		{ "count", required_argument, NULL, 'n' },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "stop-grace", required_argument, NULL, OPT_GRACE },
@@ -397,7 +401,7 @@ int cmd_station(int argc, char **argv)
 		const char *key;
 	} opt_keys[] = {
 		{ OPT_BOARD_TIMEOUT, "board_timeout" }, { OPT_NAME, "station" }, { OPT_HTTP, "http" },
-		{ OPT_HTTP_TOKEN, "http_token_file" },
+		{ OPT_HTTP_TOKEN, "http_token_file" }, { OPT_REQUIRE_VERIFIED, "require_verified" },
 	};
 	struct cli_longopts opts = { .n = 0 };
 	struct cli_kv kv[MAX_CLI_KEYS];

@@ -146,16 +146,22 @@ static void print_summary(const struct cli_run *run, const struct rp_runner_summ
 
 	/* Serving tells boards that only got files from those whose EEPROM
 	 * was written and checked; flashing writes every one. */
+	char unverified[48] = "";
+
+	/* Only when there are any: most runs never see one. */
+	if (sum->unverified)
+		snprintf(unverified, sizeof(unverified), ", %u written but unverified",
+			 sum->unverified);
 	if (run->ro.mode == RP_SESSION_SERVE)
-		printf("%u board%s: %u served, %u verified OK, %u failed, %u timed out, "
+		printf("%u board%s: %u served, %u verified OK%s, %u failed, %u timed out, "
 		       "%u left the bus (%.2f s)\n",
-		       sum->finished, s, sum->served, sum->ok, sum->failed, sum->timeout, sum->left,
-		       secs);
+		       sum->finished, s, sum->served, sum->ok, unverified, sum->failed, sum->timeout,
+		       sum->left, secs);
 	else
 		fprintf(run->json ? stderr : stdout,
-			"%u board%s: %u OK, %u failed, %u timed out, %u left the bus (%.2f s)\n",
-			sum->finished, s, sum->ok + sum->served, sum->failed, sum->timeout, sum->left,
-			secs);
+			"%u board%s: %u OK%s, %u failed, %u timed out, %u left the bus (%.2f s)\n",
+			sum->finished, s, sum->ok + sum->served, unverified, sum->failed, sum->timeout,
+			sum->left, secs);
 }
 
 static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary *sum,

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "image/eeprom_image.h"
+#include "image/second_stage.h"
+#include "util/fileio.h"
 #include "soc/soc.h"
 
 #define MAX_PLACES 24
@@ -305,6 +307,26 @@ static bool image_in(const struct rp_soc *soc, const struct place *p, const char
 	return true;
 }
 
+/* Whether the second stage at path may serve `soc`: its bytes name no
+ * other chip (a 2711 recovery.bin beside 2712 images is not the 2712's).
+ * date gets its build date ("" when the bytes do not say). */
+static bool recovery_for(const struct rp_soc *soc, const char *path, char date[11])
+{
+	struct rp_second_stage_info info;
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	date[0] = '\0';
+	if (rp_file_read_all(path, 8u << 20, &data, &len, NULL) != RP_OK)
+		return true; /* unreadable: the load that follows says why */
+	rp_second_stage_identify(data, len, &info);
+	free(data);
+	if (info.build_date && info.build_date <= 99991231)
+		snprintf(date, 11, "%04u-%02u-%02u", (info.build_date / 10000) % 10000,
+			 (info.build_date / 100) % 100, info.build_date % 100);
+	return !info.soc || info.soc == soc;
+}
+
 static bool recovery_in(const struct rp_soc *soc, const struct place *p, struct rp_fw_file *f)
 {
 	/* usbboot's recovery folders name it after the second stage. */
@@ -314,10 +336,8 @@ static bool recovery_in(const struct rp_soc *soc, const struct place *p, struct 
 		if ((size_t)snprintf(f->path, sizeof(f->path), "%s/%s", p->dir, names[i]) >=
 		    sizeof(f->path))
 			continue;
-		if (regular_file(f->path, NULL)) {
-			f->date[0] = '\0';
+		if (regular_file(f->path, NULL) && recovery_for(soc, f->path, f->date))
 			return true;
-		}
 	}
 	return false;
 }
@@ -542,7 +562,10 @@ int rp_firmware_find_recovery(const char *name, const char *given_dir, const cha
 				 image_path);
 		else
 			snprintf(full, sizeof(full), "recovery.bin");
-		if (regular_file(full, NULL) && strlen(full) < size) {
+		char date[11];
+		const struct rp_soc *want = rp_soc_eeprom_by_name(name);
+		if (regular_file(full, NULL) && strlen(full) < size &&
+		    (!want || recovery_for(want, full, date))) {
 			snprintf(path, size, "%s", full);
 			return RP_OK;
 		}

@@ -278,6 +278,32 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
 		return r;
 	if (out->second_stage_len == 0)
 		return rp_diag_set(d, RP_ERR_FORMAT, "%s: empty file", out->recovery_source);
+	rp_second_stage_identify(out->second_stage, out->second_stage_len, &out->recovery_info);
+	{
+		const struct rp_second_stage_info *i = &out->recovery_info;
+		char what[96];
+		rp_second_stage_describe(i, what, sizeof(what));
+		/* The bytes decide, not the name: a CM4's recovery.bin in a
+		 * folder of CM5 images must never reach a CM5. */
+		if (i->soc && strcmp(i->soc->soc, out->soc) != 0)
+			return rp_diag_set(d, RP_ERR_NOT_FOUND,
+					   "%s is a %s, not one for the %s image; get a %s recovery.bin "
+					   "with 'rpiprov firmware fetch --soc %s'",
+					   out->recovery_source, what, out->soc, out->soc, out->soc);
+		if (i->kind != RP_SECOND_STAGE_RECOVERY && i->kind != RP_SECOND_STAGE_UNKNOWN)
+			return rp_diag_set(d, RP_ERR_FORMAT,
+					   "%s is a %s, not recovery.bin: it would never write the "
+					   "EEPROM",
+					   out->recovery_source, what);
+		if (i->kind == RP_SECOND_STAGE_RECOVERY && !i->reports_hash) {
+			size_t used = strnlen(out->warnings, sizeof(out->warnings));
+			snprintf(out->warnings + used, sizeof(out->warnings) - used,
+				 "%s%s (%s) cannot report EEPROM_HASH: boards will be written but "
+				 "UNVERIFIED, not confirmed OK; 'rpiprov firmware fetch --soc %s' gets "
+				 "one that can (built 2025-11-27 or later)",
+				 used ? "\n" : "", out->recovery_source, what, out->soc);
+		}
+	}
 
 	if (o->recovery_config_path) {
 		r = rp_file_read_all(o->recovery_config_path, RP_RECOVERY_CONFIG_MAX, &text, &len, d);
@@ -370,7 +396,8 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 
 int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
-			      struct rp_diag *d)
+			      struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS],
+			      size_t *n_skipped, struct rp_diag *d)
 {
 	size_t n_socs;
 	const struct rp_soc *socs = rp_soc_table(&n_socs);
@@ -378,6 +405,8 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 	int r;
 
 	*n = 0;
+	if (n_skipped)
+		*n_skipped = 0;
 	if ((o->image_path && !given_dir(o)) || o->soc) {
 		r = rp_prepare_build(o, &out[0], d);
 		*n = 1;
@@ -397,6 +426,12 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 			 * (no second stage in the payload) if one turns up. */
 			if (!first.msg[0])
 				first = why;
+			if (skipped && n_skipped) {
+				struct rp_prepare_skipped *k = &skipped[(*n_skipped)++];
+				snprintf(k->soc, sizeof(k->soc), "%s", socs[i].soc);
+				k->image_found = out[*n].image_source[0] != '\0';
+				snprintf(k->why, sizeof(k->why), "%s", why.msg);
+			}
 			rp_prepared_free(&out[*n]);
 			continue;
 		}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image/second_stage.h"
 #include "util/error.h"
 
 #define RP_PREPARE_MAX_SETS 64
@@ -56,6 +57,7 @@ struct rp_prepared {
 	char image_why[512];        /* why the search chose it; "" when given */
 	bool synthetic;             /* image or second stage is synthetic: simulation only */
 	char recovery_source[4096];
+	struct rp_second_stage_info recovery_info; /* what the second stage's bytes say */
 	char warnings[2048];        /* newline-separated warnings (unknown keys, ...) for the CLI */
 };
 
@@ -73,9 +75,18 @@ int rp_prepare_build(const struct rp_prepare_opts *opts, struct rp_prepared *out
  * SoC's message when no firmware is found at all. out[0..*n) must be
  * freed with rp_prepared_free, also on failure. */
 #define RP_PREPARE_MAX_SOCS 4
+/* A SoC left out of rp_prepare_build_each_soc: why, and whether an image
+ * for it was found (then its recovery.bin was missing or of another chip,
+ * which the user should hear about at start). */
+struct rp_prepare_skipped {
+	char soc[8];
+	bool image_found;
+	char why[768];
+};
 int rp_prepare_build_each_soc(const struct rp_prepare_opts *opts,
 			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
-			      struct rp_diag *d);
+			      struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS],
+			      size_t *n_skipped, struct rp_diag *d);
 
 /* Write bootcode4.bin (or bootcode5.bin), pieeprom.bin, pieeprom.sig and
  * config.txt into dir (created if needed) all at once (rp_dir_write_set):

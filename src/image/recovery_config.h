@@ -24,4 +24,8 @@ const char *rp_recovery_config_default(size_t *len);
 int rp_recovery_config_check(const uint8_t *text, size_t len, const char *name, bool allow_otp,
 			     struct rp_diag *d);
 
+/* Whether config.txt sets `key` to zero ("recovery_metadata=0"): the
+ * last setting of the key counts, case-blind as above. */
+bool rp_recovery_config_is_zero(const uint8_t *text, size_t len, const char *key);
+
 #endif

@@ -303,6 +303,7 @@ static void *worker(void *arg)
 		.request_timeout_ms = r->o.request_timeout_ms,
 		.bulk_chunk = r->o.bulk_chunk,
 		.deadline_ms = rp_deadline_in(r->o.board_timeout_ms),
+		.require_verified = r->o.require_verified,
 		.hooks = { .ctx = b, .phase = hook_phase, .progress = hook_progress,
 			   .cancelled = hook_cancelled },
 	};
@@ -350,6 +351,7 @@ static void *worker(void *arg)
 	case RP_RESULT_SERVED: r->sum.served++; break;
 	case RP_RESULT_TIMEOUT: r->sum.timeout++; break;
 	case RP_RESULT_LEFT: r->sum.left++; break;
+	case RP_RESULT_UNVERIFIED: r->sum.unverified++; break;
 	default: r->sum.failed++; break;
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -78,6 +78,8 @@ struct rp_runner_opts {
 	unsigned transfer_timeout_ms;
 	unsigned request_timeout_ms;
 	size_t bulk_chunk;
+	/* A write the board cannot confirm is FAILED, not UNVERIFIED. */
+	bool require_verified;
 	/* rp_runner_stop gives in-flight boards this long before aborting them; 0: 30 s. */
 	unsigned stop_grace_ms;
 	/* Records get attempt_id = attempt_id_base + 1, + 2, ... in start order
@@ -91,6 +93,7 @@ struct rp_runner_opts {
 struct rp_runner_summary {
 	unsigned finished;            /* boards that reached a final result */
 	unsigned ok, served, failed, timeout, left;
+	unsigned unverified;          /* written, not confirmed (RP_RESULT_UNVERIFIED) */
 	unsigned ignored;             /* devices filtered out */
 	bool idle_timed_out;          /* the run ended on idle_timeout_ms */
 	bool stopped, aborted;        /* rp_runner_stop / rp_runner_abort were called */

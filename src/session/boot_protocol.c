@@ -51,9 +51,13 @@ int rp_ep_write(struct rp_transport *t, const void *data, size_t len, size_t chu
 		done += actual;
 		if (sent)
 			*sent = done;
-		if (r != RP_OK)
+		if (r != RP_OK && r != RP_ERR_SHORT)
 			return r;
-		if (actual < n)
+		/* A board that took part of a chunk is still listening: send
+		 * the rest, as rpiboot's chunk loop does (seen on real links,
+		 * C11). Only a chunk that made no progress at all is a failure;
+		 * the deadline bounds the loop. */
+		if (actual == 0 && n)
 			return RP_ERR_SHORT;
 	}
 	return RP_OK;

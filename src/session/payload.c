@@ -58,6 +58,12 @@ struct rp_payload {
 	struct entry *archived;
 	pthread_mutex_t lock; /* guards cache and refs */
 	struct entry *cache;
+	/* Chips this run refuses to serve, and why (rp_payload_set_unavailable). */
+	struct {
+		char soc_dir[8];
+		char why[768];
+	} unavailable[4];
+	size_t n_unavailable;
 };
 
 
@@ -720,11 +726,34 @@ int rp_payload_second_stage(struct rp_payload *p, const struct rp_soc *dev,
 	int r;
 	if (!dev)
 		return rp_diag_set(d, RP_ERR_UNSUPPORTED, "unknown boot ROM: no second stage");
+	for (size_t i = 0; i < p->n_unavailable; i++)
+		if (!strcmp(p->unavailable[i].soc_dir, dev->rpiboot_dir))
+			return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s", p->unavailable[i].why);
 	r = rp_payload_lookup(p, dev->rpiboot_dir, port_path, dev->second_stage, f, d);
+	if (r == RP_ERR_NOT_FOUND && rp_soc_has_eeprom(dev))
+		return rp_diag_set(d, RP_ERR_NOT_FOUND,
+				   "no %s recovery.bin to send (%s%s%s); get the %s files with "
+				   "'rpiprov firmware fetch --soc %s'",
+				   dev->chip, dev->second_stage,
+				   p->dir ? " is not in " : " is not in this run's files",
+				   p->dir ? p->dir : "", dev->soc, dev->soc);
 	if (r == RP_ERR_NOT_FOUND)
 		return rp_diag_set(d, RP_ERR_NOT_FOUND,
 				   "no %s (the second stage for %s boards) in the payload%s%s",
 				   dev->second_stage, dev->chip, p->dir ? " or in " : "",
 				   p->dir ? p->dir : "");
 	return r;
+}
+
+int rp_payload_set_unavailable(struct rp_payload *p, const char *soc_dir, const char *why,
+			       struct rp_diag *d)
+{
+	size_t max = sizeof(p->unavailable) / sizeof(p->unavailable[0]);
+	if (p->n_unavailable == max)
+		return rp_diag_set(d, RP_ERR_TOO_LARGE, "more than %zu chips refused", max);
+	snprintf(p->unavailable[p->n_unavailable].soc_dir, sizeof(p->unavailable[0].soc_dir), "%s",
+		 soc_dir);
+	snprintf(p->unavailable[p->n_unavailable].why, sizeof(p->unavailable[0].why), "%s", why);
+	p->n_unavailable++;
+	return RP_OK;
 }

@@ -9,6 +9,7 @@ static const char *const result_names[] = {
 	[RP_RESULT_FAILED] = "FAILED",
 	[RP_RESULT_TIMEOUT] = "TIMEOUT",
 	[RP_RESULT_LEFT] = "LEFT",
+	[RP_RESULT_UNVERIFIED] = "UNVERIFIED",
 };
 
 static const char *const phase_names[RP_PHASE_COUNT] = {

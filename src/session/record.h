@@ -17,6 +17,11 @@ enum rp_board_result {
 	RP_RESULT_FAILED,       /* protocol, verification or board-reported failure */
 	RP_RESULT_TIMEOUT,      /* the board stopped answering within the per-board timeout */
 	RP_RESULT_LEFT,         /* the board left the bus before finishing */
+	/* The board read the image and said no failure, but its
+	 * recovery.bin cannot report EEPROM_HASH (builds before 2025-11-27,
+	 * or recovery_metadata=0): written as far as anyone can tell, not
+	 * confirmed. Counted apart; --require-verified makes it a failure. */
+	RP_RESULT_UNVERIFIED,
 };
 
 enum rp_phase {

@@ -9,6 +9,8 @@
 
 #include "soc/soc.h"
 #include "image/eeprom_image.h"
+#include "image/recovery_config.h"
+#include "image/second_stage.h"
 #include "image/sig.h"
 #include "util/clock.h"
 #include "util/endian.h"
@@ -196,6 +198,22 @@ int rp_session_stage1(struct rp_transport *t, const struct rp_session_opts *o,
 		return rp_session_fail(rec, RP_ERR_FORMAT, "second stage %s has an unusable size (%zu bytes)",
 				       f.origin, f.len);
 	}
+	/* Another chip's second stage: the ROM would not run it (or worse),
+	 * whatever the file is called (a flat folder, a copied recovery/). */
+	{
+		struct rp_second_stage_info info;
+		char kind[96];
+		rp_second_stage_identify(f.data, f.len, &info);
+		if (info.soc && !rp_soc_same_family(info.soc, dev)) {
+			rp_second_stage_describe(&info, kind, sizeof(kind));
+			r = rp_session_fail(rec, RP_ERR_NOT_FOUND,
+					    "%s is a %s, which a %s board cannot run; get the %s files "
+					    "with 'rpiprov firmware fetch --soc %s'",
+					    f.origin, kind, dev->chip, dev->soc, dev->soc);
+			rp_payload_file_release(o->payload, &f);
+			return r;
+		}
+	}
 
 	/* The signature bytes stay zero: only signed boot on 2835/6/7 uses them. */
 	rp_put_le32(msg, (uint32_t)f.len);
@@ -285,6 +303,15 @@ struct serve_state {
 	size_t image_index;       /* files[] entry of the image served */
 	bool served_file;         /* any file's bytes were sent in this stage */
 	bool got_metadata;        /* the board sent at least one metadata report */
+	/* The metadata said EEPROM_UPDATE=success with an EEPROM_HASH of what
+	 * was served: the board is OK whatever it does afterwards (asks for
+	 * files nobody has, hangs, leaves; C19). */
+	bool confirmed;
+	/* A file was missing after the confirmation: the board may hang now
+	 * (C19), so the wait for its next request is short. */
+	bool linger;
+	bool know_second_stage;   /* second_stage below has been looked at */
+	struct rp_second_stage_info second_stage;
 	char image_name[RP_PAYLOAD_NAME_MAX];
 	char meta_error[400];     /* first malformed or conflicting EEPROM_* report */
 	char last[RP_PAYLOAD_NAME_MAX + 16];
@@ -439,57 +466,189 @@ static void flashed_sha256(const struct serve_state *s, size_t which, char out[6
 	}
 }
 
-/* What the board reported against what was served. What EEPROM_HASH
- * covers is not documented: the served bytes, or the flashed ones with the
- * update time recovery.bin writes. A board that flashed correctly reports
- * one of the two; the record says which. */
-static int verify_eeprom(struct rp_board_record *rec, const struct serve_state *s)
+/* Whether the reported hash (lower-cased into rec->reported_hash) is the
+ * served image's, or the served image's with the .sig's update time.
+ * What EEPROM_HASH covers is not documented: a board that flashed
+ * correctly reports one of the two, and hash_matched says which. first
+ * gets the first alternative tried, for the message. */
+static bool hash_matches(struct rp_board_record *rec, const struct serve_state *s, char first[65])
 {
 	char flashed[65];
-	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
-	const char *hash = rp_board_record_meta(rec, "EEPROM_HASH");
 
-	if (hash && hash[0]) {
-		if (!is_sha256_hex(hash))
-			return rp_session_fail(rec, RP_ERR_VERIFY,
-					       "board reported a malformed EEPROM_HASH \"%.70s\"", hash);
-		for (size_t i = 0; i < 65; i++)
-			rec->reported_hash[i] = (char)(hash[i] >= 'A' && hash[i] <= 'F'
-							       ? hash[i] - 'A' + 'a'
-							       : hash[i]);
-	}
-	if (update && !update_succeeded(update))
-		return rp_session_fail(rec, RP_ERR_BOARD, "EEPROM_UPDATE=%s: the board did not write the EEPROM",
-				       update);
-	if (!hash || !hash[0])
-		return rp_session_fail(rec, RP_ERR_VERIFY,
-				       "board did not report EEPROM_HASH: the write cannot be confirmed%s",
-				       rec->n_meta ? "" : " (no metadata at all: recovery_metadata=0 or write-protect pin held?)");
+	first[0] = '\0';
 	if (!strcmp(rec->reported_hash, rec->served_sha256)) {
 		snprintf(rec->hash_matched, sizeof(rec->hash_matched), "served image");
-	} else {
-		char first[65] = "";
-		bool matched = false;
-
-		for (size_t i = 0; i < sizeof(stamp_places) / sizeof(stamp_places[0]) && !matched; i++) {
-			flashed_sha256(s, i, flashed);
-			if (i == 0)
-				memcpy(first, flashed, sizeof(first));
-			matched = flashed[0] && !strcmp(rec->reported_hash, flashed);
-		}
-		if (!matched)
-			return rp_session_fail(rec, RP_ERR_VERIFY,
-					       "EEPROM_HASH %s does not match served image %s%s%s",
-					       rec->reported_hash, rec->served_sha256,
-					       first[0] ? " nor the image with its update time " : "",
-					       first);
-		snprintf(rec->hash_matched, sizeof(rec->hash_matched),
-			 "served image with the .sig's update time");
+		return true;
 	}
-	if (!update)
-		return rp_session_fail(rec, RP_ERR_VERIFY,
-				       "board did not report EEPROM_UPDATE: the write cannot be confirmed");
+	for (size_t i = 0; i < sizeof(stamp_places) / sizeof(stamp_places[0]); i++) {
+		flashed_sha256(s, i, flashed);
+		if (i == 0)
+			memcpy(first, flashed, 65);
+		if (flashed[0] && !strcmp(rec->reported_hash, flashed)) {
+			snprintf(rec->hash_matched, sizeof(rec->hash_matched),
+				 "served image with the .sig's update time");
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The reported EEPROM_HASH, checked and lower-cased into the record;
+ * false when absent or malformed. */
+static bool take_reported_hash(struct rp_board_record *rec)
+{
+	const char *hash = rp_board_record_meta(rec, "EEPROM_HASH");
+	if (!hash || !is_sha256_hex(hash))
+		return false;
+	for (size_t i = 0; i < 65; i++)
+		rec->reported_hash[i] =
+			(char)(hash[i] >= 'A' && hash[i] <= 'F' ? hash[i] - 'A' + 'a' : hash[i]);
+	return true;
+}
+
+/* What the second stage this board was sent is (looked up once, from the
+ * payload, as stage 1 looked it up). */
+static const struct rp_second_stage_info *second_stage_of(struct ctx *c, struct serve_state *s)
+{
+	const struct rp_soc *soc = rp_soc_by_name(c->rec->soc);
+	struct rp_payload_file f;
+
+	if (!s->know_second_stage) {
+		s->know_second_stage = true;
+		memset(&s->second_stage, 0, sizeof(s->second_stage));
+		if (soc && rp_payload_second_stage(c->o->payload, soc, c->t->info.port_path, &f,
+						   NULL) == RP_OK) {
+			rp_second_stage_identify(f.data, f.len, &s->second_stage);
+			rp_payload_file_release(c->o->payload, &f);
+		}
+	}
+	return &s->second_stage;
+}
+
+/* config.txt as served to this board sets recovery_metadata=0. */
+static bool metadata_switched_off(const struct serve_state *s)
+{
+	for (size_t i = 0; i < s->n_files; i++)
+		if (s->files[i].status == RP_OK && !strcmp(s->files[i].name, "config.txt"))
+			return rp_recovery_config_is_zero(s->files[i].f.data, s->files[i].f.len,
+							  "recovery_metadata");
+	return false;
+}
+
+/* Whether this board must report EEPROM_HASH: unless its recovery.bin is
+ * known not to have the report, or config.txt switched metadata off. A
+ * second stage rpiprov does not recognise is held to the full standard:
+ * only what is known to be unable to confirm is excused. */
+static bool hash_expected(struct ctx *c, struct serve_state *s)
+{
+	const struct rp_second_stage_info *i = second_stage_of(c, s);
+	if (metadata_switched_off(s))
+		return false;
+	return !(i->kind == RP_SECOND_STAGE_RECOVERY && !i->reports_hash);
+}
+
+static int unverified(struct ctx *c, struct rp_board_record *rec, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int unverified(struct ctx *c, struct rp_board_record *rec, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (c->o->require_verified)
+		return rp_session_fail(rec, RP_ERR_VERIFY, "not confirmed (verified results required): %s",
+				       why);
+	if (rec->result == RP_RESULT_PENDING) {
+		rec->result = RP_RESULT_UNVERIFIED;
+		rec->error_code = RP_OK;
+		snprintf(rec->error, sizeof(rec->error), "%s", why);
+	}
 	return RP_OK;
+}
+
+/* No EEPROM_HASH: a recovery.bin that cannot report one leaves the write
+ * unconfirmed (UNVERIFIED); one that can and did not has failed. */
+static int no_hash_reported(struct ctx *c, struct rp_board_record *rec, struct serve_state *s)
+{
+	const struct rp_second_stage_info *i = second_stage_of(c, s);
+	char what[96];
+
+	rp_second_stage_describe(i, what, sizeof(what));
+	if (hash_expected(c, s))
+		return rp_session_fail(rec, RP_ERR_VERIFY,
+				       "board did not report EEPROM_HASH: the write cannot be confirmed "
+				       "(%s%s)",
+				       i->kind == RP_SECOND_STAGE_UNKNOWN ? "second stage not recognised"
+									 : what,
+				       rec->n_meta ? "" : "; no metadata at all: write-protect pin held?");
+	if (metadata_switched_off(s))
+		return unverified(c, rec,
+				  "written, not confirmed: config.txt sets recovery_metadata=0, so the "
+				  "board reports no EEPROM_HASH");
+	if (i->kind == RP_SECOND_STAGE_RECOVERY)
+		return unverified(c, rec,
+				  "written, not confirmed: this %s cannot report EEPROM_HASH (builds "
+				  "from 2025-11-27 can; 'rpiprov firmware fetch' gets one)",
+				  what);
+	return unverified(c, rec, "written, not confirmed: the board reported no EEPROM_HASH");
+}
+
+/* What the board reported against what was served. */
+static int verify_eeprom(struct ctx *c, struct rp_board_record *rec, struct serve_state *s)
+{
+	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
+	const char *hash = rp_board_record_meta(rec, "EEPROM_HASH");
+	char first[65];
+	bool matched;
+
+	if (hash && hash[0] && !take_reported_hash(rec))
+		return rp_session_fail(rec, RP_ERR_VERIFY,
+				       "board reported a malformed EEPROM_HASH \"%.70s\"", hash);
+	if (!hash || !hash[0]) {
+		if (update && !update_succeeded(update))
+			return rp_session_fail(rec, RP_ERR_BOARD,
+					       "EEPROM_UPDATE=%s: the board did not write the EEPROM",
+					       update);
+		return no_hash_reported(c, rec, s);
+	}
+	matched = hash_matches(rec, s, first);
+	if (update && !update_succeeded(update)) {
+		/* recovery.bin reports only "success" or "fail". An EEPROM
+		 * that already held this image may say either ("Bootloader
+		 * EEPROM is up to date"); its hash then still names the
+		 * served image. Not a failure, not a confirmation. */
+		if (matched)
+			return unverified(c, rec,
+					  "EEPROM_UPDATE=%s but EEPROM_HASH is the served image's: the "
+					  "EEPROM probably already held it",
+					  update);
+		return rp_session_fail(rec, RP_ERR_BOARD,
+				       "EEPROM_UPDATE=%s: the board did not write the EEPROM", update);
+	}
+	if (!matched)
+		return rp_session_fail(rec, RP_ERR_VERIFY,
+				       "EEPROM_HASH %s does not match served image %s%s%s",
+				       rec->reported_hash, rec->served_sha256,
+				       first[0] ? " nor the image with its update time " : "", first);
+	if (!update)
+		return unverified(c, rec,
+				  "EEPROM_HASH is the served image's but the board did not report "
+				  "EEPROM_UPDATE");
+	return RP_OK;
+}
+
+/* After each metadata report: has the board now confirmed the write? */
+static void check_confirmed(struct rp_board_record *rec, struct serve_state *s)
+{
+	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
+	char first[65];
+
+	if (s->confirmed || !s->served_image || s->meta_error[0] || !update ||
+	    !update_succeeded(update) || !take_reported_hash(rec))
+		return;
+	s->confirmed = hash_matches(rec, s, first);
 }
 
 /* The verdict once the board said Done. In either mode a board that says
@@ -497,7 +656,7 @@ static int verify_eeprom(struct rp_board_record *rec, const struct serve_state *
  * confirmed. Serve (boot -d) is SERVED when the board never went for an
  * image; once it asked for one, the image must have been there and read,
  * and is then confirmed as in flash mode. */
-static int verdict(struct rp_board_record *rec, const struct serve_state *s,
+static int verdict(struct ctx *c, struct rp_board_record *rec, struct serve_state *s,
 		   enum rp_session_mode mode)
 {
 	const char *update = rp_board_record_meta(rec, "EEPROM_UPDATE");
@@ -506,7 +665,7 @@ static int verdict(struct rp_board_record *rec, const struct serve_state *s,
 	if (s->meta_error[0])
 		return rp_session_fail(rec, RP_ERR_VERIFY, "%s", s->meta_error);
 	if (s->served_image)
-		return verify_eeprom(rec, s);
+		return verify_eeprom(c, rec, s);
 	if (update)
 		snprintf(said, sizeof(said), " (board reported EEPROM_UPDATE=%s)", update);
 	if (mode == RP_SESSION_FLASH)
@@ -592,6 +751,14 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 	bool image;
 	int r;
 
+	/* rpiboot looks at the name before the command: an empty name (Done
+	 * sends one) is answered with a zero-length write and ends the
+	 * session (F17). A board already gone by then has finished all the
+	 * same, so the answer's fate does not matter. */
+	if (name_len && !raw[0]) {
+		rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
+		return 1;
+	}
 	if (cmd > RP_CMD_DONE)
 		return rp_session_fail(c->rec, RP_ERR_PROTOCOL,
 				       "board sent unknown command %u (0x%08x) after %s; expected 0 "
@@ -606,16 +773,10 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 				       "%zu bytes (\"%s\")",
 				       name_len, quoted);
 	}
-	if (!raw[0]) {
-		/* An empty name also means Done; rpiboot acknowledges it with a
-		 * zero-length reply, unlike command 2 (F17). A board already
-		 * gone by then has finished all the same. */
-		rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
-		return 1;
-	}
 	if (raw[0] == '*') {
 		s->got_metadata = true;
 		record_metadata(c->rec, s, raw);
+		check_confirmed(c->rec, s);
 		snprintf(s->last, sizeof(s->last), "metadata");
 		snprintf(what, sizeof(what), "acknowledging metadata");
 		r = rp_ep_write_header(c->t, 0, c->transfer_ms, c->o->deadline_ms);
@@ -637,6 +798,8 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 	r = lookup(c, s, name, &e);
 	if (r != RP_OK && r != RP_ERR_NOT_FOUND)
 		return r;
+	if (r == RP_ERR_NOT_FOUND && s->confirmed)
+		s->linger = true;
 	image = is_eeprom_image(name);
 	if (image) {
 		s->asked_image = true;
@@ -675,12 +838,32 @@ static int handle_request(struct ctx *c, struct serve_state *s, const uint8_t *m
 /* Boards often reboot instead of sending Done (F17; recovery_reboot=1
  * makes recovery.bin disconnect right after its metadata). Leaving once
  * the board has reported its metadata, or in serve mode once it was sent
- * files, is the end of the session: the verdict comes from what it said. */
-static bool finished_by_leaving(struct ctx *c, const struct serve_state *s, int r)
+ * files, is the end of the session: the verdict comes from what it said.
+ * So is leaving after the image was read by a board that reports nothing
+ * (no metadata expected from its recovery.bin): UNVERIFIED, not LEFT. */
+static bool finished_by_leaving(struct ctx *c, struct serve_state *s, int r)
 {
 	if (r != RP_ERR_NO_DEVICE && r != RP_ERR_IO)
 		return false;
-	return s->got_metadata || (c->o->mode == RP_SESSION_SERVE && s->served_file);
+	if (s->got_metadata || (c->o->mode == RP_SESSION_SERVE && s->served_file))
+		return true;
+	return s->served_image && !hash_expected(c, s);
+}
+
+/* Once the write is confirmed, nothing the board does can undo it: a
+ * transfer that times out, stalls or finds the board gone ends the session
+ * instead of failing it. */
+static bool ends_confirmed(const struct serve_state *s, int r)
+{
+	return s->confirmed && (r == RP_ERR_TIMEOUT || r == RP_ERR_NO_DEVICE || r == RP_ERR_IO ||
+				r == RP_ERR_PIPE);
+}
+
+static void forget_failure(struct rp_board_record *rec)
+{
+	rec->result = RP_RESULT_PENDING;
+	rec->error_code = RP_OK;
+	rec->error[0] = '\0';
 }
 
 int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
@@ -713,7 +896,15 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			break;
 		}
 		memset(msg, 0, sizeof(msg));
-		r = rp_ep_read(t, msg, sizeof(msg), c.request_ms, o->deadline_ms, &got);
+		r = rp_ep_read(t, msg, sizeof(msg),
+			       s->linger && c.request_ms > RP_SESSION_CONFIRMED_LINGER_MS
+				       ? RP_SESSION_CONFIRMED_LINGER_MS
+				       : c.request_ms,
+			       o->deadline_ms, &got);
+		if (ends_confirmed(s, r)) {
+			r = RP_OK;
+			break;
+		}
 		/* A board erasing and writing its EEPROM can be silent for
 		 * longer than one request timeout (a Pi 5 over 10 s, F19): only
 		 * the board's own deadline gives up on it. */
@@ -743,6 +934,11 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			r = RP_OK;
 			break;
 		}
+		if (ends_confirmed(s, r)) {
+			forget_failure(rec);
+			r = RP_OK;
+			break;
+		}
 		if (r != RP_OK)
 			break;
 	}
@@ -750,7 +946,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 	if (r == RP_OK) {
 		t0 = rp_now_ms();
 		phase(&c, RP_PHASE_VERIFY);
-		r = verdict(rec, s, o->mode);
+		r = verdict(&c, rec, s, o->mode);
 		add_phase_time(rec, RP_PHASE_VERIFY, t0);
 		if (r == RP_OK)
 			rp_session_record_finish(rec, s->served_image ? RP_RESULT_OK

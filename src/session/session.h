@@ -44,6 +44,10 @@ enum rp_session_mode {
  * meaningful: 1 MiB takes ~30 ms at high speed and ~1 s even at USB 1.1
  * full speed, well inside the 5 s default. (rpiboot uses 16 KiB chunks.) */
 #define RP_SESSION_DEFAULT_BULK_CHUNK (1u << 20)
+/* Once the board has confirmed its write and then asked for a file nobody
+ * has, how long to wait for anything more before calling it finished: a
+ * CM5's recovery.bin can hang there (C19), and the verdict is known. */
+#define RP_SESSION_CONFIRMED_LINGER_MS 3000u
 
 struct rp_session_hooks {
 	void *ctx;
@@ -66,6 +70,9 @@ struct rp_session_opts {
 	size_t bulk_chunk;            /* bytes per bulk OUT call */
 	uint64_t deadline_ms;         /* rp_now_ms() value after which the board is given up
 				       * (TIMEOUT); 0: none beyond the per-transfer timeouts */
+	/* A write the board's recovery.bin cannot confirm (no EEPROM_HASH)
+	 * fails instead of ending UNVERIFIED. */
+	bool require_verified;
 	struct rp_session_hooks hooks;
 };
 

@@ -951,6 +951,9 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 
 	if (b->await_data)
 		return host_violation(b, "control OUT while %s data was still expected", s->name);
+	/* rpiboot answers Done (whose name is empty) with a zero-length write. */
+	if (b->finished && b->awaiting == REPLY_NONE && size == 0)
+		return RP_OK;
 	switch (b->awaiting) {
 	case REPLY_NONE:
 		return host_violation(b, "control OUT (size %u) with no request outstanding", size);

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "records/origin.h"
 #include "records/recorder.h"
 #include "session/payload.h"
+#include "soc/soc.h"
 #include "station/finish_gate.h"
 
 struct rp_station {
@@ -17,6 +19,10 @@ struct rp_station {
 	 * or the caller's one in opts.prepared. */
 	struct rp_prepared prepared[RP_PREPARE_MAX_SOCS];
 	size_t n_prepared;
+	/* Chips refused at start (an image without its own recovery.bin):
+	 * their boards fail at once with the reason. */
+	struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS];
+	size_t n_skipped;
 	bool one_soc; /* only that SoC's boards are served */
 	struct rp_payload *payload;
 	struct rp_runner *runner;
@@ -86,6 +92,12 @@ static int open_records(struct rp_station *s, struct rp_diag *d)
 	return rp_recorder_new(&ro, &s->recorder, d);
 }
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int make_runner(struct rp_station *s, struct rp_diag *d)
 {
 	const struct rp_station_config *c = s->cfg;
@@ -102,6 +114,7 @@ static int make_runner(struct rp_station *s, struct rp_diag *d)
 		for (unsigned i = 0; i < c->n_serials && i < RP_RUNNER_MAX_FILTERS; i++)
 			ro.serials[ro.n_serials++] = c->serials[i];
 		ro.board_timeout_ms = c->board_timeout_ms;
+		ro.require_verified = c->require_verified;
 	}
 	ro.count = s->opts.count;
 	ro.idle_timeout_ms = s->opts.idle_timeout_ms;
@@ -166,9 +179,10 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 			memset(&pr, 0, sizeof(pr));
 			pr.timestamp = -1;
 		}
-		s->one_soc = pr.image_path || pr.soc;
+		s->one_soc = pr.soc || (pr.image_path && !is_dir(pr.image_path));
 		pr.synthetic_fallback = opts->simulated;
-		ret = rp_prepare_build_each_soc(&pr, s->prepared, &s->n_prepared, d);
+		ret = rp_prepare_build_each_soc(&pr, s->prepared, &s->n_prepared, s->skipped,
+						&s->n_skipped, d);
 		if (ret < 0)
 			goto fail;
 		mark_synthetic(s);
@@ -177,6 +191,12 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 	ret = rp_payload_new(&po, &s->payload, d);
 	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++)
 		ret = rp_payload_add_prepared(s->payload, rp_station_prepared_set(s, i), d);
+	for (size_t i = 0; ret == RP_OK && i < s->n_skipped; i++) {
+		const struct rp_soc *soc = rp_soc_by_name(s->skipped[i].soc);
+		if (soc)
+			ret = rp_payload_set_unavailable(s->payload, soc->rpiboot_dir,
+							 s->skipped[i].why, d);
+	}
 	if (ret == RP_OK)
 		ret = rp_payload_check_configs(s->payload, d);
 	if (ret == RP_OK)

@@ -64,6 +64,7 @@ static const struct key_desc keys[] = {
 	{ "station", KIND_STRING, CHECK_LABEL, offsetof(struct rp_station_config, station), 0, 0 },
 	{ "board_timeout", KIND_DURATION, CHECK_ANY, offsetof(struct rp_station_config, board_timeout_ms), 0, 0 },
 	{ "allow_otp_permanent", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, allow_otp_permanent), 0, 0 },
+	{ "require_verified", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, require_verified), 0, 0 },
 	{ "strict", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, strict), 0, 0 },
 };
 

@@ -13,6 +13,7 @@
  *   board_timeout = 120 (seconds; "90s", "1500ms", "2m" also accepted)
  *   station = line-3 (name written into every record)
  *   allow_otp_permanent = no
+ *   require_verified = no (a write recovery.bin cannot confirm fails, not UNVERIFIED)
  *   strict = no (unknown boot.conf keys are errors)
  *   http = 127.0.0.1:8080 (web dashboard and /metrics; station/http_server.h)
  *   http_token_file = /etc/rpiprov/http-token (needed to listen beyond loopback)
@@ -54,6 +55,7 @@ struct rp_station_config {
 	char *http, *http_token_file;
 	unsigned board_timeout_ms;     /* 0: the runner's default */
 	bool allow_otp_permanent;
+	bool require_verified;
 	bool strict;
 	/* private: which keys were given, and by whom (duplicate and override rules) */
 	unsigned given_file_[32], given_cli_[32];

@@ -159,10 +159,11 @@ static void test_flash(void)
 	CHECK_CONTAINS(output, "left the bus while sending pieeprom.bin");
 	CHECK_CONTAINS(output, "3 boards: 2 OK, 0 failed, 0 timed out, 1 left the bus");
 
+	/* A board that takes part of a bulk transfer gets the rest, as
+	 * rpiboot's chunk loop sends it (C11): written, not failed. */
 	CHECK_EQ_INT(run("flash", "--simulate", "2", "--profile", "netboot", "--sim-fault",
-			 "short@image", NULL), 1);
-	CHECK_CONTAINS(output, "short transfer while sending pieeprom.bin");
-	CHECK_CONTAINS(output, "2 boards: 0 OK, 2 failed");
+			 "short@image", NULL), 0);
+	CHECK_CONTAINS(output, "2 boards: 2 OK, 0 failed");
 
 	/* A failed EEPROM write: the board gives up without a word (C9, C28). */
 	CHECK_EQ_INT(run("flash", "--simulate", "1", "--profile", "netboot", "--board-timeout",
@@ -522,7 +523,7 @@ static void test_flash_records(void)
 
 	/* Again, with one failure and the metadata directory as well. */
 	CHECK_EQ_INT(run("flash", "--simulate", "3", "--profile", "netboot", "--report", report, "--db",
-			 db, "-j", meta, "--sim-fault", "short@image:2", NULL), 1);
+			 db, "-j", meta, "--sim-fault", "stall@image:2", NULL), 1);
 	CHECK_EQ_INT(jsonl_count(report, NULL), 7);
 	CHECK_EQ_INT(jsonl_count(report, "FAILED"), 1);
 	CHECK_EQ_INT(db_value(db, "SELECT count(*) FROM attempts"), 7);

@@ -37,10 +37,10 @@ def records(path):
 
 
 def test_station_readme_example():
-    """README: rpiprov station --simulate 16 --sim-timing realistic --sim-fault short@image:3"""
+    """README: rpiprov station --simulate 16 --sim-timing realistic --sim-fault leave@image:3"""
     with tempfile.TemporaryDirectory() as tmp:
         p = run(["station", "--simulate", "16", "--sim-timing", "realistic", "--sim-fault",
-                 "short@image:3", "--report", "r.jsonl"], fresh_env(tmp), tmp)
+                 "leave@image:3", "--report", "r.jsonl"], fresh_env(tmp), tmp)
         # it runs: board 3 fails as the fault says, the rest are OK
         check(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
         check("synthetic BCM2711 image" in p.stderr, p.stderr)

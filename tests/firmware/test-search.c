@@ -321,7 +321,7 @@ static void test_synthetic_fallback(void)
 	rp_prepared_free(&p[0]);
 
 	o.synthetic_fallback = true;
-	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, &d), RP_OK);
+	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, NULL, NULL, &d), RP_OK);
 	CHECK_EQ_INT(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		CHECK(p[i].synthetic);
@@ -341,7 +341,7 @@ static void test_synthetic_fallback(void)
 	image_at(sys("/lib/firmware/raspberrypi/bootloader-2711/default/pieeprom-2024-01-01.bin"),
 		 "2711", 1700000000);
 	recovery_at(sys("/lib/firmware/raspberrypi/bootloader-2711/default/recovery.bin"));
-	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, &d), RP_OK);
+	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, NULL, NULL, &d), RP_OK);
 	CHECK_EQ_INT(n, 2);
 	CHECK(!p[0].synthetic);
 	CHECK_CONTAINS(p[0].image_source, "pieeprom-2024-01-01.bin");
@@ -353,7 +353,7 @@ static void test_synthetic_fallback(void)
 	mkdir(empty, 0755);
 	o.image_path = empty;
 	rp_diag_clear(&d);
-	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, &d), RP_ERR_NOT_FOUND);
+	CHECK_EQ_INT(rp_prepare_build_each_soc(&o, p, &n, NULL, NULL, &d), RP_ERR_NOT_FOUND);
 	CHECK_CONTAINS(d.msg, empty);
 	for (size_t i = 0; i < RP_PREPARE_MAX_SOCS; i++)
 		rp_prepared_free(&p[i]);

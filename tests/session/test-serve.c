@@ -553,8 +553,10 @@ static void test_hash_with_update_time(void)
 	}
 }
 
-/* F17: an empty name means Done too, and rpiboot acknowledges it with a
- * zero-length reply; command 2 (Done) gets none. */
+/* F17: an empty name means Done, and rpiboot answers it with a
+ * zero-length write. rpiboot looks at the name before the command, so
+ * Done itself (command 2, whose name is empty) is answered the same way;
+ * only a command 2 carrying a name goes unanswered. */
 static void test_empty_name_is_acknowledged(void)
 {
 	struct rp_payload *p = dir_payload("toctou");
@@ -562,12 +564,16 @@ static void test_empty_name_is_acknowledged(void)
 	struct rp_board_record rec;
 	const struct step empty[] = { { 0, "config.txt", NULL }, { 1, "", NULL } };
 	const struct step done[] = { { 0, "config.txt", NULL }, { 2, "", NULL } };
+	const struct step named_done[] = { { 0, "config.txt", NULL }, { 2, "bye", NULL } };
 
 	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, empty, 2, &b, &rec), RP_OK);
 	CHECK_EQ_INT(rec.result, RP_RESULT_SERVED);
 	CHECK_EQ_INT(b.n_replies, 2); /* the size of config.txt, then the empty name's ack */
 	CHECK_EQ_INT(b.replies[1].header, 0);
 	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, done, 2, &b, &rec), RP_OK);
+	CHECK_EQ_INT(b.n_replies, 2);
+	CHECK_EQ_INT(b.replies[1].header, 0);
+	CHECK_EQ_INT(serve(p, RP_SESSION_SERVE, named_done, 2, &b, &rec), RP_OK);
 	CHECK_EQ_INT(b.n_replies, 1);
 	rp_payload_free(p);
 }

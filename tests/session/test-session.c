@@ -207,23 +207,29 @@ static void test_serve_without_image(void)
 	rmdir(dir);
 }
 
-/* recovery_metadata=0: nothing reported, so flash cannot confirm. */
+/* recovery_metadata=0: the board reports nothing, so flash cannot
+ * confirm the write: UNVERIFIED (the board wrote, as far as anyone can
+ * tell), and FAILED only when verified results are required. */
 static void test_no_metadata(void)
 {
-	struct th_payload tp;
-	struct th_run run = { 0 };
-	struct rp_sim_source_opts so = { .n_boards = 1 };
-	struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
-				     .request_timeout_ms = 1000, .board_timeout_ms = 5000 };
-	struct rp_runner_summary sum;
+	for (int strict = 0; strict < 2; strict++) {
+		struct th_payload tp;
+		struct th_run run = { 0 };
+		struct rp_sim_source_opts so = { .n_boards = 1 };
+		struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+					     .request_timeout_ms = 1000, .board_timeout_ms = 5000,
+					     .require_verified = strict };
+		struct rp_runner_summary sum;
 
-	CHECK(th_payload_init(&tp, "recovery_metadata=0\n") == 0);
-	CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
-	CHECK_EQ_INT(run.recs[0].result, RP_RESULT_FAILED);
-	CHECK_CONTAINS(run.recs[0].error, "board did not report EEPROM_HASH");
-	CHECK_CONTAINS(run.recs[0].error, "recovery_metadata=0");
-	th_run_free(&run);
-	th_payload_free(&tp);
+		CHECK(th_payload_init(&tp, "recovery_metadata=0\n") == 0);
+		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+		CHECK_EQ_INT(run.recs[0].result, strict ? RP_RESULT_FAILED : RP_RESULT_UNVERIFIED);
+		CHECK_EQ_INT(sum.unverified, strict ? 0u : 1u);
+		CHECK_EQ_INT(sum.failed, strict ? 1u : 0u);
+		CHECK_CONTAINS(run.recs[0].error, "recovery_metadata=0");
+		th_run_free(&run);
+		th_payload_free(&tp);
+	}
 }
 
 /* Filters: devices outside the port glob or serial list are never opened. */

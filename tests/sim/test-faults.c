@@ -50,13 +50,12 @@ static const struct expect matrix[] = {
 	  NULL },
 	{ "silent", "metadata", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
 	  "after pieeprom.bin" },
-	/* C23, C11: fewer bytes accepted */
-	{ "short", "stage1", RP_RESULT_FAILED, "short transfer while sending bootcode4.bin",
-	  "board accepted 50070 of 100140 bytes" },
-	{ "short", "config", RP_RESULT_FAILED, "short transfer while sending config.txt", NULL },
-	{ "short", "sig", RP_RESULT_FAILED, "short transfer while sending pieeprom.sig", NULL },
-	{ "short", "image", RP_RESULT_FAILED, "short transfer while sending pieeprom.bin",
-	  "board accepted 262144 of 524288 bytes" },
+	/* C23, C11: fewer bytes accepted by one bulk call; the host sends the
+	 * rest, as rpiboot's chunk loop does, and the board is written */
+	{ "short", "stage1", RP_RESULT_OK, NULL, NULL },
+	{ "short", "config", RP_RESULT_OK, NULL, NULL },
+	{ "short", "sig", RP_RESULT_OK, NULL, NULL },
+	{ "short", "image", RP_RESULT_OK, NULL, NULL },
 	/* F7: the status read fails, the board comes up all the same */
 	{ "status_read_fails", "stage1", RP_RESULT_OK, NULL, NULL },
 	/* F8: the first open fails while the board enumerates; the runner

@@ -35,7 +35,7 @@ def check_liveview(rpiprov, fw, tmux):
     t = [tmux, "-L", sock, "-f", "/dev/null"]
     cmd = " ".join(shlex.quote(a) for a in [
         rpiprov, "station", "--simulate", "8", "--sim-timing", "realistic", "--sim-arrivals", "1500ms",
-        "--sim-seed", "11", "--sim-fault", "short@image:3",
+        "--sim-seed", "11", "--sim-fault", "stall@image:3",
         "--image", os.path.join(fw, "2711", "pieeprom-2022-04-26.bin"),
         "--recovery", os.path.join(fw, "2711", "recovery.bin")])
     env = dict(os.environ, TERM="xterm-256color")

@@ -148,7 +148,7 @@ def test_sigterm(tmp, twice):
 
 
 def test_json_events(tmp):
-    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "short@image:2"] + payload_args())
+    r = run(["station", "--simulate", "3", "--json", "--sim-fault", "stall@image:2"] + payload_args())
     check(r.returncode == 1, f"--json run with a failing board exits 1, got {r.returncode}: {r.stderr}")
     events = [json.loads(l) for l in r.stdout.splitlines()]
     kinds = [e["event"] for e in events]
