@@ -77,6 +77,10 @@ static void print_text(const struct rp_report_summary *s, const char *db)
 	printf("\nAttempts: %llu  OK: %llu  failed: %llu  (%.1f%% OK)\n", (unsigned long long)s->attempts,
 	       (unsigned long long)s->ok, (unsigned long long)s->failed,
 	       100.0 * rp_report_yield(s->ok, s->attempts));
+	if (s->unverified)
+		printf("Unverified: %llu written but not confirmed (their recovery.bin reports no "
+		       "EEPROM_HASH)\n",
+		       (unsigned long long)s->unverified);
 	printf("Boards:   %llu seen, %llu provisioned\n", (unsigned long long)s->boards,
 	       (unsigned long long)s->boards_ok);
 	printf("Mean time per attempt: %.2f s   Boards per hour: %.1f\n", s->mean_ms / 1000.0,
@@ -191,17 +195,19 @@ static void csv_time(const struct csv_at *at, const char *metric, bool present, 
 }
 
 /* Attempts, OK, failed and yield: every section with counts has them. */
-static void csv_counts(const struct csv_at *at, uint64_t attempts, uint64_t ok, uint64_t failed)
+static void csv_counts(const struct csv_at *at, uint64_t attempts, uint64_t ok, uint64_t failed,
+		       uint64_t unverified)
 {
 	csv_u64(at, "attempts", attempts);
 	csv_u64(at, "ok", ok);
 	csv_u64(at, "failed", failed);
+	csv_u64(at, "unverified", unverified);
 	csv_f(at, "yield", rp_report_yield(ok, attempts));
 }
 
 static void csv_totals(const struct csv_at *at, const struct rp_query_totals *t, double rate)
 {
-	csv_counts(at, t->attempts, t->ok, t->failed);
+	csv_counts(at, t->attempts, t->ok, t->failed, t->unverified);
 	csv_u64(at, "boards", t->boards);
 	csv_u64(at, "boards_ok", t->boards_ok);
 	csv_f(at, "mean_ms", t->mean_ms);
@@ -212,8 +218,8 @@ static void csv_totals(const struct csv_at *at, const struct rp_query_totals *t,
 
 static void summary_totals(const struct rp_report_summary *s, struct rp_query_totals *t)
 {
-	*t = (struct rp_query_totals){ s->attempts, s->ok, s->failed, s->boards, s->boards_ok,
-				       s->first_unix_ms, s->last_unix_ms, s->mean_ms };
+	*t = (struct rp_query_totals){ s->attempts, s->ok, s->failed, s->unverified, s->boards,
+				       s->boards_ok, s->first_unix_ms, s->last_unix_ms, s->mean_ms };
 }
 
 static void print_csv(const struct rp_report_summary *s)
@@ -242,7 +248,7 @@ static void print_csv(const struct rp_report_summary *s)
 	for (size_t i = 0; i < s->n_ports; i++) {
 		const struct rp_report_port *p = &s->ports[i];
 		struct csv_at at = { "port", p->station, p->port };
-		csv_counts(&at, p->attempts, p->ok, p->failed);
+		csv_counts(&at, p->attempts, p->ok, p->failed, p->unverified);
 		csv_f(&at, "mean_ms", p->mean_ms);
 		csv_f(&at, "mean_ok_ms", p->mean_ok_ms);
 	}
@@ -250,7 +256,7 @@ static void print_csv(const struct rp_report_summary *s)
 		if (!iso_of(s->hours[i].start_unix_ms, iso))
 			snprintf(iso, sizeof(iso), "%lld", (long long)s->hours[i].start_unix_ms);
 		csv_counts(&(struct csv_at){ "hour", "", iso }, s->hours[i].attempts, s->hours[i].ok,
-			   s->hours[i].failed);
+			   s->hours[i].failed, s->hours[i].unverified);
 	}
 	for (size_t i = 0; i < s->n_serials; i++) {
 		const struct rp_report_serial *e = &s->serials[i];
@@ -275,17 +281,19 @@ static struct json_object *json_time(bool present, int64_t unix_ms)
 }
 
 /* The JSON twin of csv_counts. */
-static void json_counts(struct json_object *o, uint64_t attempts, uint64_t ok, uint64_t failed)
+static void json_counts(struct json_object *o, uint64_t attempts, uint64_t ok, uint64_t failed,
+			uint64_t unverified)
 {
 	rp_json_add(o, "attempts", json_object_new_uint64(attempts));
 	rp_json_add(o, "ok", json_object_new_uint64(ok));
 	rp_json_add(o, "failed", json_object_new_uint64(failed));
+	rp_json_add(o, "unverified", json_object_new_uint64(unverified));
 	rp_json_add(o, "yield", json_object_new_double(rp_report_yield(ok, attempts)));
 }
 
 static void json_totals(struct json_object *o, const struct rp_query_totals *t, double rate)
 {
-	json_counts(o, t->attempts, t->ok, t->failed);
+	json_counts(o, t->attempts, t->ok, t->failed, t->unverified);
 	rp_json_add(o, "boards", json_object_new_uint64(t->boards));
 	rp_json_add(o, "boards_ok", json_object_new_uint64(t->boards_ok));
 	rp_json_add(o, "mean_ms", json_object_new_double(t->mean_ms));
@@ -332,7 +340,7 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 		struct json_object *r = json_object_new_object();
 		rp_json_add(r, "station", json_object_new_string(p->station));
 		rp_json_add(r, "port", json_object_new_string(p->port));
-		json_counts(r, p->attempts, p->ok, p->failed);
+		json_counts(r, p->attempts, p->ok, p->failed, p->unverified);
 		rp_json_add(r, "mean_ms", json_object_new_double(p->mean_ms));
 		rp_json_add(r, "mean_ok_ms", json_object_new_double(p->mean_ok_ms));
 		json_object_array_add(arr, r);
@@ -342,7 +350,8 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 	for (size_t i = 0; arr && i < s->n_hours; i++) {
 		struct json_object *r = json_object_new_object();
 		json_object_object_add(r, "hour", json_time(true, s->hours[i].start_unix_ms));
-		json_counts(r, s->hours[i].attempts, s->hours[i].ok, s->hours[i].failed);
+		json_counts(r, s->hours[i].attempts, s->hours[i].ok, s->hours[i].failed,
+			    s->hours[i].unverified);
 		json_object_array_add(arr, r);
 	}
 	rp_json_add(o, "hours", arr);

@@ -346,9 +346,12 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 		snprintf(ignored, sizeof(ignored), "; %u device%s ignored (reasons above)", r->ignored,
 			 r->ignored == 1 ? "" : "s");
 	}
-	cli_result("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
+	char unverified[48] = "";
+	if (r->unverified)
+		snprintf(unverified, sizeof(unverified), ", %u written but unverified", r->unverified);
+	cli_result("station %s run %s: %u attempt%s: %u OK%s, %u failed, %u timed out, %u left the bus%s",
 		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
-		 r->ok + r->served, r->failed, r->timeout, r->left, ignored);
+		 r->ok + r->served, unverified, r->failed, r->timeout, r->left, ignored);
 	if (cfg->report || cfg->database || cfg->metadata_dir)
 		cli_result("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",

@@ -20,19 +20,21 @@
 
 /* Parameter types, given so that a statement need not use every one:
  * $1 since, $2 until (NULL: no end), $3 OK, $4 SERVED, $5 FAILED,
- * $6 TIMEOUT, $7 LEFT. */
-#define N_PARAMS 7
-static const Oid param_types[N_PARAMS] = { 20, 20, 25, 25, 25, 25, 25 }; /* int8, text */
+ * $6 TIMEOUT, $7 LEFT, $8 UNVERIFIED. */
+#define N_PARAMS 8
+static const Oid param_types[N_PARAMS] = { 20, 20, 25, 25, 25, 25, 25, 25 }; /* int8, text */
 
 #define OK_EXPR "(result IN ($3, $4))"
 #define FAIL_EXPR "(result IN ($5, $6, $7))"
+#define UNVERIFIED_EXPR "(result = $8)"
 #define WINDOW "start_ms >= $1 AND ($2::bigint IS NULL OR start_ms < $2)"
 
 static const char totals_sql[] =
 	"SELECT count(*), count(*) FILTER (WHERE " OK_EXPR "), count(*) FILTER (WHERE " FAIL_EXPR "),"
 	" count(DISTINCT nullif(serial, '')),"
 	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
-	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(sum(duration_ms)::float8 / nullif(count(*), 0), 0)"
+	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(sum(duration_ms)::float8 / nullif(count(*), 0), 0),"
+	" count(*) FILTER (WHERE " UNVERIFIED_EXPR ")"
 	" FROM rpiprov_attempts WHERE " WINDOW;
 
 /* The example is the message of the attempt that ended last. */
@@ -46,13 +48,14 @@ static const char reasons_sql[] =
 static const char ports_sql[] =
 	"SELECT station, port, count(*), count(*) FILTER (WHERE " OK_EXPR "),"
 	" count(*) FILTER (WHERE " FAIL_EXPR "), sum(duration_ms)::float8 / count(*),"
-	" coalesce((sum(duration_ms) FILTER (WHERE " OK_EXPR "))::float8 / nullif(count(*) FILTER (WHERE " OK_EXPR "), 0), 0)"
+	" coalesce((sum(duration_ms) FILTER (WHERE " OK_EXPR "))::float8 / nullif(count(*) FILTER (WHERE " OK_EXPR "), 0), 0),"
+	" count(*) FILTER (WHERE " UNVERIFIED_EXPR ")"
 	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY station, port"
 	" ORDER BY station COLLATE \"C\", port COLLATE \"C\"";
 
 static const char hours_sql[] =
 	"SELECT (end_ms / 3600000) * 3600000 AS hour, count(*), count(*) FILTER (WHERE " OK_EXPR "),"
-	" count(*) FILTER (WHERE " FAIL_EXPR ")"
+	" count(*) FILTER (WHERE " FAIL_EXPR "), count(*) FILTER (WHERE " UNVERIFIED_EXPR ")"
 	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY hour ORDER BY hour";
 
 static const char stations_sql[] =
@@ -60,7 +63,8 @@ static const char stations_sql[] =
 	" count(*) FILTER (WHERE " FAIL_EXPR "),"
 	" count(DISTINCT nullif(serial, '')),"
 	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
-	" min(start_ms), max(end_ms), sum(duration_ms)::float8 / count(*)"
+	" min(start_ms), max(end_ms), sum(duration_ms)::float8 / count(*),"
+	" count(*) FILTER (WHERE " UNVERIFIED_EXPR ")"
 	" FROM rpiprov_attempts WHERE " WINDOW " GROUP BY station ORDER BY station COLLATE \"C\"";
 
 static const char repeat_serials_sql[] =
@@ -79,6 +83,7 @@ static const char attempts_sql[] =
 
 static const enum rp_board_result bound_results[] = {
 	RP_RESULT_OK, RP_RESULT_SERVED, RP_RESULT_FAILED, RP_RESULT_TIMEOUT, RP_RESULT_LEFT,
+	RP_RESULT_UNVERIFIED,
 };
 
 struct pg_query {
@@ -102,7 +107,7 @@ static PGresult *run(struct pg_query *q, const char *sql, const struct rp_query_
 	snprintf(until, sizeof(until), "%lld", (long long)w->until);
 	v[0] = since;
 	v[1] = w->until == INT64_MAX ? NULL : until;
-	for (int i = 0; i < 5; i++)
+	for (size_t i = 0; i < sizeof(bound_results) / sizeof(bound_results[0]); i++)
 		v[2 + i] = rp_board_result_name(bound_results[i]);
 	res = PQexecParams(q->c, sql, N_PARAMS, param_types, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -174,6 +179,7 @@ static void fill_totals(struct rp_query_totals *t, PGresult *res, int row, int c
 	t->first_unix_ms = get_i64(res, row, col + 5);
 	t->last_unix_ms = get_i64(res, row, col + 6);
 	t->mean_ms = get_f(res, row, col + 7);
+	t->unverified = get_u64(res, row, col + 8);
 }
 
 static int q_totals(struct rp_query *base, const struct rp_query_window *w,
@@ -218,6 +224,7 @@ static void fill_port(void *elem, PGresult *res, int row)
 	p->failed = get_u64(res, row, 4);
 	p->mean_ms = get_f(res, row, 5);
 	p->mean_ok_ms = get_f(res, row, 6);
+	p->unverified = get_u64(res, row, 7);
 }
 
 static int q_ports(struct rp_query *q, const struct rp_query_window *w, struct rp_report_port **out,
@@ -234,6 +241,7 @@ static void fill_hour(void *elem, PGresult *res, int row)
 	h->attempts = get_u64(res, row, 1);
 	h->ok = get_u64(res, row, 2);
 	h->failed = get_u64(res, row, 3);
+	h->unverified = get_u64(res, row, 4);
 }
 
 static int q_hours(struct rp_query *q, const struct rp_query_window *w, struct rp_report_hour **out,

@@ -4,7 +4,9 @@
  * figures for the same attempts. Every query takes a window: only
  * attempts that started in [since, until) (unix milliseconds).
  *
- * "OK" counts OK and SERVED; "failed" counts FAILED, TIMEOUT and LEFT. */
+ * "OK" counts OK and SERVED; "failed" counts FAILED, TIMEOUT and LEFT;
+ * "unverified" counts UNVERIFIED (written, not confirmed), which is
+ * neither. */
 #ifndef RP_RECORDS_QUERY_H
 #define RP_RECORDS_QUERY_H
 
@@ -25,6 +27,7 @@ struct rp_query_window {
 
 struct rp_query_totals {
 	uint64_t attempts, ok, failed;
+	uint64_t unverified;                 /* written but not confirmed: neither ok nor failed */
 	uint64_t boards, boards_ok;          /* distinct serials seen / provisioned at least once */
 	int64_t first_unix_ms, last_unix_ms; /* earliest start, latest end (0 when empty) */
 	double mean_ms;                      /* mean duration (0 when empty) */
@@ -55,14 +58,14 @@ struct rp_report_serial_station {
 struct rp_report_port {
 	char station[64];
 	char port[64];
-	uint64_t attempts, ok, failed;
+	uint64_t attempts, ok, failed, unverified;
 	double mean_ms;        /* over all attempts on the port */
 	double mean_ok_ms;     /* over successful ones; 0 when none */
 };
 
 struct rp_report_hour {
 	int64_t start_unix_ms; /* start of the UTC hour (by end time) */
-	uint64_t attempts, ok, failed;
+	uint64_t attempts, ok, failed, unverified;
 };
 
 /* One stored attempt; the pointers are valid during the call only.

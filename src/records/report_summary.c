@@ -62,6 +62,7 @@ int rp_report_summary_build(struct rp_query *q, const struct rp_query_window *w,
 	out->attempts = t.attempts;
 	out->ok = t.ok;
 	out->failed = t.failed;
+	out->unverified = t.unverified;
 	out->boards = t.boards;
 	out->boards_ok = t.boards_ok;
 	out->first_unix_ms = t.first_unix_ms;

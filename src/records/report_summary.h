@@ -28,7 +28,7 @@ struct rp_report_serial {
 
 struct rp_report_summary {
 	struct rp_query_window window;
-	uint64_t attempts, ok, failed; /* ok: OK or SERVED; failed: FAILED, TIMEOUT, LEFT */
+	uint64_t attempts, ok, failed, unverified; /* ok: OK or SERVED; failed: FAILED, TIMEOUT, LEFT */
 	uint64_t boards, boards_ok;   /* distinct serials seen / provisioned at least once */
 	int64_t first_unix_ms, last_unix_ms; /* earliest start, latest end (0 when empty) */
 	double mean_ms;

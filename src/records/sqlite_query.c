@@ -22,13 +22,15 @@ struct sqlite_query {
  * which pg_query.c asks for with COLLATE "C". */
 #define OK_EXPR "(result IN (?3, ?4))"
 #define FAIL_EXPR "(result IN (?5, ?6, ?7))"
+#define UNVERIFIED_EXPR "(result = ?8)"
 #define WINDOW "start_ms >= ?1 AND (?2 IS NULL OR start_ms < ?2)"
 
 static const char totals_sql[] =
 	"SELECT count(*), total(" OK_EXPR "), total(" FAIL_EXPR "),"
 	" count(DISTINCT nullif(serial, '')),"
 	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
-	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(avg(duration_ms), 0)"
+	" coalesce(min(start_ms), 0), coalesce(max(end_ms), 0), coalesce(avg(duration_ms), 0),"
+	" total(" UNVERIFIED_EXPR ")"
 	" FROM attempts WHERE " WINDOW;
 
 /* SQLite takes the bare columns (error) from the row holding max(end_ms). */
@@ -39,14 +41,14 @@ static const char reasons_sql[] =
 
 static const char ports_sql[] =
 	"SELECT station, port, count(*), total(" OK_EXPR "), total(" FAIL_EXPR "), avg(duration_ms),"
-	" coalesce(avg(CASE WHEN " OK_EXPR " THEN duration_ms END), 0)"
+	" coalesce(avg(CASE WHEN " OK_EXPR " THEN duration_ms END), 0), total(" UNVERIFIED_EXPR ")"
 	" FROM attempts WHERE " WINDOW " GROUP BY station, port ORDER BY station, port";
 
 static const char stations_sql[] =
 	"SELECT station, count(*), total(" OK_EXPR "), total(" FAIL_EXPR "),"
 	" count(DISTINCT nullif(serial, '')),"
 	" count(DISTINCT CASE WHEN " OK_EXPR " THEN nullif(serial, '') END),"
-	" min(start_ms), max(end_ms), avg(duration_ms)"
+	" min(start_ms), max(end_ms), avg(duration_ms), total(" UNVERIFIED_EXPR ")"
 	" FROM attempts WHERE " WINDOW " GROUP BY station ORDER BY station";
 
 static const char repeat_serials_sql[] =
@@ -58,7 +60,7 @@ static const char repeat_serials_sql[] =
 
 static const char hours_sql[] =
 	"SELECT (end_ms / 3600000) * 3600000 AS hour, count(*), total(" OK_EXPR "),"
-	" total(" FAIL_EXPR ")"
+	" total(" FAIL_EXPR "), total(" UNVERIFIED_EXPR ")"
 	" FROM attempts WHERE " WINDOW " GROUP BY hour ORDER BY hour";
 
 static const char attempts_sql[] =
@@ -69,7 +71,9 @@ static const char attempts_sql[] =
 
 static const enum rp_board_result bound_results[] = {
 	RP_RESULT_OK, RP_RESULT_SERVED, RP_RESULT_FAILED, RP_RESULT_TIMEOUT, RP_RESULT_LEFT,
+	RP_RESULT_UNVERIFIED,
 };
+#define N_BOUND_RESULTS (int)(sizeof(bound_results) / sizeof(bound_results[0]))
 
 static int prepare(struct rp_db *db, const char *sql, const struct rp_query_window *w,
 		   sqlite3_stmt **st, struct rp_diag *d)
@@ -81,7 +85,7 @@ static int prepare(struct rp_db *db, const char *sql, const struct rp_query_wind
 		rc = sqlite3_bind_int64(*st, 1, w->since);
 	if (rc == SQLITE_OK && w->until != INT64_MAX)
 		rc = sqlite3_bind_int64(*st, 2, w->until);
-	for (int i = 0; rc == SQLITE_OK && i < 5 && 3 + i <= n_params; i++)
+	for (int i = 0; rc == SQLITE_OK && i < N_BOUND_RESULTS && 3 + i <= n_params; i++)
 		rc = sqlite3_bind_text(*st, 3 + i, rp_board_result_name(bound_results[i]), -1,
 				       SQLITE_STATIC);
 	if (rc != SQLITE_OK) {
@@ -170,6 +174,7 @@ static int q_totals(struct rp_query *base, const struct rp_query_window *w, stru
 			out->first_unix_ms = sqlite3_column_int64(st, 5);
 			out->last_unix_ms = sqlite3_column_int64(st, 6);
 			out->mean_ms = sqlite3_column_double(st, 7);
+			out->unverified = (uint64_t)sqlite3_column_double(st, 8);
 		} else {
 			ret = step_error(db, rc, d);
 		}
@@ -207,6 +212,7 @@ static void fill_port(void *elem, sqlite3_stmt *st)
 	p->failed = (uint64_t)sqlite3_column_double(st, 4);
 	p->mean_ms = sqlite3_column_double(st, 5);
 	p->mean_ok_ms = sqlite3_column_double(st, 6);
+	p->unverified = (uint64_t)sqlite3_column_double(st, 7);
 }
 
 static int q_ports(struct rp_query *base, const struct rp_query_window *w, struct rp_report_port **out, size_t *n,
@@ -224,6 +230,7 @@ static void fill_hour(void *elem, sqlite3_stmt *st)
 	h->attempts = (uint64_t)sqlite3_column_int64(st, 1);
 	h->ok = (uint64_t)sqlite3_column_double(st, 2);
 	h->failed = (uint64_t)sqlite3_column_double(st, 3);
+	h->unverified = (uint64_t)sqlite3_column_double(st, 4);
 }
 
 static int q_hours(struct rp_query *base, const struct rp_query_window *w, struct rp_report_hour **out, size_t *n,
@@ -246,6 +253,7 @@ static void fill_station(void *elem, sqlite3_stmt *st)
 	s->t.first_unix_ms = sqlite3_column_int64(st, 6);
 	s->t.last_unix_ms = sqlite3_column_int64(st, 7);
 	s->t.mean_ms = sqlite3_column_double(st, 8);
+	s->t.unverified = (uint64_t)sqlite3_column_double(st, 9);
 }
 
 static int q_stations(struct rp_query *base, const struct rp_query_window *w,

@@ -37,6 +37,7 @@ static const char *const event_names[] = {
 
 static const enum rp_board_result results[] = {
 	RP_RESULT_OK, RP_RESULT_SERVED, RP_RESULT_FAILED, RP_RESULT_TIMEOUT, RP_RESULT_LEFT,
+	RP_RESULT_UNVERIFIED,
 };
 #define N_RESULTS (sizeof(results) / sizeof(results[0]))
 
@@ -109,6 +110,7 @@ struct rp_dash {
 	struct tile *tiles;
 	unsigned n_tiles;
 	unsigned ok, failed, ignored, finished;
+	unsigned unverified; /* written, not confirmed: neither ok nor failed */
 	uint64_t by_result[N_RESULTS];
 	struct {
 		const char *reason; /* static text (rp_error_name) */
@@ -229,18 +231,21 @@ static bool result_ok(enum rp_board_result r)
 static void count_finished(struct rp_dash *d, const struct rp_board_record *r, struct rstr *json,
 			   uint64_t now_ms)
 {
-	bool ok = result_ok(r->result);
+	bool ok = result_ok(r->result), unverified = r->result == RP_RESULT_UNVERIFIED;
 
 	d->finished++;
 	if (ok)
 		d->ok++;
+	else if (unverified)
+		d->unverified++;
 	else
 		d->failed++;
-	rp_rate_finished(&d->rate, now_ms, ok);
+	/* A board written but not confirmed still left the line. */
+	rp_rate_finished(&d->rate, now_ms, ok || unverified);
 	for (size_t i = 0; i < N_RESULTS; i++)
 		if (results[i] == r->result)
 			d->by_result[i]++;
-	if (!ok) {
+	if (!ok && !unverified) {
 		const char *reason = r->error_code ? rp_error_name(r->error_code) : "unknown";
 		unsigned i;
 		for (i = 0; i < d->n_reasons; i++)
@@ -462,7 +467,8 @@ static struct json_object *parse_or_null(const struct rstr *s)
 	return o ? o : json_object_new_null();
 }
 
-static struct json_object *totals_json(unsigned ok, unsigned failed, unsigned in_progress,
+static struct json_object *totals_json(unsigned ok, unsigned unverified, unsigned failed,
+				       unsigned in_progress,
 				       unsigned ignored, unsigned finished, const struct rp_rate *rate,
 				       uint64_t now_ms)
 {
@@ -473,6 +479,7 @@ static struct json_object *totals_json(unsigned ok, unsigned failed, unsigned in
 	if (!o)
 		return NULL;
 	rp_json_add(o, "ok", json_object_new_uint64(ok));
+	rp_json_add(o, "unverified", json_object_new_uint64(unverified));
 	rp_json_add(o, "failed", json_object_new_uint64(failed));
 	rp_json_add(o, "in_progress", json_object_new_uint64(in_progress));
 	rp_json_add(o, "ignored", json_object_new_uint64(ignored));
@@ -492,7 +499,7 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 {
 	struct snap_tile *tiles;
 	struct rstr *fails[FAILURES_KEEP];
-	unsigned n_tiles, n_fails = 0, ok, failed, ignored, finished, busy = 0;
+	unsigned n_tiles, n_fails = 0, ok, unverified, failed, ignored, finished, busy = 0;
 	uint64_t seq;
 	struct rp_rate rate;
 	struct json_object *o, *arr;
@@ -511,6 +518,7 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 	for (uint64_t i = 0; i < FAILURES_KEEP && i < d->n_failures; i++)
 		fails[n_fails++] = rstr_ref(d->failures[(d->n_failures - 1 - i) % FAILURES_KEEP]);
 	ok = d->ok;
+	unverified = d->unverified;
 	failed = d->failed;
 	ignored = d->ignored;
 	finished = d->finished;
@@ -565,7 +573,7 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 		rp_json_add(o, "ports", arr);
 		for (unsigned i = 0; i < n_tiles; i++)
 			busy += tiles[i].t.busy;
-		rp_json_add(o, "totals", totals_json(ok, failed, busy, ignored, finished, &rate, now_ms));
+		rp_json_add(o, "totals", totals_json(ok, unverified, failed, busy, ignored, finished, &rate, now_ms));
 		arr = json_object_new_array();
 		for (unsigned i = 0; arr && i < n_fails; i++)
 			json_object_array_add(arr, parse_or_null(fails[i]));

@@ -28,11 +28,17 @@ struct row {
 	char last_error[512];
 };
 
+static bool result_ok(enum rp_board_result r)
+{
+	return r == RP_RESULT_OK || r == RP_RESULT_SERVED;
+}
+
 struct rp_liveview {
 	pthread_mutex_t lock;
 	struct row *rows;
 	unsigned n_rows;
 	unsigned ok, failed, ignored, finished;
+	unsigned unverified;
 	struct rp_rate rate;
 	unsigned lines_drawn;
 	char status[200];
@@ -144,12 +150,15 @@ void rp_liveview_event(struct rp_liveview *lv, const struct rp_runner_event *ev,
 		snprintf(r->last_error, sizeof(r->last_error), "%.*s", (int)sizeof(r->last_error) - 1,
 			 ev->record ? ev->record->error : "");
 		lv->finished++;
-		if (r->last_result == RP_RESULT_OK || r->last_result == RP_RESULT_SERVED)
+		if (result_ok(r->last_result))
 			lv->ok++;
+		else if (r->last_result == RP_RESULT_UNVERIFIED)
+			lv->unverified++;
 		else
 			lv->failed++;
-		rp_rate_finished(&lv->rate, now_ms, r->last_result == RP_RESULT_OK ||
-							    r->last_result == RP_RESULT_SERVED);
+		/* A board written but not confirmed still left the line. */
+		rp_rate_finished(&lv->rate, now_ms, result_ok(r->last_result) ||
+							    r->last_result == RP_RESULT_UNVERIFIED);
 		break;
 	default:
 		break;
@@ -162,6 +171,7 @@ static void totals_locked(struct rp_liveview *lv, uint64_t now_ms, struct rp_liv
 {
 	memset(t, 0, sizeof(*t));
 	t->ok = lv->ok;
+	t->unverified = lv->unverified;
 	t->failed = lv->failed;
 	t->ignored = lv->ignored;
 	t->finished = lv->finished;
@@ -241,10 +251,6 @@ static void out_printf(struct out *o, const char *fmt, ...)
 #define DETAIL_LINES_MAX 4
 #define DETAIL_INDENT "      -> "
 
-static bool result_ok(enum rp_board_result r)
-{
-	return r == RP_RESULT_OK || r == RP_RESULT_SERVED;
-}
 
 /* One table line: erase the line, the text cut to width (colour added
  * after cutting, so escapes never count as columns), newline. `paint`
@@ -290,7 +296,8 @@ static void format_elapsed(uint64_t ms, char *buf, size_t cap)
 
 static bool row_failed(const struct row *r)
 {
-	return !r->busy && r->has_last && !result_ok(r->last_result);
+	return !r->busy && r->has_last && !result_ok(r->last_result) &&
+	       r->last_result != RP_RESULT_UNVERIFIED;
 }
 
 /* The row; the reason of a failure goes on detail lines below it. */
@@ -451,8 +458,12 @@ char *rp_liveview_render(struct rp_liveview *lv, uint64_t now_ms, const struct r
 	else
 		snprintf(rate, sizeof(rate), "- boards/h");
 	{
-		int n = snprintf(line, sizeof(line), "ok %u  failed %u  in progress %u  ignored %u  %s", t.ok,
-				 t.failed, t.in_progress, t.ignored, rate);
+		char unverified[32] = "";
+		int n;
+		if (t.unverified)
+			snprintf(unverified, sizeof(unverified), "  unverified %u", t.unverified);
+		n = snprintf(line, sizeof(line), "ok %u%s  failed %u  in progress %u  ignored %u  %s", t.ok,
+			     unverified, t.failed, t.in_progress, t.ignored, rate);
 		/* A database that is down must show: the line keeps going, the
 		 * records wait in the spool. */
 		if (f->records_pending && n > 0 && (size_t)n < sizeof(line))

@@ -21,6 +21,7 @@ struct rp_liveview;
 
 struct rp_liveview_totals {
 	unsigned ok, failed, in_progress, ignored, finished;
+	unsigned unverified; /* written, not confirmed: in neither ok nor failed */
 	/* Measured from finished attempts (station/rate.h); none yet when
 	 * !rate_known. */
 	bool rate_known;

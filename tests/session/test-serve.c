@@ -26,6 +26,8 @@
 /* A step with this command makes the board stay silent for one request
  * read (the read times out), as a board busy writing its EEPROM does. */
 #define STEP_SILENT 0xffffu
+#define STEP_HANG 0xfffeu   /* times out for ever: the board hangs here */
+#define STEP_STALL 0xfffdu  /* the endpoint stalls */
 
 static char root[256];
 
@@ -91,6 +93,10 @@ static int sb_control_in(struct rp_transport *t, uint8_t request, uint16_t value
 	*actual = 0;
 	if (b->next == b->n_steps || len != RP_FILE_REQUEST_SIZE)
 		return RP_ERR_NO_DEVICE;
+	if (b->steps[b->next].cmd == STEP_HANG)
+		return RP_ERR_TIMEOUT;
+	if (b->steps[b->next].cmd == STEP_STALL)
+		return RP_ERR_PIPE;
 	s = &b->steps[b->next++];
 	if (s->before)
 		s->before();
@@ -666,6 +672,48 @@ static void test_unsafe_names_answered_missing(void)
 	rp_payload_free(p);
 }
 
+/* C19: once the board reported EEPROM_UPDATE=success and the hash of the
+ * served image, it may ask for files nobody has (mcb.bin on a CM5) and
+ * hang, stall or leave: the board is OK, at once, not after the deadline. */
+static void test_verdict_once_confirmed(void)
+{
+	char sha[65], report[128];
+	struct rp_payload *p;
+	struct script_board b;
+	struct rp_board_record rec;
+	static const uint32_t endings[] = { STEP_HANG, STEP_STALL };
+
+	CHECK(mkdir("confirmed", 0755) == 0);
+	put("confirmed/pieeprom.bin", 'C', 4096);
+	sha_of_fill('C', 4096, sha);
+	snprintf(report, sizeof(report), "*EEPROM_HASH*%s", sha);
+	p = dir_payload("confirmed");
+	for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL },   { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*success", NULL }, { 0, report, NULL },
+			{ 0, "*BOOT_ROM*0000000a", NULL }, { 0, "mcb.bin", NULL },
+			{ endings[i], NULL, NULL },
+		};
+		uint64_t t0 = rp_now_ms();
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, 7, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_OK);
+		CHECK_STR_EQ(rp_board_record_meta(&rec, "BOOT_ROM"), "0000000a");
+		/* the serve() deadline is 30 s: well before it */
+		CHECK(rp_now_ms() - t0 < 10000);
+	}
+	{
+		/* Not confirmed (no hash yet) and then hanging: still a timeout. */
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*success", NULL }, { STEP_STALL, NULL, NULL },
+		};
+		CHECK(serve(p, RP_SESSION_FLASH, steps, 4, &b, &rec) != RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+	}
+	rp_payload_free(p);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -685,6 +733,7 @@ int main(void)
 	RUN(test_leaves_after_metadata());
 	RUN(test_slow_request());
 	RUN(test_unsafe_names_answered_missing());
+	RUN(test_verdict_once_confirmed());
 	rc = test_result();
 	{
 		char cmd[300];

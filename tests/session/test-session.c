@@ -232,6 +232,70 @@ static void test_no_metadata(void)
 	}
 }
 
+/* A second stage that reads as a 2711 recovery.bin built on `date` (its
+ * banner, chip string and metadata formats; with_hash: the EEPROM_HASH
+ * and EEPROM_UPDATE reports), padded like the fake one. */
+static void fake_recovery(struct th_payload *tp, const char *date, bool with_hash)
+{
+	char text[512];
+	int n = snprintf(text, sizeof(text),
+			 "RPi: RECOVERY release DATE: %s vc_driver_sdram_init_2711 *MAC_ADDR*%%e%s",
+			 date, with_hash ? " *EEPROM_UPDATE*%s *EEPROM_HASH*%32H" : "");
+	struct rp_payload *p;
+	struct rp_diag d;
+
+	memcpy(tp->second, text, (size_t)n);
+	/* A fresh payload: its entries are copies, made when added. */
+	CHECK_EQ_INT(rp_payload_new(NULL, &p, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(p, "bootcode4.bin", tp->second, TH_SECOND_STAGE_SIZE, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(p, "pieeprom.bin", tp->image, TH_IMAGE_SIZE, &d), RP_OK);
+	CHECK_EQ_INT(rp_payload_add(p, "pieeprom.sig", tp->sig, strlen(tp->sig), &d), RP_OK);
+	rp_payload_free(tp->p);
+	tp->p = p;
+}
+
+/* recovery.bin builds from 2024-08-14 to 2025-11-21 send metadata without
+ * EEPROM_UPDATE or EEPROM_HASH, older ones none (2.3): written as far as
+ * anyone can tell, UNVERIFIED, never FAILED; --require-verified makes it a
+ * failure. A build whose bytes hold the reports and sends none fails. */
+static void test_old_recovery_unverified(void)
+{
+	static const struct {
+		uint32_t model_date;  /* what the model plays */
+		const char *banner;   /* what the second stage's bytes say */
+		bool with_hash;
+		bool strict;
+		enum rp_board_result want;
+		const char *reason;
+	} cases[] = {
+		{ 20250101, "2025/01/01", false, false, RP_RESULT_UNVERIFIED, "cannot report EEPROM_HASH" },
+		{ 20250101, "2025/01/01", false, true, RP_RESULT_FAILED, "verified results required" },
+		{ 20240701, "2024/07/01", false, false, RP_RESULT_UNVERIFIED, "built 2024-07-01" },
+		{ 20250101, "2026/08/04", true, false, RP_RESULT_FAILED, "did not report EEPROM_HASH" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct th_payload tp;
+		struct th_run run = { 0 };
+		struct rp_sim_params params;
+		struct rp_sim_source_opts so = { .n_boards = 1, .params = &params };
+		struct rp_runner_opts ro = { .mode = RP_SESSION_FLASH, .transfer_timeout_ms = 1000,
+					     .request_timeout_ms = 1000, .board_timeout_ms = 5000,
+					     .require_verified = cases[i].strict };
+		struct rp_runner_summary sum;
+
+		rp_sim_params_default(&params, 0);
+		params.firmware_date = cases[i].model_date;
+		CHECK(th_payload_init(&tp, NULL) == 0);
+		fake_recovery(&tp, cases[i].banner, cases[i].with_hash);
+		CHECK_EQ_INT(th_run_boards(&run, tp.p, &so, &ro, &sum), RP_OK);
+		CHECK_EQ_INT(run.recs[0].result, cases[i].want);
+		CHECK_CONTAINS(run.recs[0].error, cases[i].reason);
+		CHECK_EQ_INT(sum.unverified, cases[i].want == RP_RESULT_UNVERIFIED ? 1u : 0u);
+		th_run_free(&run);
+		th_payload_free(&tp);
+	}
+}
+
 /* Filters: devices outside the port glob or serial list are never opened. */
 static void test_filters(void)
 {
@@ -521,6 +585,7 @@ int main(int argc, char **argv)
 	RUN(test_many_boards(64));
 	RUN(test_serve_without_image());
 	RUN(test_no_metadata());
+	RUN(test_old_recovery_unverified());
 	RUN(test_filters());
 	RUN(test_arrivals_and_idle());
 	RUN(test_stop());
