@@ -253,7 +253,9 @@ static int load_recovery(const struct rp_prepare_opts *o, struct rp_prepared *ou
 		r = rp_firmware_find_recovery(out->soc, given_dir(o),
 					      out->synthetic ? NULL : out->image_source,
 					      out->recovery_source, sizeof(out->recovery_source), &why);
-		if (r == RP_ERR_NOT_FOUND && o->synthetic_fallback) {
+		/* Only with a synthetic image: a real image of this chip without
+		 * its own recovery.bin is a set to refuse, simulated or not. */
+		if (r == RP_ERR_NOT_FOUND && o->synthetic_fallback && out->synthetic) {
 			uint8_t *img;
 			size_t img_len;
 			r = rp_synth_firmware(out->soc, &img, &img_len, &out->second_stage,

@@ -519,74 +519,95 @@ done:
 	return RP_OK;
 }
 
-/* Try DIR/rel: RP_ERR_NOT_FOUND when it is not there. */
+/* Whether path is the served directory itself or inside it. */
+static bool at_or_inside_tree(const struct rp_payload *p, const char *path)
+{
+	return !strcmp(path, p->dir) || inside_tree(p, path);
+}
+
+/* Try DIR/rel: RP_ERR_NOT_FOUND when it is not there.
+ *
+ * The name the board sent cannot leave the folder (rp_payload_check_name
+ * refuses "..", absolute and odd names), and the folder it names must
+ * really be inside the served tree: its directory is opened and where the
+ * kernel says it is gets checked, so a directory symlink out of the tree
+ * is refused. The last component may be a symlink to a file anywhere, as
+ * rpiboot follows them: usbboot's own folders link bootcode4.bin to
+ * ../firmware/2711/recovery.bin. What is opened must be a regular file. */
 static int dir_try(struct rp_payload *p, const char *rel, const char *shown,
 		   struct rp_payload_file *f, struct rp_diag *d)
 {
-	char path[PATH_MAX], fdlink[64], via_fd[PATH_MAX];
-	char *real;
+	char path[PATH_MAX], parent[PATH_MAX], fdlink[64], where[PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+	const char *base = slash ? slash + 1 : rel;
 	struct stat st;
 	struct entry *e;
 	ssize_t n;
-	int fd, r;
+	int dfd, fd = -1, r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%.*s/%s", (int)p->dir_len, p->dir, rel) >=
 	    sizeof(path))
 		return rp_diag_set(d, RP_ERR_REFUSED, "file name \"%s\" too long", shown);
-	real = realpath(path, NULL);
-	if (!real) {
+	snprintf(parent, sizeof(parent), "%.*s%s%.*s", (int)p->dir_len, p->dir, slash ? "/" : "",
+		 slash ? (int)(slash - rel) : 0, rel);
+	dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return RP_ERR_NOT_FOUND;
-		return rp_diag_set(d, errno == EACCES ? RP_ERR_ACCESS : RP_ERR_IO, "%s: %s", path,
+		return rp_diag_set(d, errno == EACCES ? RP_ERR_ACCESS : RP_ERR_IO, "%s: %s", parent,
 				   strerror(errno));
 	}
-	if (!inside_tree(p, real)) {
-		r = rp_diag_set(d, RP_ERR_REFUSED,
-				"refusing \"%s\": %s resolves to %s, outside the served directory %s",
-				shown, path, real, p->dir);
-		free(real);
-		return r;
-	}
-	/* realpath has no symlinks left; O_NOFOLLOW and the fd check below
-	 * catch a component swapped for a symlink in between. O_NONBLOCK so
-	 * a FIFO planted in the tree cannot hang the open. */
-	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		r = rp_diag_set(d, errno == ELOOP ? RP_ERR_REFUSED : RP_ERR_IO, "%s: %s", real,
-				strerror(errno));
-		free(real);
-		return r;
-	}
-	/* What was actually opened, as the kernel names it. Without that
-	 * answer containment cannot be confirmed, so the file is refused
-	 * rather than served on trust. */
-	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", fd);
-	n = readlink(fdlink, via_fd, sizeof(via_fd) - 1);
-	if (n <= 0 || (size_t)n >= sizeof(via_fd) - 1) {
+	/* Where the folder really is, as the kernel names it. Without that
+	 * answer containment cannot be confirmed: refused, not trusted. */
+	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", dfd);
+	n = readlink(fdlink, where, sizeof(where) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(where) - 1) {
 		r = rp_diag_set(d, RP_ERR_REFUSED,
 				"refusing \"%s\": cannot confirm that %s is inside the served "
 				"directory (%s: %s)",
-				shown, real, fdlink, n < 0 ? strerror(errno) : "unusable answer");
+				shown, parent, fdlink, n < 0 ? strerror(errno) : "unusable answer");
 		goto out;
 	}
-	via_fd[n] = '\0';
-	if (!inside_tree(p, via_fd)) {
+	where[n] = '\0';
+	if (!at_or_inside_tree(p, where)) {
+		/* Nothing there: the lookup goes on to the next place. */
+		if (faccessat(dfd, base, F_OK, 0) != 0 && errno == ENOENT) {
+			r = RP_ERR_NOT_FOUND;
+			goto out;
+		}
 		r = rp_diag_set(d, RP_ERR_REFUSED,
-				"refusing \"%s\": opened %s, outside the served directory %s",
-				shown, via_fd, p->dir);
+				"refusing \"%s\": %s resolves to %s, outside the served directory %s",
+				shown, parent, where, p->dir);
+		goto out;
+	}
+	/* O_NONBLOCK so a FIFO planted in the tree cannot hang the open. */
+	fd = openat(dfd, base, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			r = RP_ERR_NOT_FOUND; /* also a symlink whose target is missing */
+		else
+			r = rp_diag_set(d, errno == EACCES ? RP_ERR_ACCESS : RP_ERR_IO, "%s: %s", path,
+					strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = rp_diag_set(d, RP_ERR_REFUSED, "refusing \"%s\": %s is not a regular file",
-				shown, real);
+				shown, path);
 		goto out;
 	}
+	/* The file's own name (a symlink's target) keys the cache and the logs. */
+	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", fd);
+	n = readlink(fdlink, where, sizeof(where) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(where) - 1)
+		snprintf(where, sizeof(where), "%s", path);
+	else
+		where[n] = '\0';
 	pthread_mutex_lock(&p->lock);
-	e = cache_get(p, real, &st);
+	e = cache_get(p, where, &st);
 	pthread_mutex_unlock(&p->lock);
 	if (!e) {
 		struct entry *fresh = NULL;
-		r = read_fd(fd, &st, real, p->max_file, &fresh, d);
+		r = read_fd(fd, &st, where, p->max_file, &fresh, d);
 		if (r != RP_OK)
 			goto out;
 		pthread_mutex_lock(&p->lock);
@@ -596,8 +617,9 @@ static int dir_try(struct rp_payload *p, const char *rel, const char *shown,
 	fill_file(f, e, "");
 	r = RP_OK;
 out:
-	close(fd);
-	free(real);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return r;
 }
 
