@@ -14,7 +14,7 @@
 		[PE_SECOND_LEFT] = KEEP(s), [PE_STAGE1_OK] = KEEP(s),                 \
 		[PE_STAGE1_FAILED] = KEEP(s), [PE_DEADLINE] = KEEP(s),                \
 		[PE_ABORT] = KEEP(s), [PE_ADOPTED] = KEEP(s),                         \
-		[PE_WORKER_DONE] = TO(PS_DONE, 0),                                    \
+		[PE_RESTART] = KEEP(s), [PE_WORKER_DONE] = TO(PS_DONE, 0),            \
 	}
 
 static const struct port_step table[PS_COUNT][PE_COUNT] = {
@@ -29,6 +29,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = KEEP(PS_STAGE1),
 		[PE_ABORT] = KEEP(PS_STAGE1), /* the session's cancel hook ends stage 1 */
 		[PE_ADOPTED] = KEEP(PS_STAGE1),
+		[PE_RESTART] = KEEP(PS_STAGE1),
 		[PE_WORKER_DONE] = TO(PS_DONE, 0),
 	},
 	[PS_STAGE1_GONE] = {
@@ -42,6 +43,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = KEEP(PS_STAGE1_GONE),
 		[PE_ABORT] = KEEP(PS_STAGE1_GONE),
 		[PE_ADOPTED] = KEEP(PS_STAGE1_GONE),
+		[PE_RESTART] = KEEP(PS_STAGE1_GONE),
 		[PE_WORKER_DONE] = TO(PS_DONE, 0),
 	},
 	[PS_STAGE1_HANDED] = {
@@ -56,10 +58,12 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = KEEP(PS_STAGE1_HANDED),
 		[PE_ABORT] = KEEP(PS_STAGE1_HANDED),
 		[PE_ADOPTED] = KEEP(PS_STAGE1_HANDED),
+		[PE_RESTART] = KEEP(PS_STAGE1_HANDED),
 		[PE_WORKER_DONE] = TO(PS_DONE, 0),
 	},
 	[PS_REENUM] = {
-		[PE_ROM_ARRIVED] = TO(PS_ROM_BACK, PA_WAKE),
+		/* Claimed: stage 1 runs again on it (C16, C17). */
+		[PE_ROM_ARRIVED] = TO(PS_ROM_BACK, PA_CLAIM | PA_WAKE),
 		[PE_SECOND_ARRIVED] = TO(PS_SERVE, PA_CLAIM | PA_WAKE),
 		[PE_OTHER_ARRIVED] = KEEP(PS_REENUM),
 		[PE_FIRST_LEFT] = TO(PS_REENUM_GONE, 0),
@@ -69,10 +73,11 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = TO(PS_ENDING, 0),
 		[PE_ABORT] = TO(PS_ABORTED, PA_WAKE),
 		[PE_ADOPTED] = KEEP(PS_REENUM),
+		[PE_RESTART] = TO(PS_STAGE1, 0),
 		[PE_WORKER_DONE] = TO(PS_DONE, 0),
 	},
 	[PS_REENUM_GONE] = {
-		[PE_ROM_ARRIVED] = TO(PS_ROM_BACK, PA_WAKE),
+		[PE_ROM_ARRIVED] = TO(PS_ROM_BACK, PA_CLAIM | PA_WAKE),
 		[PE_SECOND_ARRIVED] = TO(PS_SERVE, PA_CLAIM | PA_WAKE),
 		[PE_OTHER_ARRIVED] = KEEP(PS_REENUM_GONE),
 		[PE_FIRST_LEFT] = KEEP(PS_REENUM_GONE),
@@ -82,10 +87,25 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = TO(PS_ENDING, 0),
 		[PE_ABORT] = TO(PS_ABORTED, PA_WAKE),
 		[PE_ADOPTED] = KEEP(PS_REENUM_GONE),
+		[PE_RESTART] = KEEP(PS_REENUM_GONE),
 		[PE_WORKER_DONE] = TO(PS_DONE, 0),
 	},
 	[PS_SERVE] = SETTLED(PS_SERVE),
-	[PS_ROM_BACK] = SETTLED(PS_ROM_BACK),
+	[PS_ROM_BACK] = {
+		[PE_ROM_ARRIVED] = KEEP(PS_ROM_BACK),
+		[PE_SECOND_ARRIVED] = KEEP(PS_ROM_BACK),
+		[PE_OTHER_ARRIVED] = KEEP(PS_ROM_BACK),
+		[PE_FIRST_LEFT] = KEEP(PS_ROM_BACK),
+		/* The claimed ROM left: opening it for stage 1 says so. */
+		[PE_SECOND_LEFT] = KEEP(PS_ROM_BACK),
+		[PE_STAGE1_OK] = KEEP(PS_ROM_BACK),
+		[PE_STAGE1_FAILED] = KEEP(PS_ROM_BACK),
+		[PE_DEADLINE] = KEEP(PS_ROM_BACK),
+		[PE_ABORT] = KEEP(PS_ROM_BACK),
+		[PE_ADOPTED] = KEEP(PS_ROM_BACK),
+		[PE_RESTART] = TO(PS_STAGE1, 0),
+		[PE_WORKER_DONE] = TO(PS_DONE, 0),
+	},
 	[PS_ABORTED] = SETTLED(PS_ABORTED),
 	[PS_ENDING] = SETTLED(PS_ENDING),
 	[PS_ORPHAN] = {
@@ -101,6 +121,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_ABORT] = KEEP(PS_ORPHAN),
 		/* Not before the failed attempt is reported: see port_fsm.h. */
 		[PE_ADOPTED] = KEEP(PS_ORPHAN),
+		[PE_RESTART] = KEEP(PS_ORPHAN),
 		[PE_WORKER_DONE] = TO(PS_ORPHAN_DONE, 0),
 	},
 	[PS_ORPHAN_DONE] = {
@@ -114,6 +135,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = KEEP(PS_ORPHAN_DONE),
 		[PE_ABORT] = KEEP(PS_ORPHAN_DONE),
 		[PE_ADOPTED] = TO(PS_DONE, 0),
+		[PE_RESTART] = KEEP(PS_ORPHAN_DONE),
 		[PE_WORKER_DONE] = KEEP(PS_ORPHAN_DONE),
 	},
 	[PS_DONE] = {
@@ -127,6 +149,7 @@ static const struct port_step table[PS_COUNT][PE_COUNT] = {
 		[PE_DEADLINE] = KEEP(PS_DONE),
 		[PE_ABORT] = KEEP(PS_DONE),
 		[PE_ADOPTED] = KEEP(PS_DONE),
+		[PE_RESTART] = KEEP(PS_DONE),
 		[PE_WORKER_DONE] = KEEP(PS_DONE),
 	},
 };
@@ -178,6 +201,7 @@ const char *port_fsm_event_name(enum port_event e)
 		[PE_DEADLINE] = "DEADLINE",
 		[PE_ABORT] = "ABORT",
 		[PE_ADOPTED] = "ADOPTED",
+		[PE_RESTART] = "RESTART",
 		[PE_WORKER_DONE] = "WORKER_DONE",
 	};
 	return (unsigned)e < PE_COUNT && names[e] ? names[e] : "?";

@@ -19,7 +19,10 @@
  *   REENUM         waiting for the second stage                accepting
  *   REENUM_GONE    waiting, the ROM left the bus               accepting
  *   SERVE          the attempt owns a second stage and serves it
- *   ROM_BACK       the wait ended: a ROM came back on the port (reset)
+ *   ROM_BACK       the wait ended: a ROM came back on the port (reset, or
+ *                  the second stage was rejected, C16/C17); it is claimed
+ *                  and the worker runs stage 1 on it again (RESTART) while
+ *                  the board's deadline and retries allow
  *   ABORTED        the wait ended: the run was aborted
  *   ENDING         the attempt fails (stage 1 failed, wait ran out) or
  *                  its released second stage was dealt with
@@ -41,6 +44,8 @@
  *   DEADLINE        worker: re-enumeration timeout or board deadline
  *   ABORT           event thread: rp_runner_abort / stop grace over
  *   ADOPTED         event thread: took the released second stage
+ *   RESTART         worker: stage 1 again, on the ROM claimed in ROM_BACK
+ *                   or on the ROM that never left after stage 1 (C13)
  *   WORKER_DONE     worker: finished, record reported
  *
  * Table (next state, actions: C = claim the arriving device, W = wake
@@ -48,19 +53,19 @@
  * "-" = no change, no action; a device not claimed gets an attempt of its
  * own or an IGNORED event):
  *
- *               ROM_ARR   SECOND_ARR    OTHER  FIRST_LEFT   SECOND_LEFT  STAGE1_OK  STAGE1_FAILED  DEADLINE  ABORT      ADOPTED   WORKER_DONE
- * STAGE1        -         S1_HANDED C   -      STAGE1_GONE  -            REENUM     ENDING         -         -          -         DONE
- * STAGE1_GONE   -         S1_HANDED C   -      -            -            REENUM_GONE ENDING        -         -          -         DONE
- * STAGE1_HANDED -         -             -      -            -            SERVE      ORPHAN         -         -          -         DONE
- * REENUM        ROM_BACK W SERVE CW     -      REENUM_GONE  -            -          -              ENDING    ABORTED W  -         DONE
- * REENUM_GONE   ROM_BACK W SERVE CW     -      -            -            -          -              ENDING    ABORTED W  -         DONE
- * SERVE         -         -             -      -            -            -          -              -         -          -         DONE
- * ROM_BACK      -         -             -      -            -            -          -              -         -          -         DONE
- * ABORTED       -         -             -      -            -            -          -              -         -          -         DONE
- * ENDING        -         -             -      -            -            -          -              -         -          -         DONE
- * ORPHAN        -         -             -      -            ENDING       -          -              -         -          -         ORPHAN_DONE
- * ORPHAN_DONE   -         -             -      -            DONE         -          -              -         -          DONE      -
- * DONE          -         -             -      -            -            -          -              -         -          -         -
+ *               ROM_ARR     SECOND_ARR  OTHER FIRST_LEFT  SECOND_LEFT STAGE1_OK   STAGE1_FAILED DEADLINE ABORT     ADOPTED RESTART WORKER_DONE
+ * STAGE1        -           S1_HANDED C -     STAGE1_GONE -           REENUM      ENDING        -        -         -       -       DONE
+ * STAGE1_GONE   -           S1_HANDED C -     -           -           REENUM_GONE ENDING        -        -         -       -       DONE
+ * STAGE1_HANDED -           -           -     -           -           SERVE       ORPHAN        -        -         -       -       DONE
+ * REENUM        ROM_BACK CW SERVE CW    -     REENUM_GONE -           -           -             ENDING   ABORTED W -       STAGE1  DONE
+ * REENUM_GONE   ROM_BACK CW SERVE CW    -     -           -           -           -             ENDING   ABORTED W -       -       DONE
+ * SERVE         -           -           -     -           -           -           -             -        -         -       -       DONE
+ * ROM_BACK      -           -           -     -           -           -           -             -        -         -       STAGE1  DONE
+ * ABORTED       -           -           -     -           -           -           -             -        -         -       -       DONE
+ * ENDING        -           -           -     -           -           -           -             -        -         -       -       DONE
+ * ORPHAN        -           -           -     -           ENDING      -           -             -        -         -       -       ORPHAN_DONE
+ * ORPHAN_DONE   -           -           -     -           DONE        -           -             -        -         DONE    -       -
+ * DONE          -           -           -     -           -           -           -             -        -         -       -       -
  *
  * Pairs that cannot happen (a worker event from a state its worker has
  * left) are "-" too, so a late or duplicate event never undoes a
@@ -104,6 +109,7 @@ enum port_event {
 	PE_DEADLINE,
 	PE_ABORT,
 	PE_ADOPTED,
+	PE_RESTART,
 	PE_WORKER_DONE,
 	PE_COUNT
 };

@@ -35,6 +35,11 @@
 #define DEFAULT_BOARD_TIMEOUT_MS 120000u
 #define DEFAULT_REENUM_TIMEOUT_MS 10000u
 #define DEFAULT_STOP_GRACE_MS 30000u
+/* Stage 1 per attempt: the first, and more for a board that came back as
+ * its ROM (C16, C17) or stayed stuck in it (C13), within its deadline. */
+#define STAGE1_TRIES 4
+/* wait_second_stage: stage 1 is to run again (the state is STAGE1). */
+#define WAIT_RESTART 1
 #define WORKER_STACK (512u << 10) /* the session keeps its buffers small; ASan needs headroom */
 
 struct board {
@@ -43,8 +48,10 @@ struct board {
 	pthread_t thread;
 	bool thread_started;
 	pthread_cond_t cond;            /* the worker waits in REENUM* */
-	struct rp_device_info first;    /* the arrival that started the board; set before
-					 * the worker starts, read-only after */
+	struct rp_device_info first;    /* the ROM the attempt runs stage 1 on: the arrival
+					 * that started it, or the ROM it came back as
+					 * (restart_stage1); written by the worker under
+					 * r->lock, read by the event thread under it */
 
 	/* under r->lock */
 	enum port_state state;
@@ -97,6 +104,7 @@ static bool holds_second(const struct board *b)
 	case PS_STAGE1_HANDED:
 	case PS_ORPHAN:
 	case PS_ORPHAN_DONE:
+	case PS_ROM_BACK:
 		return true;
 	case PS_SERVE:
 		return b->first.stage == RP_STAGE_ROM;
@@ -220,10 +228,26 @@ static int open_device(struct board *b, const struct rp_device_info *info,
 	return rp_session_fail(&b->rec, rc, "%s", rp_diag_message(&d));
 }
 
+/* Under r->lock, once the wait is over: stage 1 again, on the ROM that
+ * came back (claimed in ROM_BACK) or on the one that never left (C13),
+ * while tries and the deadline allow. */
+static bool restart_stage1(struct board *b, unsigned tries, uint64_t deadline)
+{
+	if (tries + 1 >= STAGE1_TRIES || rp_now_ms() >= deadline || atomic_load(&b->r->abort))
+		return false;
+	if (b->state != PS_ROM_BACK && b->state != PS_REENUM)
+		return false;
+	if (b->state == PS_ROM_BACK)
+		b->first = b->second; /* the worker's current device from now on */
+	feed(b, PE_RESTART);
+	return b->state == PS_STAGE1;
+}
+
 /* After stage 1: wait for the event thread to hand over the second
  * stage (or to report the ROM back, or an abort), up to the re-enumeration
- * timeout and the board's deadline. */
-static int wait_second_stage(struct board *b, uint64_t deadline)
+ * timeout and the board's deadline. WAIT_RESTART: stage 1 is to run again
+ * (the `tries`-th was the last one). */
+static int wait_second_stage(struct board *b, uint64_t deadline, unsigned tries)
 {
 	struct rp_runner *r = b->r;
 	uint64_t t0 = rp_now_ms();
@@ -245,6 +269,12 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
 	/* Decided under the lock: a second stage arriving from here on is
 	 * no longer ours and gets an attempt of its own. */
 	waited = b->state;
+	if ((waited == PS_ROM_BACK || waited == PS_REENUM) && restart_stage1(b, tries, deadline)) {
+		pthread_mutex_unlock(&r->lock);
+		ms = rp_now_ms() - t0;
+		b->rec.phase_ms[RP_PHASE_REENUM] += ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+		return WAIT_RESTART;
+	}
 	if (port_fsm_waiting(waited))
 		feed(b, PE_DEADLINE);
 	ended = b->state;
@@ -283,6 +313,23 @@ static int wait_second_stage(struct board *b, uint64_t deadline)
  * start it) is served as a board of its own once this attempt is
  * reported (the wakeup at the worker's end lets the event thread adopt
  * it). */
+/* A stage 1 that failed on a ROM still on the bus, with nothing handed
+ * over (a header that timed out on a ROM stuck after a failed status read,
+ * C13): worth another try within the board's deadline. */
+static bool stage1_may_retry(struct board *b, int rc, unsigned tries, uint64_t deadline)
+{
+	bool again;
+
+	if (rc != RP_ERR_TIMEOUT && rc != RP_ERR_PIPE && rc != RP_ERR_IO)
+		return false;
+	if (tries + 1 >= STAGE1_TRIES || rp_now_ms() >= deadline || atomic_load(&b->r->abort))
+		return false;
+	pthread_mutex_lock(&b->r->lock);
+	again = b->state == PS_STAGE1;
+	pthread_mutex_unlock(&b->r->lock);
+	return again;
+}
+
 static void stage1_ended(struct board *b, bool ok)
 {
 	struct rp_runner *r = b->r;
@@ -314,17 +361,25 @@ static void *worker(void *arg)
 
 	b->current = &b->first;
 	emit(r, &ev);
-	if (b->first.stage == RP_STAGE_ROM) {
+	for (unsigned tries = 0; b->first.stage == RP_STAGE_ROM; tries++) {
 		rc = open_device(b, &b->first, &t, so.deadline_ms);
 		if (rc == RP_OK) {
 			rc = rp_session_stage1(t, &so, &b->rec);
 			rp_transport_close(t);
 			t = NULL;
 		}
+		if (rc != RP_OK && stage1_may_retry(b, rc, tries, so.deadline_ms)) {
+			rp_session_clear_failure(&b->rec);
+			continue;
+		}
 		stage1_ended(b, rc == RP_OK);
 		if (rc == RP_OK) {
 			hook_phase(b, RP_PHASE_REENUM);
-			rc = wait_second_stage(b, so.deadline_ms);
+			rc = wait_second_stage(b, so.deadline_ms, tries);
+			if (rc == WAIT_RESTART) {
+				rc = RP_OK;
+				continue;
+			}
 		}
 		if (rc == RP_OK) {
 			b->current = &b->second;
@@ -332,6 +387,7 @@ static void *worker(void *arg)
 			if (!b->rec.serial[0])
 				snprintf(b->rec.serial, sizeof(b->rec.serial), "%s", b->second.serial);
 		}
+		break;
 	}
 	if (rc == RP_OK) {
 		rc = open_device(b, b->current, &t, so.deadline_ms);

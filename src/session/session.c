@@ -72,6 +72,13 @@ static enum rp_board_result result_for(int code)
 	}
 }
 
+void rp_session_clear_failure(struct rp_board_record *rec)
+{
+	rec->result = RP_RESULT_PENDING;
+	rec->error_code = RP_OK;
+	rec->error[0] = '\0';
+}
+
 int rp_session_fail(struct rp_board_record *rec, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -859,12 +866,6 @@ static bool ends_confirmed(const struct serve_state *s, int r)
 				r == RP_ERR_PIPE);
 }
 
-static void forget_failure(struct rp_board_record *rec)
-{
-	rec->result = RP_RESULT_PENDING;
-	rec->error_code = RP_OK;
-	rec->error[0] = '\0';
-}
 
 int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 		     struct rp_board_record *rec)
@@ -935,7 +936,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			break;
 		}
 		if (ends_confirmed(s, r)) {
-			forget_failure(rec);
+			rp_session_clear_failure(rec);
 			r = RP_OK;
 			break;
 		}

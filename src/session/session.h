@@ -88,6 +88,10 @@ void rp_session_record_finish(struct rp_board_record *rec, enum rp_board_result 
 int rp_session_fail(struct rp_board_record *rec, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Take back a failure the caller recovers from (stage 1 tried again):
+ * the record is PENDING again, with no reason. */
+void rp_session_clear_failure(struct rp_board_record *rec);
+
 /* Stage 1 on a boot ROM transport: send the second stage the payload has
  * for this board's SoC and read the ROM's return code. On success the
  * board is about to drop off the bus and come back as the second stage;

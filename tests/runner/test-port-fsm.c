@@ -38,13 +38,15 @@ static void test_every_pair_defined(void)
 }
 
 /* Only a second stage of the same kind is ever claimed, and only by an
- * accepting state; the worker is woken only out of a wait, and only
- * stage 1 failing with a second stage in hand releases it. */
+ * accepting state, except the ROM that comes back during the wait, which
+ * is claimed for stage 1 again (C16, C17); the worker is woken only out of
+ * a wait, and only stage 1 failing with a second stage in hand releases it. */
 static void test_actions_where_allowed(void)
 {
 	FOR_PAIRS(s, e) {
 		struct port_step st = port_fsm_step(s, e);
-		if ((st.actions & PA_CLAIM) && e != PE_SECOND_ARRIVED)
+		bool rom_back = e == PE_ROM_ARRIVED && port_fsm_waiting(s) && st.next == PS_ROM_BACK;
+		if ((st.actions & PA_CLAIM) && e != PE_SECOND_ARRIVED && !rom_back)
 			fail_pair(s, e, "claims a device that is not a second stage of its kind");
 		if ((st.actions & PA_CLAIM) && !port_fsm_accepting(s))
 			fail_pair(s, e, "claims while not accepting");
@@ -80,7 +82,7 @@ static void test_waits_end(void)
 	}
 	FOR_PAIRS(s, e) {
 		struct port_step st = port_fsm_step(s, e);
-		bool by_worker = e == PE_DEADLINE || e == PE_WORKER_DONE;
+		bool by_worker = e == PE_DEADLINE || e == PE_WORKER_DONE || e == PE_RESTART;
 		if (port_fsm_waiting(s) && !port_fsm_waiting(st.next) && !by_worker &&
 		    !(st.actions & PA_WAKE))
 			fail_pair(s, e, "ends the wait without waking the worker");
@@ -116,7 +118,7 @@ static void test_stale_worker_events(void)
 		enum port_state s = settled[i];
 		for (enum port_event e = 0; e < PE_COUNT; e++) {
 			struct port_step st = port_fsm_step(s, e);
-			if (e == PE_WORKER_DONE)
+			if (e == PE_WORKER_DONE || (s == PS_ROM_BACK && e == PE_RESTART))
 				continue;
 			if (st.next != s || st.actions)
 				fail_pair(s, e, "a settled attempt changed");
@@ -175,9 +177,16 @@ static void test_scenarios(void)
 	CHECK_EQ_INT(WALK(PS_STAGE1, &a, PE_FIRST_LEFT, PE_OTHER_ARRIVED, PE_STAGE1_OK),
 		     PS_REENUM_GONE);
 	CHECK_EQ_INT(WALK(PS_REENUM_GONE, &a, PE_DEADLINE), PS_ENDING);
-	/* The board reset into its ROM. */
+	/* The board reset into its ROM (C16, C17): the ROM is claimed and
+	 * stage 1 runs again on it; the second stage that then comes is
+	 * handed over. */
 	CHECK_EQ_INT(WALK(PS_STAGE1, &a, PE_STAGE1_OK, PE_ROM_ARRIVED), PS_ROM_BACK);
-	CHECK_EQ_INT(a, PA_WAKE);
+	CHECK_EQ_INT(a, PA_CLAIM | PA_WAKE);
+	CHECK_EQ_INT(WALK(PS_ROM_BACK, &a, PE_RESTART, PE_STAGE1_OK, PE_SECOND_ARRIVED), PS_SERVE);
+	/* The ROM never left after stage 1 (stuck, C13): stage 1 again on it. */
+	CHECK_EQ_INT(WALK(PS_REENUM, &a, PE_RESTART), PS_STAGE1);
+	/* Once it left, there is nothing to restart on. */
+	CHECK_EQ_INT(WALK(PS_REENUM_GONE, &a, PE_RESTART), PS_REENUM_GONE);
 	/* Abort during stage 1 waits for the session; during the wait it ends it. */
 	CHECK_EQ_INT(WALK(PS_STAGE1, &a, PE_ABORT), PS_STAGE1);
 	CHECK_EQ_INT(WALK(PS_STAGE1, &a, PE_STAGE1_OK, PE_ABORT), PS_ABORTED);

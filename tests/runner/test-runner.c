@@ -30,14 +30,22 @@ struct script_source {
 	int32_t rom_code;          /* stage-1 return code of every ROM */
 	unsigned rom_delay_ms;     /* a ROM answers its return code this late */
 	/* pushed when a ROM is asked for its return code (a second stage the
-	 * ROM's board starts before the host hears back) */
-	bool push_on_return_code;
+	 * ROM's board starts before the host hears back), one per ROM asked,
+	 * in order: a ROM again, then the second stage, for a board that
+	 * reset into its ROM once */
+	struct rp_source_event on_rc[4];
+	unsigned n_on_rc, next_on_rc;
+	/* armed events come this long after the return code (a board off
+	 * the bus for a while before it re-enumerates); 0: at once */
+	unsigned on_rc_delay_ms;
+	/* the ROM with this id never answers its status (stuck, C13) ... */
+	uint64_t stuck_rom_id;
+	struct rp_source_event pending; /* the delayed one (one at a time) */
 	/* the first open_failures opens of the device with this id fail
 	 * with open_error, as an open during enumeration does (F8) */
 	uint64_t failing_open_id;
 	unsigned open_failures;
 	int open_error;
-	struct rp_source_event on_return_code;
 	uint64_t opened[MAX_OPENED];
 	uint16_t opened_pid[MAX_OPENED];
 	unsigned n_opened;
@@ -82,6 +90,18 @@ static void push(struct script_source *s, enum rp_source_event_type type, enum r
 
 /* ---- the boards: a ROM that takes anything, a second stage that says Done ---- */
 
+static void *push_later(void *arg)
+{
+	struct script_source *s = arg;
+	sleep_ms(s->on_rc_delay_ms);
+	pthread_mutex_lock(&s->lock);
+	if (s->n < MAX_EVENTS)
+		s->q[s->n++] = s->pending;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 static int dev_control_out(struct rp_transport *t, uint8_t request, uint16_t value,
 			   uint16_t index, const void *data, size_t len, unsigned timeout_ms)
 {
@@ -104,14 +124,24 @@ static int dev_control_in(struct rp_transport *t, uint8_t request, uint16_t valu
 	*actual = 0;
 	memset(data, 0, len);
 	if (t->info.stage == RP_STAGE_ROM) {
-		bool push_now;
 		if (len != 4)
 			return RP_ERR_PIPE;
 		pthread_mutex_lock(&s->lock);
-		push_now = s->push_on_return_code;
-		s->push_on_return_code = false;
-		if (push_now && s->n < MAX_EVENTS)
-			s->q[s->n++] = s->on_return_code;
+		if (t->info.id == s->stuck_rom_id) {
+			/* ... and stays on the bus: its status read times out, and
+			 * it comes up only when stage 1 is sent to it again. */
+			s->stuck_rom_id = 0;
+			pthread_mutex_unlock(&s->lock);
+			return RP_ERR_TIMEOUT;
+		}
+		if (s->next_on_rc < s->n_on_rc && s->on_rc_delay_ms) {
+			pthread_t th;
+			s->pending = s->on_rc[s->next_on_rc++];
+			if (pthread_create(&th, NULL, push_later, s) == 0)
+				pthread_detach(th);
+		} else if (s->next_on_rc < s->n_on_rc && s->n < MAX_EVENTS) {
+			s->q[s->n++] = s->on_rc[s->next_on_rc++];
+		}
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		if (s->rom_delay_ms)
@@ -242,18 +272,26 @@ static void source_init(struct script_source *s)
 
 /* When the ROM of the queued arrival is asked for its return code, the
  * board's second stage (device `id`) arrives on the same port. */
+/* The next ROM asked for its return code brings device `id` up on its
+ * port: a second stage, or (rom) the ROM again. */
+static void arm_next(struct script_source *s, uint64_t id, bool rom)
+{
+	struct rp_source_event *ev;
+	pthread_mutex_lock(&s->lock);
+	ev = &s->on_rc[s->n_on_rc++];
+	*ev = s->q[s->n - 1];
+	pthread_mutex_unlock(&s->lock);
+	ev->info.stage = rom ? RP_STAGE_ROM : RP_STAGE_SECOND;
+	ev->info.serial_index = rom ? 0 : 5;
+	ev->info.num_interfaces = rom ? 2 : 1;
+	ev->info.id = id;
+	ev->info.address = (uint8_t)(id + 1);
+	snprintf(ev->info.serial, sizeof(ev->info.serial), rom ? "" : "cafe%04x", (unsigned)id);
+}
+
 static void arm_second_stage(struct script_source *s, uint64_t id)
 {
-	pthread_mutex_lock(&s->lock);
-	s->on_return_code = s->q[s->n - 1];
-	pthread_mutex_unlock(&s->lock);
-	s->on_return_code.info.stage = RP_STAGE_SECOND;
-	s->on_return_code.info.serial_index = 5;
-	s->on_return_code.info.num_interfaces = 1;
-	s->on_return_code.info.id = id;
-	snprintf(s->on_return_code.info.serial, sizeof(s->on_return_code.info.serial), "cafe%04x",
-		 (unsigned)id);
-	s->push_on_return_code = true;
+	arm_next(s, id, false);
 }
 
 static bool was_opened(struct script_source *s, uint64_t id)
@@ -606,6 +644,55 @@ static void test_long_timeouts(void)
 	rp_payload_free(p);
 }
 
+/* C16, C17: after stage 1 the board comes back as its boot ROM instead
+ * of the second stage. The attempt claims that ROM, runs stage 1 on it
+ * again and serves the second stage that follows: one attempt, served,
+ * not a FAILED record and a new attempt. */
+static void test_rom_came_back(void)
+{
+	struct script_source s;
+	struct observed o = { 0 };
+	struct rp_runner_opts ro = { .count = 0, .reenum_timeout_ms = 2000, .idle_timeout_ms = 600 };
+	struct rp_runner_summary sum;
+	struct rp_payload *p = second_stages();
+
+	source_init(&s);
+	s.on_rc_delay_ms = 100;
+	push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
+	arm_next(&s, 2, true);
+	arm_second_stage(&s, 3);
+	run(&s, p, &ro, &o, &sum);
+	CHECK_EQ_INT(o.started, 1);
+	CHECK_EQ_INT(o.n_finished, 1);
+	CHECK_EQ_INT(o.finished[0].result, RP_RESULT_SERVED);
+	CHECK_EQ_INT(o.finished_dev[0], 3);
+	CHECK(was_opened(&s, 2));
+	rp_payload_free(p);
+}
+
+/* C13: the status read fails and the ROM stays on the bus, stuck: no
+ * second stage comes. Once the re-enumeration wait is over, stage 1 runs
+ * again on the same ROM, and the board comes up. */
+static void test_rom_stuck_after_status(void)
+{
+	struct script_source s;
+	struct observed o = { 0 };
+	struct rp_runner_opts ro = { .count = 0, .reenum_timeout_ms = 300, .idle_timeout_ms = 600 };
+	struct rp_runner_summary sum;
+	struct rp_payload *p = second_stages();
+
+	source_init(&s);
+	push(&s, RP_SOURCE_ARRIVED, RP_STAGE_ROM, 0x2711, 1);
+	s.stuck_rom_id = 1;
+	arm_second_stage(&s, 2);
+	run(&s, p, &ro, &o, &sum);
+	CHECK_EQ_INT(o.started, 1);
+	CHECK_EQ_INT(o.n_finished, 1);
+	CHECK_EQ_INT(o.finished[0].result, RP_RESULT_SERVED);
+	CHECK_EQ_INT(o.finished_dev[0], 2);
+	rp_payload_free(p);
+}
+
 int main(void)
 {
 	RUN(test_handoff());
@@ -617,5 +704,7 @@ int main(void)
 	RUN(test_handed_over_then_stage1_failed());
 	RUN(test_other_kind_on_the_port());
 	RUN(test_long_timeouts());
+	RUN(test_rom_came_back());
+	RUN(test_rom_stuck_after_status());
 	return test_result();
 }
