@@ -357,6 +357,9 @@ static void *worker(void *arg)
 	struct rp_runner_event ev = { .type = RP_RUNNER_BOARD_STARTED, .info = &b->first,
 				      .record = &b->rec };
 	struct rp_transport *t = NULL;
+	/* The first stage-1 failure: the cause, if the retries fail too. */
+	char first_error[sizeof(b->rec.error)] = "";
+	int first_code = RP_OK;
 	int rc = RP_OK;
 
 	b->current = &b->first;
@@ -369,8 +372,18 @@ static void *worker(void *arg)
 			t = NULL;
 		}
 		if (rc != RP_OK && stage1_may_retry(b, rc, tries, so.deadline_ms)) {
+			if (first_code == RP_OK) {
+				first_code = b->rec.error_code;
+				memcpy(first_error, b->rec.error, sizeof(first_error));
+			}
 			rp_session_clear_failure(&b->rec);
 			continue;
+		}
+		if (rc != RP_OK && first_code != RP_OK) {
+			/* Say the first cause; later tries only repeat it. */
+			rp_session_clear_failure(&b->rec);
+			rp_session_fail(&b->rec, first_code, "%s (stage 1 sent %u times)", first_error,
+					tries + 1);
 		}
 		stage1_ended(b, rc == RP_OK);
 		if (rc == RP_OK) {

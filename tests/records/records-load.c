@@ -21,13 +21,6 @@ static int error_of(const char *name)
 	return RP_OK;
 }
 
-static enum rp_board_result result_of(const char *name)
-{
-	for (int r = RP_RESULT_OK; r <= RP_RESULT_LEFT; r++)
-		if (!strcmp(rp_board_result_name((enum rp_board_result)r), name))
-			return (enum rp_board_result)r;
-	return RP_RESULT_PENDING;
-}
 
 static char *field(char **p)
 {
@@ -67,7 +60,7 @@ int main(int argc, char **argv)
 		r.attempt_id = strtoull(field(&p), NULL, 10);
 		snprintf(r.serial, sizeof(r.serial), "%s", field(&p));
 		snprintf(r.port_path, sizeof(r.port_path), "%s", field(&p));
-		r.result = result_of(field(&p));
+		r.result = rp_board_result_from_name(field(&p));
 		r.error_code = error_of(field(&p));
 		r.start_unix_ms = strtoll(field(&p), NULL, 10);
 		r.end_unix_ms = strtoll(field(&p), NULL, 10);

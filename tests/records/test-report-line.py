@@ -39,6 +39,8 @@ ATTEMPTS = [
     ("B", "r2", 3, "s201", "1-1.3", "FAILED", "RP_ERR_VERIFY", T0 + H + 100000, T0 + H + 102000,
      'hash mismatch, "quoted"'),
     ("B", "r2", 4, "s202", "1-1.3", "LEFT", "RP_ERR_NO_DEVICE", T0 + 2 * H, T0 + 2 * H + 500, "gone"),
+    ("B", "r2", 5, "s203", "1-1.2", "UNVERIFIED", "-", T0 + H + 200000, T0 + H + 230000,
+     "written, not confirmed"),
     ("C", "r3", 1, "s300", "1-1.1", "OK", "-", T0 + 2 * H + 100000, T0 + 2 * H + 103000, ""),
     ("C", "r3", 2, "s300", "1-1.1", "OK", "-", T0 + 2 * H + 200000, T0 + 2 * H + 203000, ""),
     ("C", "r3", 3, "s301", "1-1.2", "FAILED", "RP_ERR_VERIFY", T0 + 2 * H + 300000, T0 + 2 * H + 301000,
@@ -62,6 +64,7 @@ def iso(ms):
 def totals(rows):
     ok = [r for r in rows if r[5] in OK]
     t = {"attempts": len(rows), "ok": len(ok), "failed": sum(r[5] in FAIL for r in rows),
+         "unverified": sum(r[5] == "UNVERIFIED" for r in rows),
          "yield": len(ok) / len(rows) if rows else 0.0,
          "boards": len({r[3] for r in rows if r[3]}), "boards_ok": len({r[3] for r in ok if r[3]}),
          "mean_ms": sum(r[8] - r[7] for r in rows) / len(rows) if rows else 0.0,
@@ -74,7 +77,8 @@ def totals(rows):
 
 def counts(rows):
     n, k = len(rows), sum(r[5] in OK for r in rows)
-    return {"attempts": n, "ok": k, "failed": sum(r[5] in FAIL for r in rows), "yield": k / n if n else 0.0}
+    return {"attempts": n, "ok": k, "failed": sum(r[5] in FAIL for r in rows),
+            "unverified": sum(r[5] == "UNVERIFIED" for r in rows), "yield": k / n if n else 0.0}
 
 
 def expected(since=None, until=None):
@@ -158,15 +162,17 @@ def csv_expected(e):
     f = "{:.3f}".format
 
     def tot(section, station, t):
-        return [[section, station, "", m, str(t[m]) if m in ("attempts", "ok", "failed", "boards", "boards_ok")
+        return [[section, station, "", m, str(t[m])
+                 if m in ("attempts", "ok", "failed", "unverified", "boards", "boards_ok")
                  else (t[m] or "") if m in ("first", "last") else f(t[m])]
-                for m in ("attempts", "ok", "failed", "yield", "boards", "boards_ok", "mean_ms",
-                          "boards_per_hour", "first", "last")]
+                for m in ("attempts", "ok", "failed", "unverified", "yield", "boards", "boards_ok",
+                          "mean_ms", "boards_per_hour", "first", "last")]
 
     def cnt(section, station, item, c):
         return [[section, station, item, "attempts", str(c["attempts"])],
                 [section, station, item, "ok", str(c["ok"])],
                 [section, station, item, "failed", str(c["failed"])],
+                [section, station, item, "unverified", str(c["unverified"])],
                 [section, station, item, "yield", f(c["yield"])]]
     rows += tot("total", "", e)
     for s in e["stations"]:
@@ -208,8 +214,8 @@ def test_known_figures(db):
     # A few figures by hand, so the expectation code cannot drift with the report.
     check([s["serial"] for s in e["serials"]] == ["s101", "s201", "s300"], "repeat serials")
     check(e["failures"][0]["error_code"] == "RP_ERR_VERIFY" and e["failures"][0]["count"] == 3, "top reason")
-    check(e["attempts"] == 15 and e["ok"] == 7 and e["failed"] == 8, "totals")
-    check(len(expected(*WINDOW)["stations"]) == 3 and expected(*WINDOW)["attempts"] == 5, "window")
+    check(e["attempts"] == 16 and e["ok"] == 7 and e["failed"] == 8 and e["unverified"] == 1, "totals")
+    check(len(expected(*WINDOW)["stations"]) == 3 and expected(*WINDOW)["attempts"] == 6, "window")
     for window in (False, True):
         check_json(db, window)
         check_csv(db, window)
