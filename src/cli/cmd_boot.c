@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rpiprov-config.h"
 #include "cli/cli.h"
@@ -27,6 +28,13 @@ struct boot_cli {
 	struct cli_run run; /* filters, timeout and output, from the options */
 };
 
+/* Where rpiboot looks when -d is not given (its DEFAULT_MSG_DIR, then a
+ * folder in the current directory). */
+static const char *const default_gadget_dirs[] = {
+	"/usr/share/rpiboot/mass-storage-gadget64",
+	"mass-storage-gadget64",
+};
+
 /* getopt_long values of boot's long-only options. */
 enum boot_opt { O_TIMEOUT = 256, O_ALLOW_OTP };
 
@@ -42,27 +50,33 @@ static void usage(FILE *out)
 		"the second stage (bootcode4.bin for 2711, bootcode5.bin for 2712, bootcode.bin\n"
 		"for older SoCs), then every file the board asks for, looked up as\n"
 		"DIR/<port-path>/NAME (with -o), DIR/<soc>/NAME, DIR/NAME. Names that climb\n"
-		"out of DIR (.., absolute paths, symlinks) are refused. Boards are served in\n"
+		"out of DIR (.., absolute paths) are refused; symlinked files are followed, as\n"
+		"rpiboot follows them, but not folders that lead out of DIR. Boards are served in\n"
 		"parallel; when pieeprom.bin was served, the board's EEPROM_HASH is checked.\n\n"
-		"  -d DIR          the directory to serve (required)\n"
+		"  -d DIR          the directory to serve (default, as rpiboot: the\n"
+		"                  mass-storage gadget in /usr/share/rpiboot/mass-storage-gadget64\n"
+		"                  or ./mass-storage-gadget64)\n"
 		"  -l              keep serving boards until interrupted (default: one board)\n"
 		"  -v              verbose: phases, files sent, ignored devices\n"
-		"  -o              per-port overlays: DIR/<usb-port-path>/NAME first\n"
+		"  -o              per-port overlays: DIR/<usb-port-path>/NAME first (never for\n"
+		"                  bootcode*.bin, as rpiboot)\n"
 		"  -p PORTPATH     only the board on this USB port path (e.g. 1-1.3); a glob\n"
 		"                  such as '1-1.*' works too (repeatable)\n"
 		"  --ports LIST    several -p at once, separated by commas\n"
-		"  -i SERIAL       only the board with this serial number (repeatable)\n"
+		"  -i SERIAL       only the board whose USB serial string is exactly SERIAL\n"
+		"                  (as rpiboot compares it; repeatable)\n"
 		"  --serials LIST  several -i at once, separated by commas\n"
-		"  -j DIR          write each board's metadata to DIR/<serial>.json; -j with\n"
-		"                  no DIR prints it on stdout\n"
+		"  -j DIR          write each board's metadata to DIR/<serial>.json; without\n"
+		"                  -j DIR it is printed on stdout, as rpiboot does\n"
 		"  -vv             more verbose: also every device seen and ignored\n"
-		"  -V              print the version and exit\n"
+		"  -V, --version   print the version and exit\n"
 		"  -s              (rpiboot: signed bootcode.bin for BCM2835/2837) refused\n"
 		"                  (also --metadata-dir DIR)\n"
 		"  --report FILE   append one JSON line per board (as 'station --report')\n"
 		"  --db FILE       record each board in an SQLite database (as 'station --db')\n"
 		"  -0 .. -98       only boards on this port number of their hub\n"
-		"  -m DELAY        accepted for compatibility and ignored (no polling here)\n"
+		"  -m DELAY        rpiboot's poll delay (microseconds, at least 1): checked\n"
+		"                  and ignored, since rpiprov does not poll\n"
 		"  --timeout DUR   give up when no board came for DUR (exit 75); DUR is\n"
 		"                  30s, 2m, 1h, 500ms or plain seconds\n"
 		"  --allow-otp-permanent  serve a config.txt that writes OTP memory\n"
@@ -89,7 +103,7 @@ static int take_rpiboot_spellings(int *argc, char **argv, struct boot_cli *c)
 		unsigned n;
 		if (!strcmp(a, "--"))
 			break;
-		if (!strcmp(a, "-V")) {
+		if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
 			c->show_version = true;
 			continue;
 		}
@@ -130,8 +144,10 @@ static int own_option(int opt, const char *arg, struct boot_cli *c)
 					       "supported; BCM2711/2712 secure boot needs no -s");
 	case 'o': c->overlays = true; break;
 	case 'm':
-		/* microseconds, as rpiboot takes them */
-		return cli_option_uint("boot", "-m", arg, 0, UINT_MAX, &n);
+		/* Microseconds between rpiboot's polls; rpiprov does not poll,
+		 * but takes what rpiboot takes: rpiboot refuses 0 (and text,
+		 * which it reads as 0). */
+		return cli_option_uint("boot", "-m", arg, 1, UINT_MAX, &n);
 	case O_TIMEOUT:
 		return cli_option_duration("boot", "--timeout", arg, 1000, 365 * 86400000ull,
 					   &ro->idle_timeout_ms);
@@ -192,10 +208,32 @@ static int parse_args(int argc, char **argv, struct boot_cli *c)
 		c->run.verbose = CLI_SHOW_PHASES | CLI_SHOW_FILES;
 	if (cli_verbosity() >= CLI_DEBUG)
 		c->run.verbose |= CLI_SHOW_ARRIVALS;
+	if (c->overlays && !c->dir)
+		return cli_usage_error("boot", "-o needs -d DIR (as in rpiboot)");
+	if (!c->dir && !c->show_version) {
+		/* rpiboot without -d serves a 2711/2712 its installed
+		 * mass-storage gadget, else the one in the current directory. */
+		for (size_t i = 0; i < sizeof(default_gadget_dirs) / sizeof(default_gadget_dirs[0]); i++) {
+			struct stat st;
+			if (stat(default_gadget_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+				c->dir = default_gadget_dirs[i];
+				cli_info("directory not specified: serving %s, as rpiboot does", c->dir);
+				break;
+			}
+		}
+	}
 	if (!c->dir && !c->show_version)
-		return cli_usage_error("boot", "-d DIR is required: without it rpiboot boots its built-in "
-					       "mass-storage gadget, which rpiprov does not carry; give its "
-					       "folder instead, e.g. -d /usr/share/rpiboot/mass-storage-gadget64");
+		return cli_usage_error("boot", "-d DIR is required here: without it rpiboot serves its "
+					       "mass-storage gadget from %s or ./%s, and neither exists; "
+					       "rpiprov carries no gadget of its own (rpiboot's built-in "
+					       "one is for BCM2835/2837 boards)",
+				       default_gadget_dirs[0], default_gadget_dirs[1]);
+	/* rpiboot writes every board's metadata to stdout unless -j names a
+	 * directory. */
+	if (!cli_records_target(&c->run.records, CLI_OPT_METADATA_DIR))
+		c->run.metadata_stdout = true;
+	/* -i compares the serial string exactly, as rpiboot does. */
+	c->run.ro.serial_exact = true;
 	return cli_sim_check(&c->run.sim, "boot");
 }
 

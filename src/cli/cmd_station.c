@@ -558,7 +558,7 @@ int cmd_station(int argc, char **argv)
 		int bad = cli_sim_check_count(
 			&sim_args, "station", count,
 			cli_sim_matching(&sim_args, NULL, (const char *const *)cfg.ports, cfg.n_ports,
-					 (const char *const *)cfg.serials, cfg.n_serials),
+					 (const char *const *)cfg.serials, cfg.n_serials, false),
 			idle_ms);
 		if (bad) {
 			rp_station_config_free(&cfg);
@@ -567,7 +567,7 @@ int cmd_station(int argc, char **argv)
 	}
 	if (sim_args.boards && !count) {
 		so.count = cli_sim_matching(&sim_args, NULL, (const char *const *)cfg.ports, cfg.n_ports,
-					    (const char *const *)cfg.serials, cfg.n_serials);
+					    (const char *const *)cfg.serials, cfg.n_serials, false);
 		if (!so.count) {
 			rp_station_config_free(&cfg);
 			return cli_usage_error("station", "no simulated board matches --ports/--serials");

@@ -66,6 +66,12 @@ int cli_record_option(int opt, const char *arg, struct cli_records *r, const cha
 	return CLI_OPTION_TAKEN;
 }
 
+const char *cli_records_target(const struct cli_records *r, int opt)
+{
+	const struct record_kind *k = kind_of(opt);
+	return k ? r->target[k - kinds] : NULL;
+}
+
 const char *cli_record_config_key(int opt)
 {
 	const struct record_kind *k = kind_of(opt);

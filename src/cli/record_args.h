@@ -37,6 +37,8 @@ void cli_record_longopts(struct cli_longopts *t);
 /* Returns an enum cli_option_result or an exit code; cmd names the
  * command in usage errors. r starts zeroed. */
 int cli_record_option(int opt, const char *arg, struct cli_records *r, const char *cmd);
+/* What the record option opt (CLI_OPT_REPORT, ...) was given, or NULL. */
+const char *cli_records_target(const struct cli_records *r, int opt);
 /* The station.conf key a record option sets (station turns its options
  * into keys), or NULL when opt is not a record option. */
 const char *cli_record_config_key(int opt);

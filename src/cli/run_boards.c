@@ -230,7 +230,7 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 		ro.count = run->count;
 	else if (run->sim.boards)
 		ro.count = cli_sim_matching(&run->sim, ro.soc, ro.port_globs, ro.n_port_globs,
-					    ro.serials, ro.n_serials);
+					    ro.serials, ro.n_serials, ro.serial_exact);
 	else
 		ro.count = 1;
 	if (run->sim.boards && !ro.count && !run->forever)
@@ -239,7 +239,7 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 		int bad = cli_sim_check_count(&run->sim, run->cmd, run->count,
 					      cli_sim_matching(&run->sim, ro.soc, ro.port_globs,
 							       ro.n_port_globs, ro.serials,
-							       ro.n_serials),
+							       ro.n_serials, ro.serial_exact),
 					      ro.idle_timeout_ms);
 		if (bad)
 			return bad;

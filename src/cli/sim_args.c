@@ -87,7 +87,8 @@ int cli_sim_check(const struct cli_sim *s, const char *cmd)
 }
 
 unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *const *globs,
-			  unsigned n_globs, const char *const *serials, unsigned n_serials)
+			  unsigned n_globs, const char *const *serials, unsigned n_serials,
+			  bool serial_exact)
 {
 	unsigned count = 0;
 
@@ -106,8 +107,8 @@ unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *
 			if (!chip || strcmp(chip->soc, soc) != 0)
 				continue;
 		}
-		count += rp_runner_filters_accept(globs, n_globs, serials, n_serials, &info, why,
-						  sizeof(why));
+		count += rp_runner_filters_accept(globs, n_globs, serials, n_serials, serial_exact,
+						  &info, why, sizeof(why));
 	}
 	return count;
 }

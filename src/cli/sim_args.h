@@ -41,7 +41,8 @@ int cli_sim_check(const struct cli_sim *s, const char *cmd);
  * serial strings and SoCs are known in advance; soc NULL: any), so a run
  * knows how many to wait for. */
 unsigned cli_sim_matching(const struct cli_sim *s, const char *soc, const char *const *globs,
-			  unsigned n_globs, const char *const *serials, unsigned n_serials);
+			  unsigned n_globs, const char *const *serials, unsigned n_serials,
+			  bool serial_exact);
 /* When the run waits, with no timeout, for `count` attempts from
  * simulated boards: a usage exit code if it could never get them and so
  * would wait for ever (without faults each matching board makes exactly

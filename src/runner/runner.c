@@ -463,12 +463,14 @@ static void ignore(struct rp_runner *r, const struct rp_device_info *info, const
  * board serial as 8 hex digits (F3, F10), while records, labels and the
  * metadata's USER_SERIAL_NUM may carry all 16: the two forms select the
  * same board, as rpiboot -i with the 8-digit string does. */
-static bool serial_matches(const char *want, const struct rp_device_info *info)
+static bool serial_matches(const char *want, const struct rp_device_info *info, bool exact)
 {
 	size_t wl = strlen(want), dl = strlen(info->serial);
 
 	if (!dl)
 		return false;
+	if (exact)
+		return strcmp(want, info->serial) == 0;
 	if (wl == dl)
 		return strcasecmp(want, info->serial) == 0;
 	if (wl == 16 && dl == 8)
@@ -479,7 +481,7 @@ static bool serial_matches(const char *want, const struct rp_device_info *info)
 }
 
 bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,
-			      const char *const *serials, unsigned n_serials,
+			      const char *const *serials, unsigned n_serials, bool serial_exact,
 			      const struct rp_device_info *info, char *why, size_t why_size)
 {
 	bool ok;
@@ -497,7 +499,7 @@ bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_glo
 	if (n_serials) {
 		ok = false;
 		for (unsigned i = 0; i < n_serials && !ok; i++)
-			ok = serial_matches(serials[i], info);
+			ok = serial_matches(serials[i], info, serial_exact);
 		if (!ok) {
 			if (!info->serial[0] && info->stage == RP_STAGE_ROM)
 				snprintf(why, why_size,
@@ -526,7 +528,7 @@ static bool filtered_out(struct rp_runner *r, const struct rp_device_info *info,
 	{
 		char why[256];
 		if (!rp_runner_filters_accept(r->o.port_globs, r->o.n_port_globs, r->o.serials,
-					      r->o.n_serials, info, why, sizeof(why))) {
+					      r->o.n_serials, r->o.serial_exact, info, why, sizeof(why))) {
 			ignore(r, info, "%s", why);
 			return true;
 		}

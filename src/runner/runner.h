@@ -63,6 +63,10 @@ struct rp_runner_opts {
 	unsigned n_port_globs;
 	const char *serials[RP_RUNNER_MAX_FILTERS];
 	unsigned n_serials;
+	/* A serial matches only the device's string exactly, as rpiboot -i
+	 * compares it (boot); otherwise case-blind, and a full 16-digit
+	 * serial also matches the ROM's 8 digits. */
+	bool serial_exact;
 	/* Stop after this many boards finished (any result); 0: forever. */
 	unsigned count;
 	/* End the run when no board is in flight and none arrived for this
@@ -105,7 +109,7 @@ struct rp_runner;
  * through, and if not, why (the reason the runner reports). Lets a caller
  * predict which known devices (simulated boards) a run will take. */
 bool rp_runner_filters_accept(const char *const *port_globs, unsigned n_port_globs,
-			      const char *const *serials, unsigned n_serials,
+			      const char *const *serials, unsigned n_serials, bool serial_exact,
 			      const struct rp_device_info *info, char *why, size_t why_size);
 
 int rp_runner_new(const struct rp_runner_opts *opts, struct rp_runner **out, struct rp_diag *d);

@@ -623,6 +623,18 @@ out:
 	return r;
 }
 
+/* bootcode.bin, bootcode4.bin, bootcode5.bin: rpiboot never takes them
+ * from a port overlay, whoever asks. */
+static bool is_second_stage_name(const char *name)
+{
+	size_t n;
+	const struct rp_soc *t = rp_soc_table(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, t[i].second_stage))
+			return true;
+	return false;
+}
+
 static int find_file(struct rp_payload *p, const char *soc_dir, const char *port_path,
 		     const char *name, struct rp_payload_file *f, struct rp_diag *d)
 {
@@ -649,7 +661,7 @@ static int find_file(struct rp_payload *p, const char *soc_dir, const char *port
 	}
 	if (!p->dir)
 		return rp_diag_set(d, RP_ERR_NOT_FOUND, "%s: not in the payload", checked);
-	if (p->overlays && port_path_safe(port_path)) {
+	if (p->overlays && port_path_safe(port_path) && !is_second_stage_name(checked)) {
 		snprintf(rel, sizeof(rel), "%s/%s", port_path, checked);
 		r = dir_try(p, rel, checked, f, d);
 		if (r != RP_ERR_NOT_FOUND)

@@ -274,21 +274,33 @@ static void test_boot_dir(void)
 	CHECK_CONTAINS(output, "1-1.1: sent pieeprom.bin");
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
 
-	/* A symlink out of the tree is refused: a config.txt before any board
-	 * is touched (every config.txt is looked up at start, issue #10),
-	 * any other file when a board asks for it, failing that board. */
+	/* A symlinked file is followed wherever it points, as rpiboot does
+	 * (usbboot's own folders link their files to ../firmware); a folder
+	 * that leads out of the tree is refused: for a config.txt before any
+	 * board is touched (every config.txt is looked up at start). */
 	{
-		char link[512];
+		char link[512], target[512];
+		mkd("outside");
+		write_file("outside/config.txt", "erase_eeprom=0\n", 15);
+		snprintf(target, sizeof(target), "%s/outside/config.txt", tmp);
 		snprintf(link, sizeof(link), "%s/boot/2711/config.txt", tmp);
-		CHECK(symlink("/etc/passwd", link) == 0);
-		CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 65);
+		CHECK(symlink(target, link) == 0);
+		CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 0);
+		CHECK_CONTAINS(output, "1 verified OK");
+		CHECK(unlink(link) == 0);
+		snprintf(target, sizeof(target), "%s/outside", tmp);
+		snprintf(link, sizeof(link), "%s/boot/1-1.1", tmp);
+		CHECK(symlink(target, link) == 0);
+		CHECK_EQ_INT(run("boot", "-d", dir, "-o", "--simulate", "1", NULL), 65);
 		CHECK_CONTAINS(output, "outside the served directory");
 		CHECK(unlink(link) == 0);
-		snprintf(link, sizeof(link), "%s/boot/2711/pieeprom.sig", tmp);
-		CHECK(unlink(link) == 0 && symlink("/etc/passwd", link) == 0);
 	}
-	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "1", NULL), 1);
-	CHECK_CONTAINS(output, "outside the served directory");
+	/* -o never takes bootcode*.bin from a port folder (rpiboot): one
+	 * there (here a CM5's, which a CM4 must never get) changes nothing. */
+	mkd("boot/1-1.1");
+	write_file("boot/1-1.1/bootcode4.bin", " RECOVERY RP1_BOOT", 18);
+	CHECK_EQ_INT(run("boot", "-d", dir, "-o", "-p", "1-1.1", "--simulate", "1", NULL), 0);
+	CHECK_CONTAINS(output, "1 verified OK");
 
 	/* Usage. */
 	CHECK_EQ_INT(run("boot", "--simulate", "1", NULL), 64);
@@ -345,10 +357,31 @@ static void test_boot_rpiboot_options(void)
 	CHECK_CONTAINS(output, "arrived");
 	CHECK_EQ_INT(run("boot", "-V", NULL), 0);
 	CHECK_CONTAINS(output, "rpiboot-compatible");
+	CHECK_EQ_INT(run("boot", "--version", NULL), 0);
+	CHECK_CONTAINS(output, "rpiboot-compatible");
+	/* Without -j rpiboot prints the metadata on stdout too. */
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, NULL), 0);
+	CHECK_CONTAINS(output, "\"EEPROM_UPDATE\": \"success\"");
+	/* rpiboot's -m takes a delay of at least 1 microsecond. */
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-m", "0", NULL), 64);
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-m", "fast", NULL), 64);
+	CHECK_EQ_INT(run("boot", "--simulate", "1", "-o", NULL), 64);
+	CHECK_CONTAINS(output, "-o needs -d");
 	CHECK_EQ_INT(run("boot", "--simulate", "1", "-d", path, "-s", NULL), 64);
 	CHECK_CONTAINS(output, "-s (bootcode.sig");
 	CHECK_EQ_INT(run("boot", "--simulate", "1", NULL), 64);
 	CHECK_CONTAINS(output, "mass-storage gadget");
+	/* ... unless ./mass-storage-gadget64 is there, which rpiboot then serves. */
+	{
+		char gadget[400], cwd[4096];
+		snprintf(gadget, sizeof(gadget), "%s/mass-storage-gadget64", tmp);
+		CHECK(symlink(path, gadget) == 0);
+		CHECK(getcwd(cwd, sizeof(cwd)) != NULL && chdir(tmp) == 0);
+		CHECK_EQ_INT(run("boot", "--simulate", "1", NULL), 0);
+		CHECK_CONTAINS(output, "serving mass-storage-gadget64, as rpiboot does");
+		CHECK(chdir(cwd) == 0);
+		CHECK(unlink(gadget) == 0);
+	}
 }
 
 static void test_option_aliases(void)
@@ -401,10 +434,13 @@ static void test_option_aliases(void)
 	CHECK_CONTAINS(output, "2 boards: 0 served, 2 verified OK");
 	CHECK(strstr(output, "1-1.1        OK") == NULL);
 	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-l", "--timeout", "1", "-i",
-			 "100000005eed0007", "--serials", "100000005eed0008", NULL), 75);
+			 "5eed0007", "--serials", "5eed0008", NULL), 75);
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.1");
 	CHECK_CONTAINS(output, "ignoring 0a5c:2711 on 1-1.2");
-	/* rpiboot -i with the ROM's own string picks that board. */
+	/* rpiboot -i compares the USB string exactly: the ROM's own string
+	 * picks that board, the full serial or other case matches nothing. */
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-i", "100000005eed0002", NULL), 64);
+	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-i", "5EED0002", NULL), 64);
 	CHECK_EQ_INT(run("boot", "-d", dir, "--simulate", "2", "-i", "5eed0002", NULL), 0);
 	CHECK_CONTAINS(output, "5eed0002         1-1.2        OK");
 	CHECK_EQ_INT(run("boot", "-d", dir, "-2", "--ports", "1-1.2", NULL), 64);

@@ -455,26 +455,35 @@ static void test_serial_filter_at_rom(void)
 	second.serial_index = 4;
 	snprintf(second.serial, sizeof(second.serial), "5eed0002");
 	want[0] = "5eed0002";
-	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, false, &rom, why, sizeof(why)));
 	want[0] = "100000005EED0002";
-	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, false, &rom, why, sizeof(why)));
 	want[0] = "100000005eed0003";
 	want[1] = "5eed0003";
-	CHECK(!rp_runner_filters_accept(NULL, 0, want, 2, &rom, why, sizeof(why)));
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 2, false, &rom, why, sizeof(why)));
 	CHECK_CONTAINS(why, "serial 5eed0002 does not match");
 	/* The second stage reports the same 8 digits (F10): the same rule. */
 	want[0] = "100000005eed0002";
-	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, false, &second, why, sizeof(why)));
 	snprintf(second.serial, sizeof(second.serial), "100000005eed0002");
 	want[0] = "5EED0002";
-	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, false, &second, why, sizeof(why)));
 	want[0] = "200000005eed0002"; /* same low half, other board: no */
-	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, &second, why, sizeof(why)));
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, false, &second, why, sizeof(why)));
 	/* An older ROM (index 0) has no string to match. */
 	rom.serial[0] = '\0';
 	rom.serial_index = 0;
-	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, &rom, why, sizeof(why)));
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, false, &rom, why, sizeof(why)));
 	CHECK_CONTAINS(why, "select it with --port");
+	/* boot -i compares as rpiboot does: the device's string, exactly. */
+	snprintf(rom.serial, sizeof(rom.serial), "5eed0002");
+	rom.serial_index = 3;
+	want[0] = "5eed0002";
+	CHECK(rp_runner_filters_accept(NULL, 0, want, 1, true, &rom, why, sizeof(why)));
+	want[0] = "5EED0002";
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, true, &rom, why, sizeof(why)));
+	want[0] = "100000005eed0002";
+	CHECK(!rp_runner_filters_accept(NULL, 0, want, 1, true, &rom, why, sizeof(why)));
 }
 
 /* The wait for the second stage timed out; the second stage then arrives

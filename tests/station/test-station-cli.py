@@ -162,7 +162,7 @@ def test_json_events(tmp):
 
 def test_report(tmp):
     db = os.path.join(tmp, "rep.db")
-    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "short:2",
+    r = run(["station", "--simulate", "6", "--plain", "--db", db, "--sim-fault", "stall:2",
              "--sim-fault", "leave@image:4"] + payload_args())
     check(r.returncode == 1, f"run for the report: {r.returncode} {r.stderr}")
 

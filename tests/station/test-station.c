@@ -295,7 +295,7 @@ static void test_tray_with_failures(void)
 	static const struct rp_sim_fault_spec faults[] = {
 		{ RP_SIM_FAULT_BAD_SIG, RP_SIM_STEP_SIG, 3 },
 		{ RP_SIM_FAULT_LEAVE, RP_SIM_STEP_IMAGE, 5 },
-		{ RP_SIM_FAULT_SHORT, RP_SIM_STEP_STAGE1, 7 },
+		{ RP_SIM_FAULT_STALL, RP_SIM_STEP_STAGE1, 7 },
 		{ RP_SIM_FAULT_SILENT, RP_SIM_STEP_SIG, 9 },
 		{ RP_SIM_FAULT_WRITE_PROTECTED, RP_SIM_STEP_IMAGE, 11 },
 	};
