@@ -55,6 +55,9 @@ enum rp_sim_fault {
 	RP_SIM_FAULT_SLOW_REQUEST,          /* the request after the flash comes slow_request_ms late */
 	RP_SIM_FAULT_VANISH_AFTER_METADATA, /* leaves right after its metadata (recovery_reboot=1) */
 	RP_SIM_FAULT_EMPTY_NAME_DONE,       /* ends with an empty name instead of Done */
+	RP_SIM_FAULT_ROM_AGAIN,             /* after stage 1 comes back as the ROM once (C16, C17) */
+	RP_SIM_FAULT_STATUS_STUCK,          /* status read fails, ROM stuck: next header times out once (C13) */
+	RP_SIM_FAULT_CLAIM_FAILS,           /* the first two interface claims fail with EBUSY (C13) */
 	/* hostile device (not hardware behaviour) */
 	RP_SIM_FAULT_STALL,                 /* stalls the endpoint at `fault_step` */
 	RP_SIM_FAULT_BAD_COMMAND,           /* sends a command number out of range */
@@ -75,6 +78,8 @@ enum rp_sim_fault {
  *  status_read_fails: stage1. open_fails_once: reenum.
  *  write_protected, slow_request: the flash (image). bad_sig: sig.
  *  vanish_after_metadata, empty_name_done: metadata.
+ *  rom_again, status_stuck, claim_fails: stage1 (claim_fails: the
+ *    first two claims, whichever enumeration they are on).
  *  bad_command, unterminated_name, hostile_name: the first request of
  *    config, sig, image or metadata. garbage_metadata: metadata.
  * "Leaving" takes effect for transfers at once (RP_ERR_NO_DEVICE) and on
@@ -195,6 +200,7 @@ enum rp_sim_outcome {
 	RP_SIM_GONE,           /* left the bus */
 	RP_SIM_ERASED,         /* erase_eeprom=1 done */
 	RP_SIM_NOT_UPDATED,    /* finished without an image to write */
+	RP_SIM_BOOTED,         /* ran a second stage that is not recovery.bin (bootsys, bootcode) and left */
 };
 enum rp_sim_outcome rp_sim_board_outcome(const struct rp_sim_board *b);
 /* The virtual SPI EEPROM (512 KiB for 2711, 2 MiB for 2712; erased 0xff at start). */
@@ -206,6 +212,17 @@ int rp_sim_board_set_eeprom(struct rp_sim_board *b, const uint8_t *data, size_t 
 void rp_sim_board_flash_stats(const struct rp_sim_board *b, size_t *sectors, unsigned *reads);
 /* The second stage the ROM received (to check recovery.bin arrived intact). */
 const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *len);
+/* What the ROM made of the second stage it received (an enum
+ * rp_sim_second_stage_kind, sim_second_stage.h; unknown before stage 1),
+ * and whether it ran it: false when it is another chip's (the ROM came
+ * back as the ROM instead, F22). */
+int rp_sim_board_second_stage_kind(const struct rp_sim_board *b, bool *ran);
+/* FACTORY_UUID as rpiboot decodes it (2712 boards; 18 characters). */
+const char *rp_sim_board_factory_uuid(const struct rp_sim_board *b);
+/* claim_fails (C13): true for each of the first two claims of the
+ * interface; a host's claim must then fail with EBUSY. */
+bool rp_sim_board_take_claim_failure(struct rp_sim_board *b);
+
 /* The first way the host broke the protocol (a reply out of turn, a
  * header with a data stage, a size that does not match, serving a
  * hostile name, ...), or NULL: the model is a test oracle of the host. */
