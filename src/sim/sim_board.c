@@ -222,7 +222,7 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 	b->p.serial[sizeof(b->p.serial) - 1] = '\0';
 	if (!b->p.pid)
 		b->p.pid = rp_soc_default()->pid;
-	b->date = b->p.firmware_date ? b->p.firmware_date : RP_SIM_FIRMWARE_NEWEST;
+	b->date = b->p.firmware_date ? b->p.firmware_date : RP_SIM_FIRMWARE_DEFAULT;
 	b->soc = rp_soc_by_usb_id(RP_USB_VID_BROADCOM, b->p.pid);
 	b->recovery = rp_sim_script_for(b->p.pid, b->date);
 	b->script = b->recovery;

@@ -111,6 +111,14 @@ enum rp_sim_step rp_sim_fault_natural_step(enum rp_sim_fault f);
 
 /* Firmware build dates (YYYYMMDD) of the recovery.bin being modelled. */
 #define RP_SIM_FIRMWARE_NEWEST 20260812u  /* newest rpi-eeprom release in the evidence snapshot */
+/* What a board plays when no date is given: the newest generation before
+ * the 2712 recovery.bin of 2026-04-14, which asks for DDR files after its
+ * metadata and hangs without them (C19). Every host this project tests can
+ * finish with that one; C19's generation is had by giving a date from
+ * 2026-04-14 on (firmware=YYYYMMDD), until the host turns a confirmed
+ * write followed by a hang into OK (issue 16 item 2) and this can become
+ * RP_SIM_FIRMWARE_NEWEST. It has every metadata key of table 2.3. */
+#define RP_SIM_FIRMWARE_DEFAULT 20260301u
 /* The Pi 5 flash gap of F19: more than 10 s, within 20 s. */
 #define RP_SIM_SLOW_REQUEST_MS 15000u
 
@@ -124,7 +132,8 @@ struct rp_sim_params {
 	enum rp_sim_fault fault;
 	enum rp_sim_step fault_step;
 	/* recovery.bin build date (YYYYMMDD) choosing the request script,
-	 * the metadata keys and the second stage's serial index; 0: newest. */
+	 * the metadata keys and the second stage's serial index; 0:
+	 * RP_SIM_FIRMWARE_DEFAULT. */
 	uint32_t firmware_date;
 	/* slow_request: how late the request after the flash comes; 0:
 	 * RP_SIM_SLOW_REQUEST_MS. */

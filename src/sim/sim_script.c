@@ -26,6 +26,12 @@ static const struct rp_sim_script_step bcm2711_bin[] = {
 	{ RP_SIM_ASK_DONE, NULL, RP_SIM_ROLE_NONE, RP_SIM_STEP_METADATA },
 };
 
+/* No DDR files for a 2711 recovery.bin: its 2026-08-04 build holds the
+ * strings mcb.bin and memsys00..08.bin too, but no log shows a 2711
+ * recovery.bin asking for them (C7, C8 end with the image and Done;
+ * C24a's nine memsys files came from bootfiles.bin's bootsys), so the
+ * model does not ask. */
+
 /* BCM2711 recovery.bin of the .upd era (C6, a 2024-04 build with UART;
  * F13): config.txt, vl805.sig, pieeprom.sig, pieeprom.upd; a .upd is
  * written and the board reboots (C6: renamed to .upd it flashed and

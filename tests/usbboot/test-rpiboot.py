@@ -223,9 +223,9 @@ def test_cm5_recovery5_json():
     jdir = os.path.join(WORK, "metadata")
     shutil.rmtree(jdir, ignore_errors=True)
     os.makedirs(jdir)
-    # A recovery.bin generation with EEPROM_UPDATE/EEPROM_HASH (>=
-    # 2025-11-27) and before the DDR requests of C19 (2026-04-14).
-    rc, out, rows = run("cm5-recovery5-j", ["soc=2712,firmware=20260301"],
+    # The model's default recovery.bin generation: with EEPROM_UPDATE and
+    # EEPROM_HASH (>= 2025-11-27), before the DDR requests of C19.
+    rc, out, rows = run("cm5-recovery5-j", ["soc=2712"],
                         ["-j", jdir, "-d", folder], expect_eeprom=image)
     check(rc == 0, f"rpiboot and the emulator exit 0 (got {rc})")
     no_failures(out, rows)
@@ -258,7 +258,8 @@ def test_cm5_c19_hang():
     # the C19 reporter's did. The EEPROM is written all the same.
     folder = os.path.join(COPY, "recovery5")
     image = os.path.join(folder, "pieeprom.bin")
-    rc, out, rows = run("cm5-c19", ["soc=2712"], ["-d", folder], expect_eeprom=image,
+    rc, out, rows = run("cm5-c19", ["soc=2712,firmware=20260812"], ["-d", folder],
+                        expect_eeprom=image,
                         stop_on="Cannot open file mcb.bin")
     check("Cannot open file mcb.bin" in out, "mcb.bin asked after the metadata (C19)")
     check(rc == 128 + signal.SIGTERM, f"rpiboot still waiting, ended by the test (got {rc})")
