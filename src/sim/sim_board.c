@@ -19,6 +19,7 @@
 #include "sim/sim_eeprom.h"
 #include "sim/sim_metadata.h"
 #include "sim/sim_script.h"
+#include "sim/sim_second_stage.h"
 #include "soc/soc.h"
 #include "util/clock.h"
 #include "util/endian.h"
@@ -31,6 +32,14 @@
 #define CONFIG_MAX (64u << 10)
 #define USB_SERIAL_DIGITS RP_SIM_USB_SERIAL_LEN
 #define FOREVER_MS (24u * 3600u * 1000u)
+/* After Done (or the acknowledged empty name) the board leaves the bus
+ * (F14: the host sees the device leave; F17: sessions end with the device
+ * vanishing). rpiboot acknowledges every empty-named message with a
+ * zero-length control OUT; the board leaves as soon as that arrives, and
+ * after DONE_LEAVE_MS without one. ASSUMPTION: no log times how long
+ * the device stays after Done; 500 ms leaves a host ample time to send
+ * the acknowledgement. */
+#define DONE_LEAVE_MS 500u
 
 /* Reports a board with GARBAGE_METADATA sends before the real ones: every
  * one must be dropped by the host without ending the session. */
@@ -64,6 +73,7 @@ enum rom_state {
 	ROM_SS_HEADER,
 	ROM_SS_DATA,
 	ROM_RETURN_CODE,    /* second stage received; status read pending */
+	ROM_STUCK,          /* status_stuck: the status read failed; the next header times out */
 	ROM_JUMPED,         /* off to the second stage */
 };
 
@@ -79,7 +89,8 @@ enum reply_kind {
 struct rp_sim_board {
 	struct rp_sim_params p;
 	const struct rp_soc *soc;
-	const struct rp_sim_script *script;
+	const struct rp_sim_script *script;   /* of the second stage running */
+	const struct rp_sim_script *recovery; /* this chip's recovery.bin of the firmware date */
 	size_t eeprom_size;
 	uint32_t date;
 	char usb_serial[USB_SERIAL_DIGITS + 1];
@@ -104,11 +115,19 @@ struct rp_sim_board {
 	size_t boot_msg_got;
 	uint8_t *ss;
 	size_t ss_len, ss_got;
+	enum rp_sim_second_stage_kind ss_kind;
+	bool ss_ran;           /* the ROM ran it (false: another chip's) */
+	bool rom_again;        /* comes back as the ROM at the next attach */
+	bool rom_again_fired;
+	bool stuck_fired, stuck_header_seen;
+	unsigned claim_failures;
+	char duid[RP_SIM_DUID_LEN + 1];
 
 	/* second stage */
 	size_t step;           /* in script->steps */
 	bool reading;          /* the FILE step's ReadFile comes next / is being answered */
 	bool finished;         /* said Done */
+	bool done_ack_open;    /* Done sent: a zero-length acknowledgement may come */
 	bool step_seen[RP_SIM_STEP_COUNT]; /* a request of the step was sent */
 	bool fault_fired;      /* one-shot faults (short transfer, bad command, odd name) */
 	unsigned hostile_sent, garbage_sent;
@@ -132,24 +151,25 @@ struct rp_sim_board {
 	uint8_t *eeprom;       /* NULL until written or inspected: an erased EEPROM */
 };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): the recovery.bin build date as a Unix time. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* F20: with no ts in the .sig, recovery.bin writes the bootloader's own
+ * build timestamp: the BUILD_TIMESTAMP=N of the image being written (every
+ * pieeprom-*.bin carries one). ASSUMPTION: an image without one gets 0. */
+static uint32_t image_build_timestamp(const uint8_t *img, size_t len)
 {
-	int64_t era;
-	unsigned yoe, doy, doe;
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
+	static const char key[] = "BUILD_TIMESTAMP=";
+	const size_t n = sizeof(key) - 1;
 
-static uint32_t build_timestamp(uint32_t date)
-{
-	int64_t days = days_from_civil(date / 10000, (date / 100) % 100, date % 100);
-	return (uint32_t)(days * 86400);
+	for (size_t i = 0; i + n < len; i++) {
+		uint64_t v = 0;
+		size_t k = i + n;
+		if (img[i] != 'B' || memcmp(img + i, key, n) != 0)
+			continue;
+		while (k < len && img[k] >= '0' && img[k] <= '9' && v <= UINT32_MAX)
+			v = v * 10 + (uint64_t)(img[k++] - '0');
+		if (k > i + n && v <= UINT32_MAX)
+			return (uint32_t)v;
+	}
+	return 0;
 }
 
 void rp_sim_timing_realistic(struct rp_sim_timing *t)
@@ -202,9 +222,10 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 	b->p.serial[sizeof(b->p.serial) - 1] = '\0';
 	if (!b->p.pid)
 		b->p.pid = rp_soc_default()->pid;
-	b->date = b->p.firmware_date ? b->p.firmware_date : RP_SIM_FIRMWARE_NEWEST;
+	b->date = b->p.firmware_date ? b->p.firmware_date : RP_SIM_FIRMWARE_DEFAULT;
 	b->soc = rp_soc_by_usb_id(RP_USB_VID_BROADCOM, b->p.pid);
-	b->script = rp_sim_script_for(b->p.pid, b->date);
+	b->recovery = rp_sim_script_for(b->p.pid, b->date);
+	b->script = b->recovery;
 	if (!b->soc || !rp_soc_has_eeprom(b->soc) || !b->script) {
 		free(b);
 		return NULL;
@@ -220,6 +241,8 @@ struct rp_sim_board *rp_sim_board_new(const struct rp_sim_params *p)
 	if (!b->p.slow_request_ms)
 		b->p.slow_request_ms = RP_SIM_SLOW_REQUEST_MS;
 	rp_sim_usb_serial(b->p.serial, b->usb_serial);
+	rp_sim_factory_uuid((uint32_t)strtoul(b->usb_serial, NULL, 16), b->duid);
+	b->ss_ran = p->second_stage;
 	b->eeprom_size = b->soc->eeprom_size;
 	b->stage = p->second_stage ? RP_STAGE_SECOND : RP_STAGE_ROM;
 	b->attached = true;
@@ -317,6 +340,15 @@ void rp_sim_board_apply_bus_change(struct rp_sim_board *b)
 		return;
 	}
 	b->attached = true;
+	if (b->rom_again) {
+		/* Back as the boot ROM (rom_again; another chip's second stage,
+		 * F22): it takes a whole new stage 1. */
+		b->rom_again = false;
+		b->stage = RP_STAGE_ROM;
+		b->rom = ROM_MSG_HEADER;
+		b->boot_msg_got = 0;
+		return;
+	}
 	b->stage = RP_STAGE_SECOND;
 	b->step = 0;
 	b->reading = false;
@@ -391,6 +423,26 @@ const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *l
 	return b->ss;
 }
 
+int rp_sim_board_second_stage_kind(const struct rp_sim_board *b, bool *ran)
+{
+	if (ran)
+		*ran = b->ss_ran;
+	return (int)b->ss_kind;
+}
+
+const char *rp_sim_board_factory_uuid(const struct rp_sim_board *b)
+{
+	return b->duid;
+}
+
+bool rp_sim_board_take_claim_failure(struct rp_sim_board *b)
+{
+	if (b->p.fault != RP_SIM_FAULT_CLAIM_FAILS || b->claim_failures >= 2)
+		return false;
+	b->claim_failures++;
+	return true;
+}
+
 const char *rp_sim_board_host_error(const struct rp_sim_board *b)
 {
 	return b->host_error[0] ? b->host_error : NULL;
@@ -422,6 +474,15 @@ static int leave(struct rp_sim_board *b)
 	return RP_ERR_NO_DEVICE;
 }
 
+/* Leave the bus for good in `ms` (0: as soon as the host looks). */
+static void leave_after(struct rp_sim_board *b, unsigned ms)
+{
+	b->gone = true;
+	b->change_pending = true;
+	b->change_attach = false;
+	b->change_at = rp_now_ms() + ms;
+}
+
 /* Reboot off the bus once busy work is done (a .upd flash, C6/C27): no
  * further request before that, then gone. */
 static void leave_when_ready(struct rp_sim_board *b)
@@ -445,6 +506,8 @@ static int gate(struct rp_sim_board *b, unsigned *ready_in_ms)
 	*ready_in_ms = 0;
 	if (!b->attached || b->leaving)
 		return RP_ERR_NO_DEVICE;
+	if (b->change_pending && !b->change_attach && b->change_at <= rp_now_ms())
+		return RP_ERR_NO_DEVICE; /* gone; the host has not applied it yet */
 	if (b->stalled)
 		return RP_ERR_PIPE;
 	if (b->silent) {
@@ -509,8 +572,46 @@ static void jump(struct rp_sim_board *b)
 		b->gone = true;
 }
 
-static int rom_control_out(struct rp_sim_board *b, uint32_t len)
+/* What the ROM does with the second stage it received: its own chip's
+ * recovery.bin (or bytes that are recognisably nothing else: the stand-ins
+ * tests send) runs the flash script of the firmware date; usbboot's
+ * bootsys/bootcode runs its own request chain (F14, F15); another chip's
+ * second stage does not run. F22 (a 2712 ROM silently rejecting a
+ * bootcode it will not run: the status still reads 0, no second stage
+ * appears, the device is found again as the ROM, C17) is the nearest
+ * evidence; the model then comes back as the ROM, which takes a new stage
+ * 1 (ASSUMPTION: C17's ROM timed out every later header, but that board
+ * kept being sent the same rejected image). */
+static void choose_script(struct rp_sim_board *b)
 {
+	const char *soc = NULL;
+	const struct rp_sim_script *chain = NULL;
+
+	b->ss_kind = rp_sim_second_stage_kind(b->ss, b->ss_len, &soc);
+	b->ss_ran = !soc || !strcmp(soc, b->soc->soc);
+	if (b->ss_ran && (b->ss_kind == RP_SIM_SS_BOOTSYS || b->ss_kind == RP_SIM_SS_BOOTCODE)) {
+		chain = rp_sim_script_chain((int)b->ss_kind, b->p.pid);
+		b->ss_ran = chain != NULL;
+	}
+	b->script = chain ? chain : b->recovery;
+	if (!b->ss_ran)
+		b->rom_again = true;
+}
+
+static int rom_control_out(struct rp_sim_board *b, uint32_t len, unsigned *ready_in_ms)
+{
+	if (b->rom == ROM_STUCK) {
+		/* status_stuck (C13): the first header after the failed status
+		 * read is never answered (the host times out, "Failed control
+		 * transfer (-7,24)"); the one after that starts a new stage 1.
+		 * ASSUMPTION: one timeout, then the ROM listens again. */
+		if (!b->stuck_header_seen) {
+			b->stuck_header_seen = true;
+			*ready_in_ms = FOREVER_MS;
+			return RP_ERR_AGAIN;
+		}
+		b->rom = ROM_MSG_HEADER;
+	}
 	switch (b->rom) {
 	case ROM_MSG_HEADER:
 		if (len != BOOT_MESSAGE_SIZE)
@@ -581,6 +682,7 @@ static int rom_bulk_out(struct rp_sim_board *b, const uint8_t *data, size_t len,
 	if (b->ss_got == b->ss_len) {
 		b->rom = ROM_RETURN_CODE;
 		b->ready_at = rp_now_ms() + b->p.timing.stage1_ms;
+		choose_script(b);
 		if (fault_at(b, RP_SIM_FAULT_STATUS_READ_FAILS, RP_SIM_STEP_STAGE1))
 			jump(b); /* F7: already reset when the host reads the status */
 	}
@@ -589,6 +691,14 @@ static int rom_bulk_out(struct rp_sim_board *b, const uint8_t *data, size_t len,
 
 static int rom_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size_t *actual)
 {
+	if (b->rom == ROM_RETURN_CODE && len == 4 &&
+	    fault_at(b, RP_SIM_FAULT_STATUS_STUCK, RP_SIM_STEP_STAGE1) && !b->stuck_fired) {
+		/* C13 "Failed : 0x0": the status read fails and the ROM does
+		 * not jump; it stays on the bus, stuck (see rom_control_out). */
+		b->stuck_fired = true;
+		b->rom = ROM_STUCK;
+		return RP_ERR_IO;
+	}
 	if (b->rom != ROM_RETURN_CODE)
 		return host_violation(b, "control IN of %zu bytes in boot ROM state %d", len,
 				      (int)b->rom);
@@ -598,6 +708,10 @@ static int rom_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size
 	 * open question 3), so the model has none. */
 	rp_put_le32(buf, 0);
 	*actual = 4;
+	if (fault_at(b, RP_SIM_FAULT_ROM_AGAIN, RP_SIM_STEP_STAGE1) && !b->rom_again_fired) {
+		b->rom_again_fired = true; /* C16, C17: found again as the ROM */
+		b->rom_again = true;
+	}
 	jump(b);
 	return RP_OK;
 }
@@ -727,12 +841,19 @@ static void flash(struct rp_sim_board *b, bool reboot)
 		fatal(b, RP_SIM_WRITE_FAILED);
 		return;
 	}
-	/* F20: the update timestamp from the .sig (else the build time of
-	 * this recovery.bin) goes into the image where rpi-eeprom-config
-	 * keeps it, before the sectors are compared. */
-	ts = b->sig_has_ts ? b->sig_ts : build_timestamp(b->date);
+	/* F20: the update timestamp from the .sig (else the bootloader
+	 * image's own BUILD_TIMESTAMP) goes into the image where
+	 * rpi-eeprom-config keeps it, before the sectors are compared. */
+	ts = b->sig_has_ts ? b->sig_ts : image_build_timestamp(b->image, b->image_len);
 	rp_sim_eeprom_stamp(b->image, b->image_len, b->soc->ab_ro_size, b->soc->ab_part_size, ts);
-	/* F18: read, rewrite only the sectors that differ, read back to verify. */
+	/* F18: read, rewrite only the sectors that differ, read back to
+	 * verify. With none differing recovery.bin prints "Bootloader
+	 * EEPROM is up to date" instead of "BOOT-EEPROM: UPDATED" (both
+	 * strings are in the 2711 and 2712 binaries; rpi-eeprom#64: a rerun
+	 * shows only '.'); EEPROM_UPDATE is then "success" all the same:
+	 * the binaries hold no other value for it than the success/fail
+	 * pair, and being up to date is not a failure (ASSUMPTION: no log
+	 * shows the metadata of such a run). */
 	b->reads = 2;
 	b->sectors = rp_sim_eeprom_write(b->eeprom, b->eeprom_size, b->image, b->image_len);
 	b->updated = true;
@@ -784,16 +905,15 @@ static bool next_metadata(struct rp_sim_board *b, char *name, size_t size)
 		.boot_rom = b->soc->model_boot_rom,
 		.board_rev = b->soc->model_board_rev,
 		.user_serial = (uint32_t)strtoul(b->usb_serial, NULL, 16),
+		.factory_uuid = b->duid,
 		.updated = b->updated,
 		.erased = b->erased,
 		.provisioned = config_set(b, C_PUBKEY),
+		.erase_asked = config_set(b, C_ERASE),
+		.provision_asked = config_set(b, C_PUBKEY),
 		.eeprom_hash = b->hash_value,
 	};
 	int k;
-
-	v.uuid[0] = 0x19a519a6u;
-	v.uuid[1] = 0x19ab0000u | ((uint32_t)b->p.mac[4] << 8) | b->p.mac[5];
-	v.uuid[2] = v.user_serial;
 	if (b->p.fault == RP_SIM_FAULT_GARBAGE_METADATA && b->garbage_sent < N_GARBAGE) {
 		snprintf(name, size, "%s", garbage_reports[b->garbage_sent]);
 		b->meta_pending = -1;
@@ -801,7 +921,7 @@ static bool next_metadata(struct rp_sim_board *b, char *name, size_t size)
 	}
 	if (config_set(b, C_NO_METADATA))
 		return false; /* recovery_metadata=0 (2.3) */
-	k = rp_sim_metadata_next(b->p.pid, b->date, b->meta_next);
+	k = rp_sim_metadata_next(b->p.pid, b->date, b->meta_next, &v);
 	if (k < 0)
 		return false;
 	rp_sim_metadata_format(b->p.pid, (unsigned)k, &v, name, size);
@@ -881,6 +1001,7 @@ static int s2_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size_
 
 	switch (s->ask) {
 	case RP_SIM_ASK_FILE:
+	case RP_SIM_ASK_FILE_OR_HANG:
 		cmd = b->reading ? 1 : 0;
 		snprintf(name, sizeof(name), "%s", s->name);
 		b->awaiting = b->reading ? REPLY_FILE : REPLY_SIZE;
@@ -910,7 +1031,14 @@ static int s2_control_in(struct rp_sim_board *b, uint8_t *buf, size_t len, size_
 		}
 		cmd = 2;
 		b->finished = true;
+		b->done_ack_open = true;
+		leave_after(b, DONE_LEAVE_MS);
 		break;
+	case RP_SIM_ASK_LEAVE:
+		/* Boots what it loaded: gone without Done (F14, C20). */
+		if (b->outcome == RP_SIM_RUNNING)
+			b->outcome = RP_SIM_BOOTED;
+		return leave(b);
 	default:
 		return host_violation(b, "model script error at step %zu", b->step);
 	}
@@ -951,9 +1079,18 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 
 	if (b->await_data)
 		return host_violation(b, "control OUT while %s data was still expected", s->name);
-	/* rpiboot answers Done (whose name is empty) with a zero-length write. */
-	if (b->finished && b->awaiting == REPLY_NONE && size == 0)
+	if (b->finished && b->awaiting == REPLY_NONE) {
+		/* rpiboot answers Done like every empty-named message, with a
+		 * zero-length write (F17, DESIGN.md 2): the board takes it and
+		 * leaves at once. */
+		if (!b->done_ack_open)
+			return host_violation(b, "control OUT (size %u) after Done", size);
+		b->done_ack_open = false;
+		if (size)
+			return host_violation(b, "Done answered with size %u, expected 0", size);
+		leave_after(b, 0);
 		return RP_OK;
+	}
 	switch (b->awaiting) {
 	case REPLY_NONE:
 		return host_violation(b, "control OUT (size %u) with no request outstanding", size);
@@ -966,8 +1103,10 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 		return RP_OK;
 	case REPLY_ACK:
 		b->awaiting = REPLY_NONE;
-		if (b->meta_pending == -2)
-			b->finished = true; /* the empty name, acknowledged */
+		if (b->meta_pending == -2) {
+			b->finished = true; /* the empty name, acknowledged: gone */
+			leave_after(b, 0);
+		}
 		else if (b->meta_pending == -1)
 			b->garbage_sent++;
 		else
@@ -977,10 +1116,15 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 		return RP_OK;
 	case REPLY_SIZE:
 		b->awaiting = REPLY_NONE;
-		if (s->ask == RP_SIM_ASK_FILE && size) {
+		if ((s->ask == RP_SIM_ASK_FILE || s->ask == RP_SIM_ASK_FILE_OR_HANG) && size) {
 			/* ReadFile of the same name comes next (F11). */
 			b->reading = true;
 			b->announced = size;
+			return RP_OK;
+		}
+		if (s->ask == RP_SIM_ASK_FILE_OR_HANG) {
+			/* C19: "Cannot open file mcb.bin", then nothing more. */
+			b->silent = true;
 			return RP_OK;
 		}
 		advance(b); /* missing (size 0), or a size query only */
@@ -1062,7 +1206,7 @@ int rp_sim_board_control_out(struct rp_sim_board *b, uint8_t request, uint16_t v
 		return host_violation(b, "control OUT with a %zu-byte data stage: rpiboot headers have none",
 				      len);
 	if (b->stage == RP_STAGE_ROM)
-		return rom_control_out(b, size);
+		return rom_control_out(b, size, ready_in_ms);
 	return s2_control_out(b, size);
 }
 

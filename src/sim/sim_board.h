@@ -55,6 +55,9 @@ enum rp_sim_fault {
 	RP_SIM_FAULT_SLOW_REQUEST,          /* the request after the flash comes slow_request_ms late */
 	RP_SIM_FAULT_VANISH_AFTER_METADATA, /* leaves right after its metadata (recovery_reboot=1) */
 	RP_SIM_FAULT_EMPTY_NAME_DONE,       /* ends with an empty name instead of Done */
+	RP_SIM_FAULT_ROM_AGAIN,             /* after stage 1 comes back as the ROM once (C16, C17) */
+	RP_SIM_FAULT_STATUS_STUCK,          /* status read fails, ROM stuck: next header times out once (C13) */
+	RP_SIM_FAULT_CLAIM_FAILS,           /* the first two interface claims fail with EBUSY (C13) */
 	/* hostile device (not hardware behaviour) */
 	RP_SIM_FAULT_STALL,                 /* stalls the endpoint at `fault_step` */
 	RP_SIM_FAULT_BAD_COMMAND,           /* sends a command number out of range */
@@ -75,6 +78,8 @@ enum rp_sim_fault {
  *  status_read_fails: stage1. open_fails_once: reenum.
  *  write_protected, slow_request: the flash (image). bad_sig: sig.
  *  vanish_after_metadata, empty_name_done: metadata.
+ *  rom_again, status_stuck, claim_fails: stage1 (claim_fails: the
+ *    first two claims, whichever enumeration they are on).
  *  bad_command, unterminated_name, hostile_name: the first request of
  *    config, sig, image or metadata. garbage_metadata: metadata.
  * "Leaving" takes effect for transfers at once (RP_ERR_NO_DEVICE) and on
@@ -106,6 +111,14 @@ enum rp_sim_step rp_sim_fault_natural_step(enum rp_sim_fault f);
 
 /* Firmware build dates (YYYYMMDD) of the recovery.bin being modelled. */
 #define RP_SIM_FIRMWARE_NEWEST 20260812u  /* newest rpi-eeprom release in the evidence snapshot */
+/* What a board plays when no date is given: the newest generation before
+ * the 2712 recovery.bin of 2026-04-14, which asks for DDR files after its
+ * metadata and hangs without them (C19). Every host this project tests can
+ * finish with that one; C19's generation is had by giving a date from
+ * 2026-04-14 on (firmware=YYYYMMDD), until the host turns a confirmed
+ * write followed by a hang into OK (issue 16 item 2) and this can become
+ * RP_SIM_FIRMWARE_NEWEST. It has every metadata key of table 2.3. */
+#define RP_SIM_FIRMWARE_DEFAULT 20260301u
 /* The Pi 5 flash gap of F19: more than 10 s, within 20 s. */
 #define RP_SIM_SLOW_REQUEST_MS 15000u
 
@@ -119,7 +132,8 @@ struct rp_sim_params {
 	enum rp_sim_fault fault;
 	enum rp_sim_step fault_step;
 	/* recovery.bin build date (YYYYMMDD) choosing the request script,
-	 * the metadata keys and the second stage's serial index; 0: newest. */
+	 * the metadata keys and the second stage's serial index; 0:
+	 * RP_SIM_FIRMWARE_DEFAULT. */
 	uint32_t firmware_date;
 	/* slow_request: how late the request after the flash comes; 0:
 	 * RP_SIM_SLOW_REQUEST_MS. */
@@ -195,6 +209,7 @@ enum rp_sim_outcome {
 	RP_SIM_GONE,           /* left the bus */
 	RP_SIM_ERASED,         /* erase_eeprom=1 done */
 	RP_SIM_NOT_UPDATED,    /* finished without an image to write */
+	RP_SIM_BOOTED,         /* ran a second stage that is not recovery.bin (bootsys, bootcode) and left */
 };
 enum rp_sim_outcome rp_sim_board_outcome(const struct rp_sim_board *b);
 /* The virtual SPI EEPROM (512 KiB for 2711, 2 MiB for 2712; erased 0xff at start). */
@@ -206,6 +221,17 @@ int rp_sim_board_set_eeprom(struct rp_sim_board *b, const uint8_t *data, size_t 
 void rp_sim_board_flash_stats(const struct rp_sim_board *b, size_t *sectors, unsigned *reads);
 /* The second stage the ROM received (to check recovery.bin arrived intact). */
 const uint8_t *rp_sim_board_second_stage(const struct rp_sim_board *b, size_t *len);
+/* What the ROM made of the second stage it received (an enum
+ * rp_sim_second_stage_kind, sim_second_stage.h; unknown before stage 1),
+ * and whether it ran it: false when it is another chip's (the ROM came
+ * back as the ROM instead, F22). */
+int rp_sim_board_second_stage_kind(const struct rp_sim_board *b, bool *ran);
+/* FACTORY_UUID as rpiboot decodes it (2712 boards; 18 characters). */
+const char *rp_sim_board_factory_uuid(const struct rp_sim_board *b);
+/* claim_fails (C13): true for each of the first two claims of the
+ * interface; a host's claim must then fail with EBUSY. */
+bool rp_sim_board_take_claim_failure(struct rp_sim_board *b);
+
 /* The first way the host broke the protocol (a reply out of turn, a
  * header with a data stage, a size that does not match, serving a
  * hostile name, ...), or NULL: the model is a test oracle of the host. */

@@ -39,6 +39,16 @@ static const struct fault_desc faults[RP_SIM_FAULT_COUNT] = {
 	[RP_SIM_FAULT_VANISH_AFTER_METADATA] = { "vanish_after_metadata", RP_SIM_STEP_METADATA,
 						  "F17, C10" },
 	[RP_SIM_FAULT_EMPTY_NAME_DONE] = { "empty_name_done", RP_SIM_STEP_METADATA, "F17" },
+	/* C16/C17: after "Successful read 4 bytes" the device was found
+	 * again as the ROM (idx 3); C14 likewise found 2711 again. The model
+	 * does it once, then takes a second stage 1. */
+	[RP_SIM_FAULT_ROM_AGAIN] = { "rom_again", RP_SIM_STEP_STAGE1, "C16, C17, C14" },
+	/* C13: "Failed : 0x0" (status read failed), then "Failed control
+	 * transfer (-7,24)": the ROM stayed on the bus and the next header
+	 * timed out. The model: one header times out, the next one works. */
+	[RP_SIM_FAULT_STATUS_STUCK] = { "status_stuck", RP_SIM_STEP_STAGE1, "C13, F7, F23" },
+	/* C13: "Failed to claim interface" twice, then success (F23). */
+	[RP_SIM_FAULT_CLAIM_FAILS] = { "claim_fails", RP_SIM_STEP_STAGE1, "C13, F23" },
 	/* hostile device (not hardware behaviour) */
 	[RP_SIM_FAULT_STALL] = { "stall", RP_SIM_STEP_IMAGE, NULL },
 	[RP_SIM_FAULT_BAD_COMMAND] = { "bad_command", RP_SIM_STEP_CONFIG, NULL },
@@ -71,6 +81,9 @@ static const char help_text[] =
 	"  slow_request           next request > 10 s after the flash (F19)\n"
 	"  vanish_after_metadata  leaves right after its metadata, no Done (recovery_reboot; F17)\n"
 	"  empty_name_done        ends with an empty name instead of Done (F17)\n"
+	"  rom_again              after stage 1 comes back as the ROM, once (C16, C17, C14)\n"
+	"  status_stuck           status read fails, ROM stuck: next header times out once (C13)\n"
+	"  claim_fails            the first two claims of the interface fail, EBUSY (C13)\n"
 	"  STEP:  stage1 (second-stage download), reenum (coming back after stage 1),\n"
 	"         config (config.txt), sig (pieeprom.sig), image (pieeprom.bin and the flash),\n"
 	"         metadata (reporting metadata)\n"

@@ -19,6 +19,12 @@ enum rp_sim_ask {
 	RP_SIM_ASK_FLASH_REBOOT,  /* the same, then reboot off the bus if it wrote (.upd, C6/C27) */
 	RP_SIM_ASK_METADATA,      /* the *KEY*VALUE reports (F16) */
 	RP_SIM_ASK_DONE,          /* command 2 (F17) */
+	/* GetFileSize NAME, ReadFile when found; when missing the board
+	 * hangs: no further request, still on the bus (C19). */
+	RP_SIM_ASK_FILE_OR_HANG,
+	/* Boots what it loaded: leaves the bus without Done (F14: "host then
+	 * sees the device leave"; C20: the gadget starts after boot.img). */
+	RP_SIM_ASK_LEAVE,
 };
 
 /* What the board does with a file's contents. */
@@ -47,5 +53,10 @@ struct rp_sim_script {
 /* The script of a chip's recovery.bin built on `date`; NULL for a chip
  * the model does not play. */
 const struct rp_sim_script *rp_sim_script_for(uint16_t pid, uint32_t date);
+
+/* The request chain of a second stage that is not recovery.bin, on chip
+ * pid: kind is an enum rp_sim_second_stage_kind (bootsys: F15; bootcode:
+ * F14). NULL when none is modelled (then the ROM does not run it). */
+const struct rp_sim_script *rp_sim_script_chain(int kind, uint16_t pid);
 
 #endif

@@ -345,6 +345,15 @@ static int sim_open(struct rp_source *base, const struct rp_device_info *info,
 		return rp_diag_set(d, RP_ERR_IO,
 				   "cannot open the board on %s: failed to open the device", info->port_path);
 	}
+	if (rp_sim_board_take_claim_failure(sl->b)) {
+		/* claim_fails (C13): opening includes claiming the interface,
+		 * which fails as libusb's EBUSY does. */
+		pthread_mutex_unlock(&sl->lock);
+		pthread_mutex_unlock(&s->lock);
+		return rp_diag_set(d, RP_ERR_BUSY,
+				   "cannot claim the interface of the board on %s: device or interface busy",
+				   info->port_path);
+	}
 	pthread_mutex_unlock(&sl->lock);
 	t = calloc(1, sizeof(*t));
 	if (!t) {

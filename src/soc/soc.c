@@ -6,21 +6,28 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* The device model's realistic figures (HARDWARE-EVIDENCE.md F19, 2.2).
- * Known: a 512 KiB SPI read takes 347-628 ms on a CM4 (C26), a 2 MiB read
- * 2 499 ms on a Pi 5 (C25); a 2711 ROM is off the bus ~2.6 s before the
- * second stage enumerates (C4); after a Pi 5 flash the next request can
- * come more than 10 s later but within 20 s (F19). NOT known (open
- * question 8): erase and write durations. The figures chosen are 10 ms
- * per 4 KiB sector erase and 6 ms per sector programmed, which puts a
- * full Pi 5 rewrite (read + 512 sectors + verify read) at ~13 s, inside
- * F19's 10-20 s, and a full CM4 rewrite at ~3 s. The ROM's own start of
- * the second stage is not timed anywhere: 20 ms. */
-#define CM4_TIMING { .stage1_ms = 20, .reenum_ms = 2600, .erase_ms = 128 * 10, \
+/* The device model's realistic figures (HARDWARE-EVIDENCE.md F6, F19,
+ * 2.2). Every figure that no log gives is marked ASSUMPTION with why.
+ *  - stage1_ms, the ROM's status after the second stage arrived: F6 says
+ *    the host reads it about 1 s later (rpiboot sleeps 1 s first) and C17
+ *    saw "Successful read 4 bytes" 3.1 s after sending the header; when
+ *    the ROM itself is ready inside that is not known. ASSUMPTION:
+ *    1000 ms, the shortest delay seen before a successful read.
+ *  - reenum_ms: a 2711 ROM is off the bus ~2.6 s before the second stage
+ *    enumerates (C4, kernel clock). No 2712 log times it (open question
+ *    4). ASSUMPTION for 2712: the same 2.6 s, since both ROMs drop off
+ *    when they jump and the second stage brings USB up again the same
+ *    way; a CM5 host test must not rely on it.
+ *  - verify_ms, one read of the whole EEPROM: 512 KiB in 347-628 ms on a
+ *    CM4 (C26), 2 MiB in 2 499 ms on a Pi 5 (C25).
+ *  - erase_ms/write_ms: NOT known (open question 8). ASSUMPTION: 10 ms
+ *    per 4 KiB sector erase and 6 ms per sector programmed, which puts a
+ *    full Pi 5 rewrite (read + 512 sectors + verify read) at ~13 s, inside
+ *    F19's "> 10 s, < 20 s", and a full CM4 rewrite at ~3 s. */
+#define CM4_TIMING { .stage1_ms = 1000, .reenum_ms = 2600, .erase_ms = 128 * 10, \
 		     .write_ms = 128 * 6, .verify_ms = 500 }
-/* 2712 re-enumeration is not captured (open question 4): the 2711 figure. */
-#define PI5_TIMING { .stage1_ms = 20, .reenum_ms = 2600, .erase_ms = 512 * 10, \
-		     .write_ms = 512 * 6, .verify_ms = 2500 }
+#define PI5_TIMING { .stage1_ms = 1000, .reenum_ms = 2600 /* ASSUMPTION, see above */, \
+		     .erase_ms = 512 * 10, .write_ms = 512 * 6, .verify_ms = 2500 }
 
 static const struct rp_soc soc_table[] = {
 	{

@@ -13,7 +13,9 @@
  *
  * The exit status is the child's (128+N if it died of signal N), 124 when
  * --timeout killed it, 70 on an emulator error, and 1 when --expect-eeprom
- * found an updated board whose EEPROM differs. */
+ * found an updated board whose EEPROM differs or when the program broke
+ * the protocol against any board (the model's host_error, also in the
+ * report): every test run through the emulator fails on it. */
 #include <errno.h>
 #include <getopt.h>
 #include <glib-unix.h>
@@ -79,6 +81,7 @@ static void usage(FILE *f)
 		"                            unplug=MS (pull out MS after the trigger)\n"
 		"                            unplug-after-bytes=N (pull out mid-transfer)\n"
 		"                            caps=HEX (usbdevfs capabilities)\n"
+		"                            speed=full (full-speed link, 64-byte packets)\n"
 		"  -s, --start-on TEXT     the trigger is the first output line of PROGRAM\n"
 		"                          containing TEXT (default: when PROGRAM starts)\n"
 		"  -T, --on-trigger CMD    run CMD with /bin/sh at the trigger, before the\n"
@@ -174,6 +177,8 @@ static int parse_board(struct emu_prog *p, const char *arg)
 			b->o.unplug_after_bulk_bytes = v;
 		else if (!strcmp(*it, "caps") && eq && !parse_uint(val, 0xffffffffu, &v))
 			b->o.caps = (uint32_t)v;
+		else if (!strcmp(*it, "speed") && eq && (!strcmp(val, "full") || !strcmp(val, "high")))
+			b->o.full_speed = !strcmp(val, "full");
 		else
 			rc = -1;
 	}
@@ -377,7 +382,7 @@ static const char *outcome_name(enum rp_sim_outcome o)
 		[RP_SIM_RUNNING] = "running",       [RP_SIM_UPDATED] = "updated",
 		[RP_SIM_REFUSED] = "refused",       [RP_SIM_WRITE_FAILED] = "write_failed",
 		[RP_SIM_GONE] = "gone",             [RP_SIM_ERASED] = "erased",
-		[RP_SIM_NOT_UPDATED] = "not_updated",
+		[RP_SIM_NOT_UPDATED] = "not_updated", [RP_SIM_BOOTED] = "booted",
 	};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
@@ -392,7 +397,7 @@ static void sha256_hex(const uint8_t *data, size_t len, char out[65])
 }
 
 static json_object *board_json(struct emu_prog *p, unsigned i, const uint8_t *expect,
-			       size_t expect_len, bool *mismatch)
+			       size_t expect_len, bool *mismatch, bool *host_error)
 {
 	json_object *o = json_object_new_object();
 	struct usb_emu_stats st;
@@ -432,6 +437,22 @@ static json_object *board_json(struct emu_prog *p, unsigned i, const uint8_t *ex
 		json_object_object_add(o, "second_stage_sha256", json_object_new_string(ss_hex));
 		free(ss);
 	}
+	{
+		bool ran = false;
+		const char *kind = usb_emu_second_stage_kind(p->emu, i, &ran);
+		char *herr = usb_emu_host_error(p->emu, i);
+		char *duid = usb_emu_factory_uuid(p->emu, i);
+		json_object_object_add(o, "second_stage", json_object_new_string(kind));
+		json_object_object_add(o, "second_stage_ran", json_object_new_boolean(ran));
+		json_object_object_add(o, "factory_uuid", json_object_new_string(duid ? duid : ""));
+		json_object_object_add(o, "host_error", herr ? json_object_new_string(herr) : NULL);
+		if (herr) {
+			*host_error = true;
+			fprintf(stderr, "rpiprov-usb-emu: board %u: host error: %s\n", i + 1, herr);
+		}
+		g_free(herr);
+		g_free(duid);
+	}
 	if (expect) {
 		bool same = ee && len == expect_len && !memcmp(ee, expect, len);
 		json_object_object_add(o, "eeprom_matches", json_object_new_boolean(same));
@@ -442,7 +463,7 @@ static json_object *board_json(struct emu_prog *p, unsigned i, const uint8_t *ex
 	return o;
 }
 
-static int write_report(struct emu_prog *p, bool *mismatch)
+static int write_report(struct emu_prog *p, bool *mismatch, bool *host_error)
 {
 	uint8_t *expect = NULL;
 	size_t expect_len = 0;
@@ -464,7 +485,7 @@ static int write_report(struct emu_prog *p, bool *mismatch)
 		}
 	}
 	for (unsigned i = 0; i < usb_emu_count(p->emu); i++) {
-		json_object *o = board_json(p, i, expect, expect_len, mismatch);
+		json_object *o = board_json(p, i, expect, expect_len, mismatch, host_error);
 		if (f)
 			fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
@@ -492,7 +513,7 @@ int main(int argc, char **argv)
 	};
 	struct emu_prog *p = g_new0(struct emu_prog, 1);
 	unsigned long v;
-	bool mismatch = false;
+	bool mismatch = false, host_error = false;
 	int c, rc = EXIT_EMU_ERROR;
 
 	p->n_boards = 1;
@@ -568,7 +589,7 @@ int main(int argc, char **argv)
 	g_main_loop_run(p->loop);
 	/* Let in-flight re-enumerations and removals land before looking. */
 	usb_emu_wait_settled(p->emu, 2000);
-	if (write_report(p, &mismatch) < 0)
+	if (write_report(p, &mismatch, &host_error) < 0)
 		goto out;
 	if (p->timed_out) {
 		fprintf(stderr, "rpiprov-usb-emu: %s did not finish within %u s: killed\n",
@@ -577,6 +598,10 @@ int main(int argc, char **argv)
 	} else if (mismatch) {
 		fprintf(stderr, "rpiprov-usb-emu: an updated board's EEPROM differs from %s\n",
 			p->expect_eeprom);
+		rc = 1;
+	} else if (host_error) {
+		/* A protocol error against the model fails the run even when the
+		 * program under test claims success. */
 		rc = 1;
 	} else if (WIFEXITED(p->child_status)) {
 		rc = WEXITSTATUS(p->child_status);

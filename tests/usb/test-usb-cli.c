@@ -212,12 +212,36 @@ static void test_list_no_usb(struct ctx *c)
 	g_free(err);
 }
 
+/* A protocol error by the program under test fails the emulator run
+ * (exit 1) and is in the board's report, even when the program itself
+ * exits 0: no emulator test can pass over one. */
+static void test_host_error_fails_run(struct ctx *c, const char *bad_host)
+{
+	static const char *const none[] = { NULL };
+	const char *rpiprov = c->rpiprov;
+	struct result r;
+
+	if (!bad_host) {
+		CHECK(!"usb-bad-host given as argv[2]");
+		return;
+	}
+	c->rpiprov = bad_host;
+	run(c, &r, none, none);
+	c->rpiprov = rpiprov;
+	CHECK_CONTAINS(r.out, "usb-bad-host: control transfer");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(jstr(board(&r, 0), "host_error"), "bRequest 1");
+	CHECK_CONTAINS(r.err, "host error");
+	result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	struct ctx c;
 
 	if (ctx_init(&c, argc, argv) < 0)
 		return EXIT_FAILURE;
+	RUN(test_host_error_fails_run(&c, argc > 2 ? argv[2] : NULL));
 	RUN(test_list_table(&c));
 	RUN(test_list_json(&c));
 	RUN(test_list_watch(&c));

@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <linux/usbdevice_fs.h>
 
+#include "sim/sim_second_stage.h"
 #include "soc/soc.h"
 #include "transport/devices.h"
 #include "usb_emu_desc.h"
@@ -42,6 +43,7 @@
  * a board with deny_access points there, so libusb's open() fails with
  * EACCES whoever runs the test (chmod alone does not stop root). */
 #define DENY_TARGET "/sys/devices/system/cpu/online"
+#define LINUX_USB_SPEED_FULL 2
 #define LINUX_USB_SPEED_HIGH 3
 /* open_fails_once (HARDWARE-EVIDENCE.md F8): the device node of a freshly
  * re-enumerated second stage is missing this long after its "add"
@@ -712,7 +714,8 @@ static void enumerate(void *p)
 	if (en->serial_index)
 		g_strlcpy(en->serial, rp_sim_board_serial(b->model), sizeof(en->serial));
 	emu_desc_board(&en->desc, rp_sim_board_pid(b->model), en->serial_index,
-		       b->opts.num_interfaces, rp_sim_board_short_config(b->model));
+		       b->opts.num_interfaces, rp_sim_board_short_config(b->model),
+		       b->opts.full_speed);
 	en->open_fails = rp_sim_board_take_open_failure(b->model);
 	g_ptr_array_add(b->enums, en);
 	g_mutex_unlock(&e->lock);
@@ -962,6 +965,8 @@ static int claim(struct emu_enum *en, UMockdevIoctlClient *client, UMockdevIoctl
 		r = -EINVAL;
 	else if (release)
 		en->claim[itf] = NULL;
+	else if (rp_sim_board_take_claim_failure(en->board->model))
+		r = -EBUSY; /* claim_fails (C13): "Failed to claim interface" */
 	else if (en->claim[itf] && en->claim[itf] != client &&
 		 umockdev_ioctl_client_get_connected(en->claim[itf]))
 		r = -EBUSY;
@@ -1061,7 +1066,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, gpoi
 		r = present ? -ENODATA : -ENODEV; /* no kernel driver bound */
 		break;
 	case USBDEVFS_GET_SPEED:
-		r = present ? LINUX_USB_SPEED_HIGH : -ENODEV;
+		r = !present ? -ENODEV : b->opts.full_speed ? LINUX_USB_SPEED_FULL : LINUX_USB_SPEED_HIGH;
 		break;
 	case USBDEVFS_CONNECTINFO: {
 		struct usbdevfs_connectinfo ci = { .devnum = en->address, .slow = 0 };
@@ -1279,6 +1284,33 @@ uint8_t *usb_emu_eeprom(struct usb_emu *e, unsigned i, size_t *len)
 uint8_t *usb_emu_second_stage(struct usb_emu *e, unsigned i, size_t *len)
 {
 	return copy_model_bytes(e, i, rp_sim_board_second_stage, len);
+}
+
+char *usb_emu_host_error(struct usb_emu *e, unsigned i)
+{
+	char *r;
+	g_mutex_lock(&e->lock);
+	r = g_strdup(rp_sim_board_host_error(board(e, i)->model));
+	g_mutex_unlock(&e->lock);
+	return r;
+}
+
+const char *usb_emu_second_stage_kind(struct usb_emu *e, unsigned i, bool *ran)
+{
+	int k;
+	g_mutex_lock(&e->lock);
+	k = rp_sim_board_second_stage_kind(board(e, i)->model, ran);
+	g_mutex_unlock(&e->lock);
+	return rp_sim_second_stage_kind_name((enum rp_sim_second_stage_kind)k);
+}
+
+char *usb_emu_factory_uuid(struct usb_emu *e, unsigned i)
+{
+	char *r;
+	g_mutex_lock(&e->lock);
+	r = g_strdup(rp_sim_board_factory_uuid(board(e, i)->model));
+	g_mutex_unlock(&e->lock);
+	return r;
 }
 
 static bool settled_locked(struct usb_emu *e)

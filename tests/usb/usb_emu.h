@@ -43,6 +43,7 @@ struct usb_emu_board_opts {
 	unsigned plug_delay_ms;       /* usb_emu_plug: appear this long after the call (0: now) */
 	bool second_stage;            /* appear already running the second stage (the ROM got a
 				       * dummy second stage before the board was "plugged") */
+	bool full_speed;              /* enumerate at full speed: 64-byte bulk packets (C11) */
 };
 
 /* What one board saw, over all its enumerations. */
@@ -85,6 +86,15 @@ const char *usb_emu_port_path(struct usb_emu *e, unsigned i);
 /* Copies (g_free/free) of the virtual EEPROM and of the second stage received. */
 uint8_t *usb_emu_eeprom(struct usb_emu *e, unsigned i, size_t *len);
 uint8_t *usb_emu_second_stage(struct usb_emu *e, unsigned i, size_t *len);
+
+/* The first protocol error the host made against board i (copy, g_free),
+ * or NULL: see rp_sim_board_host_error. */
+char *usb_emu_host_error(struct usb_emu *e, unsigned i);
+/* What the board's ROM made of its second stage (sim_second_stage.h kind
+ * name, "unknown" before stage 1) and whether it ran it. */
+const char *usb_emu_second_stage_kind(struct usb_emu *e, unsigned i, bool *ran);
+/* FACTORY_UUID as rpiboot decodes it (copy, g_free). */
+char *usb_emu_factory_uuid(struct usb_emu *e, unsigned i);
 
 /* Wait until no board has a pending bus change or plug (re-enumerations
  * done); false on timeout. */

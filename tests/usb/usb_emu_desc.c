@@ -49,9 +49,13 @@ static void endpoint(struct emu_desc *d, uint8_t address, uint8_t attributes, ui
 }
 
 void emu_desc_board(struct emu_desc *d, uint16_t pid, uint8_t serial_index,
-		    uint8_t num_interfaces, bool short_config)
+		    uint8_t num_interfaces, bool short_config, bool full_speed)
 {
+	/* F5: 512-byte bulk packets at high speed; C11: 64 at full speed. */
+	const uint16_t maxp = full_speed ? 64 : 512;
+
 	memset(d, 0, sizeof(*d));
+	d->full_speed = full_speed;
 	d->num_interfaces = num_interfaces == 2 ? 2 : 1;
 	device_descriptor(d, 0, 0x0a5c, pid, EMU_STRING_MANUFACTURER, EMU_STRING_PRODUCT,
 			  serial_index);
@@ -64,16 +68,16 @@ void emu_desc_board(struct emu_desc *d, uint16_t pid, uint8_t serial_index,
 		config_header(d, d->num_interfaces, (uint16_t)(9 + d->num_interfaces * (9 + 2 * 7)));
 	if (d->num_interfaces == 1) {
 		interface(d, 0, 2, 0xff, 0, 0);
-		endpoint(d, 0x81, 2, 512, 0);
-		endpoint(d, 0x01, 2, 512, 0);
+		endpoint(d, 0x81, 2, maxp, 0);
+		endpoint(d, 0x01, 2, maxp, 0);
 	} else {
 		/* The 2837 layout: mass storage first, the boot interface second. */
 		interface(d, 0, 2, 0x08, 0x06, 0x50);
-		endpoint(d, 0x82, 2, 512, 0);
-		endpoint(d, 0x02, 2, 512, 0);
+		endpoint(d, 0x82, 2, maxp, 0);
+		endpoint(d, 0x02, 2, maxp, 0);
 		interface(d, 1, 2, 0xff, 0, 0);
-		endpoint(d, 0x83, 2, 512, 0);
-		endpoint(d, 0x03, 2, 512, 0);
+		endpoint(d, 0x83, 2, maxp, 0);
+		endpoint(d, 0x03, 2, maxp, 0);
 	}
 }
 
@@ -139,9 +143,10 @@ char *emu_desc_record(const char *syspath, uint8_t bus, uint8_t address, const c
 		"A: busnum=%u\\n\nA: devnum=%u\\n\nA: devpath=%s\\n\n"
 		"A: idVendor=%04x\\n\nA: idProduct=%04x\\n\nA: bcdDevice=0000\\n\n"
 		"A: bDeviceClass=%02x\\n\nA: bNumConfigurations=1\\n\nA: bNumInterfaces=%2u\\n\n"
-		"A: bConfigurationValue=1\\n\nA: bMaxPacketSize0=64\\n\nA: speed=480\\n\n"
+		"A: bConfigurationValue=1\\n\nA: bMaxPacketSize0=64\\n\nA: speed=%s\\n\n"
 		"A: version= 2.00\\n\nA: product=%s\\n\n",
-		bus, address, devpath, vid, pid, d->bytes[4], d->num_interfaces, product);
+		bus, address, devpath, vid, pid, d->bytes[4], d->num_interfaces,
+		d->full_speed ? "12" : "480", product);
 	if (serial)
 		g_string_append_printf(s, "A: serial=%s\\n\n", serial);
 	g_string_append(s, "H: descriptors=");
