@@ -389,7 +389,7 @@ struct chip_files {
 	size_t image_size;
 	uint8_t *image;
 	char sha[65];
-	unsigned meta_keys; /* 2.3, newest firmware */
+	unsigned meta_keys; /* 2.3: the model's default build, no EEPROM_ERASE or SECURE_BOOT_PROVISION unasked */
 };
 
 static void put_file(const char *dir, const char *name, const void *data, size_t len)
@@ -463,8 +463,8 @@ static void tray_cleanup(const char *root, struct chip_files *c, size_t n)
 static void test_tray(const uint16_t *pids, unsigned n)
 {
 	struct chip_files c[2] = {
-		{ 0x2711, "2711", "bootcode4.bin", 512u * 1024u, NULL, "", 12 },
-		{ 0x2712, "2712", "bootcode5.bin", 2u * 1024u * 1024u, NULL, "", 15 },
+		{ 0x2711, "2711", "bootcode4.bin", 512u * 1024u, NULL, "", 10 },
+		{ 0x2712, "2712", "bootcode5.bin", 2u * 1024u * 1024u, NULL, "", 13 },
 	};
 	char root[512];
 	struct usb_payload pl = { 0 };

@@ -112,7 +112,8 @@ def child_pids(pid):
     return out
 
 
-def run(tag, boards, rpiboot_args, expect_eeprom=None, stop_after_done=0, stop_on=None):
+def run(tag, boards, rpiboot_args, expect_eeprom=None, stop_after_done=0, stop_on=None,
+        prog=None):
     """Run rpiboot as the emulator's child. boards: the emulator's -b
     settings per board. stop_after_done: end rpiboot (SIGTERM, by its
     process id) once it printed "Second stage boot server done" this
@@ -125,7 +126,7 @@ def run(tag, boards, rpiboot_args, expect_eeprom=None, stop_after_done=0, stop_o
             cmd += ["-b", f"{i + 1}:{b}"]
     if expect_eeprom:
         cmd += ["-e", expect_eeprom]
-    cmd += ["--", RPIBOOT] + rpiboot_args
+    cmd += ["--"] + (prog or [RPIBOOT]) + rpiboot_args
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          errors="replace")
     lines = []
@@ -351,6 +352,70 @@ def test_hardware_faults():
           f"status_stuck: updated: {rows}")
 
 
+# --- rpiprov beside rpiboot ---------------------------------------------------------
+# The same folders and boards, served by rpiprov through real libusb: where
+# rpiboot succeeds, rpiprov must too, and say so with its exit status.
+
+def rpiprov_run(tag, boards, args, expect_eeprom=None):
+    rc, out, rows = run(tag, boards, args, expect_eeprom=expect_eeprom,
+                        prog=[RPIPROV, "boot", "--timeout", "20s"])
+    for r in rows:
+        check(r.get("host_error") is None,
+              f"{tag}: board {r.get('board')}: no host error (got {r.get('host_error')!r})")
+    return rc, out, rows
+
+
+def test_rpiprov_usbboot_folders():
+    # usbboot's own folder, whose bootcode4.bin is a symlink out of it.
+    folder = os.path.join(COPY, "recovery")
+    image = os.path.join(folder, "pieeprom.bin")
+    rc, out, rows = rpiprov_run("rpiprov-cm4-recovery", [""], ["-d", folder], expect_eeprom=image)
+    check(rc == 0, f"rpiprov boot -d recovery: exit 0 (got {rc})")
+    check("1 verified OK" in out, "the board verified OK")
+    check(rows and rows[0]["outcome"] == "updated", f"updated: {rows}")
+    # Three boards one after another, as rpiboot -l takes them.
+    rc, out, rows = rpiprov_run("rpiprov-cm4-loop-3", ["", "", ""], ["-l", "-d", folder],
+                                expect_eeprom=image)
+    check(rc == 0, f"rpiprov boot -l: exit 0 once no board came (got {rc})")
+    check("3 boards: 0 served, 3 verified OK" in out, "three boards verified")
+
+
+def test_rpiprov_c19():
+    # C19: EEPROM_UPDATE=success and the served image's hash, then mcb.bin
+    # is missing and the board hangs. rpiboot waits for ever; rpiprov says
+    # OK at once, the verdict being known.
+    folder = os.path.join(COPY, "recovery5")
+    image = os.path.join(folder, "pieeprom.bin")
+    t0 = time.monotonic()
+    rc, out, rows = rpiprov_run("rpiprov-cm5-c19", ["soc=2712,firmware=20260812"],
+                                ["-d", folder], expect_eeprom=image)
+    check(rc == 0, f"rpiprov boot: a confirmed CM5 that then hangs is OK (exit {rc})")
+    check("1 verified OK" in out, "verified OK, not TIMEOUT")
+    check(time.monotonic() - t0 < 15, "long before the board deadline")
+
+
+def test_rpiprov_gadget():
+    # The mass-storage gadget never asks for pieeprom.bin: SERVED, exit 0.
+    folder = os.path.join(COPY, "mass-storage-gadget64")
+    for soc in ("2711", "2712"):
+        rc, out, rows = rpiprov_run(f"rpiprov-msg64-{soc}", [f"soc={soc}"], ["-d", folder])
+        check(rc == 0, f"{soc}: rpiprov boot -d mass-storage-gadget64: exit 0 (got {rc})")
+        check("1 served" in out and "SERVED" in out, f"{soc}: the board is SERVED")
+        check(rows and rows[0]["outcome"] == "booted", f"{soc}: the bootsys chain ran")
+
+
+def test_rpiprov_faults():
+    # What real boards did to hosts, under rpiprov: each board ends OK.
+    folder = os.path.join(COPY, "recovery")
+    image = os.path.join(folder, "pieeprom.bin")
+    for fault in ("fault=claim_fails", "speed=full", "fault=rom_again", "fault=status_stuck"):
+        rc, out, rows = rpiprov_run(f"rpiprov-{fault}", [fault], ["-d", folder],
+                                    expect_eeprom=image)
+        check(rc == 0, f"{fault}: exit 0 (got {rc})")
+        check("1 verified OK" in out, f"{fault}: verified OK")
+        check(rows and rows[0]["outcome"] == "updated", f"{fault}: updated: {rows}")
+
+
 def main():
     global COPY, RPIBOOT
     if not EMU or not WORK:
@@ -376,6 +441,10 @@ def main():
     case("mass-storage-gadget64 (bootfiles.bin) on CM4 and CM5", test_mass_storage_gadget)
     case("msd bootcode4.bin on CM4 (F14)", test_msd_bootcode4)
     case("claim_fails, speed=full, rom_again, status_stuck under rpiboot", test_hardware_faults)
+    case("rpiprov boot -d usbboot's recovery (symlinks), alone and -l with three", test_rpiprov_usbboot_folders)
+    case("rpiprov: a CM5 confirmed then hanging (C19) is OK at once", test_rpiprov_c19)
+    case("rpiprov boot -d mass-storage-gadget64: SERVED", test_rpiprov_gadget)
+    case("rpiprov: claim_fails, speed=full, rom_again, status_stuck", test_rpiprov_faults)
     return done()
 
 
