@@ -32,6 +32,9 @@ void rp_usb_describe(const struct rp_device_info *info, char *buf, size_t len);
 struct rp_usb_close_hook {
 	void (*fn)(void *ctx);
 	void *ctx;
+	/* A context of the transport's own (a device found again by a fresh
+	 * scan, see usb_source.c): exited once its handle is closed. */
+	libusb_context *own_ctx;
 };
 
 /* Open an enumerated device as a transport: claim the interface the

@@ -525,6 +525,58 @@ static int usb_next_event(struct rp_source *base, struct rp_source_event *ev, in
 	}
 }
 
+static int open_counted(struct usb_source *s, libusb_device *dev,
+			const struct rp_device_info *info, libusb_context *own_ctx,
+			struct rp_transport **out, struct rp_diag *d)
+{
+	struct rp_usb_close_hook hook = { .fn = transport_closed, .ctx = s, .own_ctx = own_ctx };
+	/* Counted before the first transfer, so that a lone worker finds
+	 * libusb's event handling free from the start. */
+	unsigned was = atomic_fetch_add(&s->open_transports, 1);
+	int r;
+
+	open_count_changed(s, was, was + 1);
+	r = rp_usb_transport_open(dev, info, s->bulk_chunk, &hook, out, d);
+	if (r != RP_OK)
+		transport_closed(s);
+	return r;
+}
+
+/* The board again, by what stays the same across libusb losing it: its
+ * bus, port path, ids and stage. An open that fails with ENOENT while the
+ * node is still being created (F8, C1) makes libusb take the device off
+ * its list for good, and no new uevent brings it back; a fresh context
+ * scans the bus anew. The transport keeps that context until it closes. */
+static int reopen_by_port(struct usb_source *s, const struct rp_device_info *info,
+			  struct rp_transport **out, struct rp_diag *d)
+{
+	libusb_context *ctx = NULL;
+	libusb_device **list = NULL;
+	ssize_t n;
+	int r = RP_ERR_NO_DEVICE;
+
+	if (libusb_init(&ctx) < 0)
+		return RP_ERR_NO_DEVICE;
+	n = libusb_get_device_list(ctx, &list);
+	for (ssize_t i = 0; i < n && r == RP_ERR_NO_DEVICE; i++) {
+		struct rp_device_info now;
+		if (!describe_device(list[i], false, &now) || now.vid != info->vid ||
+		    now.pid != info->pid || now.bus != info->bus || now.stage != info->stage ||
+		    strcmp(now.port_path, info->port_path) != 0)
+			continue;
+		snprintf(now.serial, sizeof(now.serial), "%s", info->serial);
+		now.id = info->id;
+		r = open_counted(s, list[i], &now, ctx, out, d);
+		if (r == RP_OK)
+			ctx = NULL; /* the transport's now */
+	}
+	if (n >= 0)
+		libusb_free_device_list(list, 1);
+	if (ctx)
+		libusb_exit(ctx);
+	return r;
+}
+
 static int usb_open(struct rp_source *base, const struct rp_device_info *info,
 		    struct rp_transport **out, struct rp_diag *d)
 {
@@ -532,7 +584,7 @@ static int usb_open(struct rp_source *base, const struct rp_device_info *info,
 	struct rp_device_info kinfo;
 	libusb_device *dev = NULL;
 	char board[160];
-	int r;
+	int r = RP_ERR_NO_DEVICE;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->lock);
@@ -542,22 +594,17 @@ static int usb_open(struct rp_source *base, const struct rp_device_info *info,
 			kinfo = s->known[i].info;
 		}
 	pthread_mutex_unlock(&s->lock);
-	if (!dev) {
+	if (dev) {
+		r = open_counted(s, dev, &kinfo, NULL, out, d);
+		libusb_unref_device(dev);
+	}
+	if (r == RP_ERR_NO_DEVICE && reopen_by_port(s, info, out, d) == RP_OK)
+		return RP_OK;
+	if (r == RP_ERR_NO_DEVICE) {
 		rp_usb_describe(info, board, sizeof(board));
 		return rp_diag_set(d, RP_ERR_NO_DEVICE, "%s left the bus before it could be opened",
 				   board);
 	}
-	{
-		struct rp_usb_close_hook hook = { .fn = transport_closed, .ctx = s };
-		/* Counted before the first transfer, so that a lone worker
-		 * finds libusb's event handling free from the start. */
-		unsigned was = atomic_fetch_add(&s->open_transports, 1);
-		open_count_changed(s, was, was + 1);
-		r = rp_usb_transport_open(dev, &kinfo, s->bulk_chunk, &hook, out, d);
-		if (r != RP_OK)
-			transport_closed(s);
-	}
-	libusb_unref_device(dev);
 	return r;
 }
 

@@ -125,6 +125,8 @@ static void usb_close(struct rp_transport *t)
 	/* Errors are expected here (the board may have left): nothing to do about them. */
 	libusb_release_interface(u->handle, u->iface);
 	libusb_close(u->handle);
+	if (u->on_close.own_ctx)
+		libusb_exit(u->on_close.own_ctx);
 	if (u->on_close.fn)
 		u->on_close.fn(u->on_close.ctx);
 	free(u);

@@ -559,12 +559,10 @@ int main(void)
 	RUN_NAMED("F7 status_read_fails",
 		  test_fault(&pl, RP_SIM_FAULT_STATUS_READ_FAILS, RP_SIM_STEP_STAGE1, RP_RESULT_OK, NULL));
 	/* The emulator hides the node of the re-enumerated board for a
-	 * while, but once umockdev's node has been moved away libusb never
-	 * opens it again (NO_DEVICE on every retry), so this case cannot show
-	 * the retry; it is shown in-process (sim faults: open_fails_once) and
-	 * against a scripted source (runner: open_fails_while_enumerating). */
-	RUN_SKIPPED_NAMED("F8 open_fails_once: the runner opens it again",
-			  "the emulated device node cannot be brought back (umockdev)");
+	 * while: the first open fails with ENOENT and libusb drops the device
+	 * for good; the source finds it again by its port and opens it. */
+	RUN_NAMED("F8 open_fails_once: the runner opens it again",
+		  test_fault(&pl, RP_SIM_FAULT_OPEN_FAILS_ONCE, RP_SIM_STEP_REENUM, RP_RESULT_OK, NULL));
 	RUN_NAMED("F17 empty_name_done",
 		  test_fault(&pl, RP_SIM_FAULT_EMPTY_NAME_DONE, RP_SIM_STEP_METADATA, RP_RESULT_OK, NULL));
 	RUN_NAMED("F17 vanish_after_metadata (recovery_reboot)",
