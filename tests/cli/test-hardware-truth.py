@@ -17,6 +17,7 @@ from taplib import case, check, done, skip_case  # noqa: E402
 
 RPIPROV = os.environ["RPIPROV_BIN"]
 FW = os.environ.get("RPIPROV_TEST_FIRMWARE", "")
+EMU = sys.argv[1] if len(sys.argv) > 1 else ""
 
 
 def run(args, cwd=None, timeout=120):
@@ -88,6 +89,43 @@ def test_wrong_chip_second_stage():
         check("rpiprov firmware fetch --soc 2712" in out, out)
 
 
+def old_recovery(path):
+    """A stand-in for a recovery.bin of 2025-01: its banner, chip string,
+    build date and the metadata it has (MAC_ADDR, no EEPROM_HASH), padded
+    to a recovery.bin's size. No such build is in the fixtures."""
+    text = (b"RPi: RECOVERY release DATE: 2025/01/01 vc_driver_sdram_init_2711 "
+            b"*MAC_ADDR*%e *BOOT_ROM*%08x ")
+    with open(path, "wb") as f:
+        f.write(text + bytes((i * 7) & 0xff for i in range(98000)))
+
+
+def test_unverified_through_usb():
+    """A board whose recovery.bin (2024-08-14 .. 2025-11-21) sends metadata
+    without EEPROM_HASH, through real libusb: UNVERIFIED and exit 0, said at
+    start; FAILED and exit 1 with --require-verified."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rec = os.path.join(tmp, "recovery.bin")
+        old_recovery(rec)
+        args = ["flash", "--image", os.path.join(FW, "2711", "pieeprom-2026-08-04.bin"),
+                "--recovery", rec, "--profile", "netboot", "--board-timeout", "20s"]
+        for strict in (False, True):
+            cmd = [EMU, "-t", "60", "-n", "1", "-b", "1:firmware=20250101", "--", RPIPROV] + args
+            if strict:
+                cmd.append("--require-verified")
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, NO_COLOR="1"))
+            out = p.stdout + p.stderr
+            check("cannot report EEPROM_HASH" in p.stderr and "2025-01-01" in p.stderr,
+                  f"said at start: {p.stderr}")
+            check("rpiprov firmware fetch" in p.stderr, "names the way to a newer recovery.bin")
+            if strict:
+                check(p.returncode == 1, f"--require-verified: exit 1 (got {p.returncode}): {out}")
+                check("FAILED" in p.stdout and "verified results required" in p.stdout, p.stdout)
+            else:
+                check(p.returncode == 0, f"UNVERIFIED exits 0 (got {p.returncode}): {out}")
+                check("UNVERIFIED" in p.stdout and "1 written but unverified" in out, out)
+
+
 def main():
     cases = [("usbboot's folders: file symlinks followed (boot -d)", test_usbboot_symlinks),
              ("flat folder, two chips, one CM4 recovery.bin: CM5 refused", test_flat_folder_two_chips),
@@ -97,6 +135,13 @@ def main():
             skip_case(name, "real firmware fixtures not found (RPIPROV_TEST_FIRMWARE)")
         else:
             case(name, fn)
+    name = "an old recovery.bin through USB: UNVERIFIED, exit 0; --require-verified fails"
+    if not EMU:
+        skip_case(name, "built without umockdev: no USB emulator")
+    elif not FW or not os.path.isdir(FW):
+        skip_case(name, "real firmware fixtures not found (RPIPROV_TEST_FIRMWARE)")
+    else:
+        case(name, test_unverified_through_usb)
     return done()
 
 

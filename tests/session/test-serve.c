@@ -625,6 +625,52 @@ static void test_leaves_after_metadata(void)
 	rp_payload_free(p);
 }
 
+/* An EEPROM that already held the image: recovery.bin reports only
+ * "success" or "fail" for EEPROM_UPDATE, and which one it says then is not
+ * known. With the served image's hash, "fail" is not a failed board:
+ * UNVERIFIED. With another hash it is. Without EEPROM_UPDATE, a matching
+ * hash alone is UNVERIFIED too. */
+static void test_update_fail_with_served_hash(void)
+{
+	char sha[65], report[128];
+	struct rp_payload *p = dir_payload("reboot");
+	struct script_board b;
+	struct rp_board_record rec;
+
+	sha_of_fill('R', 4096, sha);
+	snprintf(report, sizeof(report), "*EEPROM_HASH*%s", sha);
+	{
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL },   { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*fail", NULL }, { 0, report, NULL }, { 2, "", NULL },
+		};
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, 5, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_UNVERIFIED);
+		CHECK_CONTAINS(rec.error, "already held it");
+	}
+	{
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL },
+			{ 0, "*EEPROM_UPDATE*fail", NULL },
+			{ 0, "*EEPROM_HASH*0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			  NULL },
+			{ 2, "", NULL },
+		};
+		serve(p, RP_SESSION_FLASH, steps, 5, &b, &rec);
+		CHECK_EQ_INT(rec.result, RP_RESULT_FAILED);
+	}
+	{
+		const struct step steps[] = {
+			{ 0, "pieeprom.bin", NULL }, { 1, "pieeprom.bin", NULL }, { 0, report, NULL },
+			{ 2, "", NULL },
+		};
+		CHECK_EQ_INT(serve(p, RP_SESSION_FLASH, steps, 4, &b, &rec), RP_OK);
+		CHECK_EQ_INT(rec.result, RP_RESULT_UNVERIFIED);
+		CHECK_CONTAINS(rec.error, "did not report EEPROM_UPDATE");
+	}
+	rp_payload_free(p);
+}
+
 /* F19: a board writing its EEPROM can be silent for longer than one
  * request timeout; the host waits up to the board's deadline. */
 static void test_slow_request(void)
@@ -734,6 +780,7 @@ int main(void)
 	RUN(test_slow_request());
 	RUN(test_unsafe_names_answered_missing());
 	RUN(test_verdict_once_confirmed());
+	RUN(test_update_fail_with_served_hash());
 	rc = test_result();
 	{
 		char cmd[300];
