@@ -75,6 +75,14 @@ def test_flat_folder_two_chips():
         check("1 OK" in out and "1 failed" in out, out)
         lines = [ln for ln in p.stdout.splitlines() if "1-1.2" in ln]
         check(lines and "FAILED" in lines[0] and "firmware fetch --soc 2712" in lines[0], str(lines))
+        # With the CM5's own recovery.bin in DIR/2712, --image DIR serves
+        # both chips, as the search path does (it used to keep to one).
+        os.makedirs(os.path.join(flat, "2712"))
+        shutil.copy(os.path.join(FW, "2712", "recovery.bin"), os.path.join(flat, "2712"))
+        p = run(["flash", "--image", flat, "--profile", "netboot", "--simulate", "2",
+                 "--sim-soc", "2711,2712", "--board-timeout", "10s"])
+        check(p.returncode == 0, f"both chips served: exit {p.returncode}: {p.stdout}{p.stderr}")
+        check("2 boards: 2 OK" in p.stdout, p.stdout)
 
 
 def test_wrong_chip_second_stage():
