@@ -57,7 +57,9 @@ static const struct rp_soc soc_table[] = {
 		.rom_serial_index = 3, .second_serial_index = { 4, 1 },
 		.second_serial_since = { 20220101, 0 },
 		.rom_short_config = true, /* F4: C4, C5, C11, C13 */
-		/* c03141: a CM4 revision code seen in real metadata (2.3). */
+		/* c03141: a CM4 revision code, the example the value formats of
+		 * 2.3 give (not a capture). BOOT_ROM 0000c8b0: ASSUMPTION, no
+		 * source gives a 2711 ROM's value. */
 		.model_boot_rom = 0x0000c8b0, .model_board_rev = 0xc03141,
 		.model_timing = CM4_TIMING,
 	},
