@@ -857,6 +857,25 @@ static bool finished_by_leaving(struct ctx *c, struct serve_state *s, int r)
 	return s->served_image && !hash_expected(c, s);
 }
 
+/* What to check when a board stops at this point, in the words of the
+ * causes real boards show: after reading the image recovery.bin checks the
+ * .sig and writes; a rejected signature stops it with a blink code (C15),
+ * a write-protected EEPROM makes it give up without metadata (C9, C26,
+ * C28); a board that goes before the image often lacks power (C21, C22). */
+static const char *stop_hint(const struct serve_state *s, int r)
+{
+	if (r != RP_ERR_TIMEOUT && r != RP_ERR_NO_DEVICE)
+		return "";
+	if (s->served_image && !s->got_metadata)
+		return "; it read the image and said nothing more: check that the EEPROM is not "
+		       "write-protected (WP jumper or eeprom_write_protect), that the board accepts the "
+		       "signature (pieeprom.sig, a signed boot.conf), and its power supply";
+	if (!s->served_file && !s->got_metadata)
+		return "; it stopped before asking for anything: check the power supply, the USB cable "
+		       "and hub, and that the second stage is one this board runs";
+	return "";
+}
+
 /* Once the write is confirmed, nothing the board does can undo it: a
  * transfer that times out, stalls or finds the board gone ends the session
  * instead of failing it. */
@@ -872,7 +891,7 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 {
 	uint8_t msg[RP_FILE_REQUEST_SIZE];
 	struct serve_state *s;
-	char what[RP_PAYLOAD_NAME_MAX + 64];
+	char what[RP_PAYLOAD_NAME_MAX + 320]; /* the request, and what to check */
 	uint64_t t0 = rp_now_ms();
 	unsigned n;
 	struct ctx c;
@@ -925,7 +944,8 @@ int rp_session_serve(struct rp_transport *t, const struct rp_session_opts *o,
 			break;
 		}
 		if (r != RP_OK) {
-			snprintf(what, sizeof(what), "waiting for the next request (after %s)", s->last);
+			snprintf(what, sizeof(what), "waiting for the next request (after %s)%s", s->last,
+				 stop_hint(s, r));
 			transfer_failed(&c, r, c.request_ms, what);
 			break;
 		}

@@ -62,11 +62,12 @@ static const struct expect matrix[] = {
 	 * opens it again, as rpiboot does */
 	{ "open_fails_once", "reenum", RP_RESULT_OK, NULL, NULL },
 	/* C9, C25, C26, C28: the write fails, the board gives up without metadata */
-	{ "write_protected", "image", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
-	  "after pieeprom.bin" },
-	/* C15: a rejected .sig is fatal: the board stops */
+	{ "write_protected", "image", RP_RESULT_TIMEOUT, "after pieeprom.bin",
+	  "not write-protected (WP jumper or eeprom_write_protect)" },
+	/* C15: a rejected .sig is fatal: the board stops; the message names
+	 * both causes, since the host cannot tell them apart */
 	{ "bad_sig", "sig", RP_RESULT_TIMEOUT, "board deadline passed while waiting for the next request",
-	  "after pieeprom.bin" },
+	  "that the board accepts the signature" },
 	/* F19: a request more than a request timeout late is waited for */
 	{ "slow_request", "image", RP_RESULT_OK, NULL, NULL },
 	/* recovery_reboot=1 (F17): judged from the metadata it sent */
