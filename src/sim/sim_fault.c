@@ -66,24 +66,26 @@ static const char *const steps[RP_SIM_STEP_COUNT] = {
 	[RP_SIM_STEP_METADATA] = "metadata",
 };
 
-/* Only hardware behaviour, each with its evidence (HARDWARE-EVIDENCE.md);
- * test-sim checks it against the table above. */
+/* Only hardware behaviour, said in words: the ids of doc/hardware.md
+ * behind each line are in the table above (rp_sim_fault_evidence), not
+ * in text a user reads. test-sim checks the list against the table. */
 static const char help_text[] =
 	"FAULT[@STEP][:BOARD]  inject FAULT into board BOARD (1-based; all boards if omitted)\n"
 	"  at STEP (default: the fault's natural step). What real boards were seen doing:\n"
-	"  leave                  leaves the bus; @reenum (default): never comes back (C22, F22)\n"
-	"  silent                 stops answering, the host waits (C3)\n"
-	"  short                  accepts fewer bytes than sent (C23, C11)\n"
-	"  status_read_fails      resets before the 4-byte status read, still comes back (F7, C13)\n"
-	"  open_fails_once        first open of the second stage fails (F8, C1)\n"
-	"  write_protected        EEPROM write fails, board gives up, no metadata (C9, C25, C26, C28)\n"
-	"  bad_sig                pieeprom.sig rejected: fatal, board stops (C15, F12)\n"
-	"  slow_request           next request > 10 s after the flash (F19)\n"
-	"  vanish_after_metadata  leaves right after its metadata, no Done (recovery_reboot; F17)\n"
-	"  empty_name_done        ends with an empty name instead of Done (F17)\n"
-	"  rom_again              after stage 1 comes back as the ROM, once (C16, C17, C14)\n"
-	"  status_stuck           status read fails, ROM stuck: next header times out once (C13)\n"
-	"  claim_fails            the first two claims of the interface fail, EBUSY (C13)\n"
+	"  leave                  leaves the bus; @reenum (default): never comes back\n"
+	"  silent                 stops answering, the host waits\n"
+	"  short                  takes fewer bytes than sent in one transfer\n"
+	"  status_read_fails      resets before the 4-byte status read, still comes back\n"
+	"  open_fails_once        the first open of the second stage fails (still enumerating)\n"
+	"  write_protected        the EEPROM write fails, the board gives up without metadata\n"
+	"  bad_sig                pieeprom.sig rejected: fatal, the board stops\n"
+	"  slow_request           the next request comes > 10 s after the flash (a Pi 5)\n"
+	"  vanish_after_metadata  leaves right after its metadata, no Done (recovery_reboot=1)\n"
+	"  empty_name_done        ends with an empty name instead of Done\n"
+	"  rom_again              after stage 1 comes back as the boot ROM, once\n"
+	"  status_stuck           the status read fails and the ROM is stuck: the next\n"
+	"                         boot message times out once\n"
+	"  claim_fails            the first two claims of the interface fail (busy)\n"
 	"  STEP:  stage1 (second-stage download), reenum (coming back after stage 1),\n"
 	"         config (config.txt), sig (pieeprom.sig), image (pieeprom.bin and the flash),\n"
 	"         metadata (reporting metadata)\n"

@@ -1113,8 +1113,10 @@ static void test_source_serials(void)
 	src->ops->destroy(src);
 }
 
-/* The --sim-fault help and the README list exactly the hardware faults,
- * each with its evidence; the hostile device's are in neither. */
+/* The --sim-fault help and the README list exactly the hardware faults;
+ * the hostile device's are in neither. Each hardware fault has its ids in
+ * doc/hardware.md, and the help (read by users, who have no such page
+ * open) says what the board does in words, citing no id. */
 static void test_fault_table(void)
 {
 	const char *help = rp_sim_fault_help();
@@ -1139,17 +1141,16 @@ static void test_fault_table(void)
 		snprintf(row, sizeof(row), "  %s ", rp_sim_fault_name(fl));
 		CHECK_EQ_INT(rp_sim_fault_is_hardware(fl), i < RP_SIM_FAULT_FIRST_HOSTILE);
 		CHECK_EQ_INT(strstr(help, row) != NULL, rp_sim_fault_is_hardware(fl));
-		if (ev) {
-			/* The first citation of the table appears on the help line. */
-			char cite[16];
-			size_t n = strcspn(ev, ",;");
-			snprintf(cite, sizeof(cite), "%.*s", (int)n, ev);
-			CHECK_CONTAINS(strstr(help, row), cite);
-		}
+		CHECK_EQ_INT(ev != NULL, rp_sim_fault_is_hardware(fl));
 		if (readme) {
 			snprintf(row, sizeof(row), "| `%s` |", rp_sim_fault_name(fl));
 			CHECK_EQ_INT(strstr(readme, row) != NULL, rp_sim_fault_is_hardware(fl));
 		}
+	}
+	for (const char *p = help; *p; p++) {
+		bool id = (*p == 'C' || *p == 'F') && p[1] >= '0' && p[1] <= '9' &&
+			  (p == help || p[-1] == ' ' || p[-1] == '(' || p[-1] == ',');
+		CHECK(!id);
 	}
 	free(readme);
 }
