@@ -53,3 +53,10 @@ def done():
     if _failures:
         print(f"{_failures} check(s) failed", file=sys.stderr)
     return 1 if _failures else 0
+
+
+def skip_case(name, reason):
+    """One case that cannot run here, with the reason (TAP's # SKIP)."""
+    global _cases
+    _cases += 1
+    print(f"ok {_cases} - {name.replace('#', '%23')} # SKIP {reason}", flush=True)

@@ -211,6 +211,7 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 	for (size_t i = 0; r == RP_OK && i < n; i++) {
 		r = add_prepared(*payload, &prep[i], d);
 		c->run.synthetic = c->run.synthetic || prep[i].synthetic;
+		cli_synthetic_note(&c->run.synth, &prep[i]);
 	}
 	if (r == RP_OK)
 		r = rp_payload_check_configs(*payload, d);

@@ -51,7 +51,7 @@ struct cli_station {
 	struct rp_record_origin origin;
 	struct cli_signals sig;
 	struct cli_outq out; /* all that is said while the station runs */
-	bool synthetic;      /* a simulation serving the synthetic image: every line says so */
+	struct cli_synthetic synth; /* whose boards were served synthetic firmware: their lines say so */
 };
 
 static void usage(FILE *out)
@@ -206,7 +206,8 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 	} else {
 		static const char mark[] = "[synthetic] ";
 		char line[1024 + sizeof(mark)];
-		size_t skip = c->synthetic ? 0 : sizeof(mark) - 1;
+		size_t skip = ev->record && cli_synthetic_board(&c->synth, ev->record->soc)
+			      ? 0 : sizeof(mark) - 1;
 		size_t len;
 		if (c->lv)
 			rp_liveview_event(c->lv, ev, rp_now_ms()); /* the totals for systemd */
@@ -359,6 +360,25 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 			 sum->records_queued == 1 ? "" : "s");
 	if (r->aborted)
 		cli_warn("the run was aborted: boards in flight were abandoned");
+}
+
+/* A simulation never writes into the records a configuration file names
+ * (production's report, database and metadata): only into those named on
+ * its own command line, which are applied after this. */
+static void drop_file_records(struct rp_station_config *cfg, const char *path)
+{
+	char **fields[] = { &cfg->report, &cfg->database, &cfg->metadata_dir, &cfg->spool };
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		any = any || *fields[i];
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+	cfg->allow_db_offline = false;
+	if (any)
+		cli_info("--simulate: not writing the records %s names (report, db, metadata_dir, "
+			 "spool); give --report/--db/--metadata-dir to keep this run's", path);
 }
 
 int cmd_station(int argc, char **argv)
@@ -527,6 +547,8 @@ int cmd_station(int argc, char **argv)
 			return ret == RP_ERR_INVALID_ARG ? CLI_EXIT_DATAERR : cli_exit_code(ret);
 		}
 		file_loaded = true;
+		if (sim_args.boards)
+			drop_file_records(&cfg, config_path);
 	}
 	for (unsigned i = 0; i < n_kv; i++) {
 		if (rp_station_config_set(&cfg, RP_CONFIG_CLI, kv[i].key, kv[i].value, &d) < 0) {
@@ -637,7 +659,7 @@ int cmd_station(int argc, char **argv)
 	c.origin.run_id = rp_station_run_id(c.station);
 	for (size_t i = 0; i < rp_station_n_prepared(c.station); i++) {
 		const struct rp_prepared *p = rp_station_prepared_set(c.station, i);
-		c.synthetic = c.synthetic || p->synthetic;
+		cli_synthetic_note(&c.synth, p);
 		cli_print_warnings(p->warnings);
 		cli_info("station %s, run %s: serving BCM%s boards %s (sha256 %.16s...)%s%s",
 			 c.origin.station, c.origin.run_id, p->soc,

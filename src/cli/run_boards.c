@@ -71,7 +71,7 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s%s\n",
 				 rec->serial[0] ? rec->serial : "-", rec->port_path,
 				 rp_board_result_name(rec->result), secs,
-				 rc->run->synthetic ? "  synthetic image" : "",
+				 cli_synthetic_board(&rc->run->synth, rec->soc) ? "  synthetic image" : "",
 				 rec->error[0] ? "  " : "", rec->error);
 		size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 		cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
@@ -188,7 +188,8 @@ static int open_records(struct run_ctx *rc, struct rp_runner_opts *ro, struct rp
 	struct rp_recorder_opts o = { .sinks = sinks, .on_error = record_error,
 				      .on_written = board_recorded, .ctx = rc,
 				      .spool_path = rc->run->records.spool,
-				      .open_later = rc->run->records.allow_offline };
+				      .open_later = rc->run->records.allow_offline,
+				      .simulated = rc->run->sim.boards != 0 };
 	int r;
 
 	rp_origin_buf_init(&rc->origin, NULL, NULL);

@@ -8,6 +8,7 @@
 #ifndef RP_RECORDS_QUERY_H
 #define RP_RECORDS_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,9 +20,12 @@ struct rp_query_window {
 	int64_t since; /* INT64_MIN: from the beginning */
 	int64_t until; /* exclusive; INT64_MAX: no end (an attempt stored with
 			* start INT64_MAX is still in) */
+	/* false: real boards' attempts only; true: simulated boards' only
+	 * (a report shows them apart, never mixed into production figures). */
+	bool simulated;
 };
 
-#define RP_QUERY_ALL ((struct rp_query_window){ INT64_MIN, INT64_MAX })
+#define RP_QUERY_ALL ((struct rp_query_window){ INT64_MIN, INT64_MAX, false })
 
 struct rp_query_totals {
 	uint64_t attempts, ok, failed;
