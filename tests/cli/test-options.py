@@ -134,7 +134,20 @@ def test_rpi_eeprom_config_line():
               f"--edit refused with the reason: {r.stderr!r}")
 
 
+def test_did_you_mean():
+    for typo, meant in (("flsh", "flash"), ("statoin", "station"), ("firmwre", "firmware"),
+                        ("REPORT", "report"), ("lst", "list")):
+        r = run([typo, "--simulate", "1"])
+        check(r.returncode == 64 and f"unknown command '{typo}'" in r.stderr and
+              f"Did you mean 'rpiprov {meant}'?" in r.stderr, f"{typo}: {r.returncode} {r.stderr!r}")
+    r = run(["help", "flsh"])
+    check(r.returncode == 64 and "Did you mean 'rpiprov flash'?" in r.stderr, f"help flsh: {r.stderr!r}")
+    r = run(["frobnicate"])
+    check(r.returncode == 64 and "Did you mean" not in r.stderr, f"nothing near: no guess: {r.stderr!r}")
+
+
 case("one meaning per short option", test_one_meaning)
+case("a mistyped command suggests the nearest", test_did_you_mean)
 case("station takes the payload letters of prepare", test_shorts_take_effect)
 case("-q, -v, --debug everywhere", test_verbosity_everywhere)
 case("an error is said once", test_error_said_once)
