@@ -14,6 +14,7 @@
  *   station = line-3 (name written into every record)
  *   allow_otp_permanent = no
  *   strict = no (unknown boot.conf keys are errors)
+ *   force = no (a 'set' key no bootloader knows is written anyway)
  *   http = 127.0.0.1:8080 (web dashboard and /metrics; station/http_server.h)
  *   http_token_file = /etc/rpiprov/http-token (needed to listen beyond loopback)
  *
@@ -55,6 +56,7 @@ struct rp_station_config {
 	unsigned board_timeout_ms;     /* 0: the runner's default */
 	bool allow_otp_permanent;
 	bool strict;
+	bool force;                    /* write a 'set' key no bootloader knows */
 	/* private: which keys were given, and by whom (duplicate and override rules) */
 	unsigned given_file_[32], given_cli_[32];
 };

@@ -146,7 +146,20 @@ def test_did_you_mean():
     check(r.returncode == 64 and "Did you mean" not in r.stderr, f"nothing near: no guess: {r.stderr!r}")
 
 
+def test_unknown_key():
+    for cmd in (["flash", "--simulate", "1"], ["station", "--simulate", "1", "--plain"]):
+        r = run(cmd + ["--set", "BOOT_ORDR=0xf21"])
+        errors = [l for l in r.stderr.splitlines() if "BOOT_ORDR" in l]
+        check(r.returncode == 64 and len(errors) == 1 and "did you mean BOOT_ORDER?" in errors[0] and
+              "--force" in errors[0], f"{cmd[0]} --set BOOT_ORDR: {r.returncode} {r.stderr!r}")
+        r = run(cmd + ["--set", "BOOT_ORDR=0xf21", "--force"])
+        check(r.returncode == 0, f"{cmd[0]} --force writes it: {r.returncode} {r.stderr[-300:]!r}")
+    r = run(["flash", "--simulate", "1", "--set", "userdata3=0x1234", "--set", "USB_MSD_LUN_TIMEOUT=2000"])
+    check(r.returncode == 0, f"documented keys and families are fine: {r.stderr[-300:]!r}")
+
+
 case("one meaning per short option", test_one_meaning)
+case("a boot.conf key no bootloader knows is an error unless --force", test_unknown_key)
 case("a mistyped command suggests the nearest", test_did_you_mean)
 case("station takes the payload letters of prepare", test_shorts_take_effect)
 case("-q, -v, --debug everywhere", test_verbosity_everywhere)
