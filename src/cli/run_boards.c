@@ -21,6 +21,9 @@ struct run_ctx {
 	struct rp_recorder *recorder; /* every finished board, to every --report/--db/-j */
 	struct rp_origin_buf origin;
 	struct cli_outq out; /* everything said while boards are in flight */
+	/* Boards that did not finish OK, and those of them refused by the
+	 * device node's permissions (only the event thread writes them). */
+	unsigned not_ok, refused_access;
 };
 
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
@@ -118,6 +121,10 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 				      rec->port_path, ev->file, (unsigned long long)ev->total);
 		break;
 	case RP_RUNNER_BOARD_FINISHED:
+		if (rec->result != RP_RESULT_OK && rec->result != RP_RESULT_SERVED) {
+			rc->not_ok++;
+			rc->refused_access += rec->error_code == RP_ERR_ACCESS;
+		}
 		rp_recorder_submit(rc->recorder, rec);
 		break;
 	default:
@@ -163,8 +170,11 @@ static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary 
 {
 	const struct cli_run *run = rc->run;
 
+	/* Every failure was the device node's permissions: a setup to fix
+	 * (udev rules, plugdev), said as such (77), not a bad board. */
 	if (sum->failed + sum->timeout + sum->left)
-		return CLI_EXIT_FAILED;
+		return rc->not_ok && rc->refused_access == rc->not_ok ? CLI_EXIT_NOPERM
+								      : CLI_EXIT_FAILED;
 	if (sum->idle_timed_out && (!sum->finished || sum->finished < count)) {
 		if (run->explain_timeout)
 			cli_info("timed out after %llu s without %s",

@@ -406,7 +406,10 @@ int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag
 	}
 	q->c = PQconnectdb(conninfo);
 	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
-		ret = pg_error(q, d, rp_pg_connect_error(q->c), "cannot connect");
+		int code = rp_pg_connect_error(q->c);
+		/* Not reached (refused, no route, no socket): the service is
+		 * unavailable (69), as the report's help says, not an I/O error. */
+		ret = pg_error(q, d, code == RP_ERR_IO ? RP_ERR_NETWORK : code, "cannot connect");
 		q_close(&q->base);
 		return ret;
 	}

@@ -170,8 +170,8 @@ int rp_sqlite_query_open(const char *path, struct rp_query **out, struct rp_diag
  * the --db of the sink takes it, password refused likewise. Everything is
  * read in one read-only repeatable-read transaction, so the figures of one
  * report agree with each other while stations keep writing.
- * RP_ERR_NOT_FOUND: no such database or no rpiprov tables; RP_ERR_IO: the
- * server cannot be reached; RP_ERR_ACCESS: authentication;
+ * RP_ERR_NOT_FOUND: no such database or no rpiprov tables; RP_ERR_NETWORK:
+ * the server cannot be reached; RP_ERR_ACCESS: authentication;
  * RP_ERR_UNSUPPORTED: a newer schema. */
 int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag *d);
 
