@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/out_queue.h"
+#include "cli/status_line.h"
+#include "cli/verbosity.h"
 #include "records/metadata_json.h"
 #include "records/origin.h"
 #include "records/record_json.h"
@@ -24,7 +28,24 @@ struct run_ctx {
 	/* Boards that did not finish OK, and those of them refused by the
 	 * device node's permissions (only the event thread writes them). */
 	unsigned not_ok, refused_access;
+	/* Between "waiting" and the verdict: on a terminal one status line
+	 * (every board's phase and progress, redrawn), otherwise a plain line
+	 * per phase; nothing with -q. */
+	bool status_tty, phase_lines;
+	struct cli_status status;
 };
+
+static void progress_mode(struct run_ctx *rc)
+{
+	const char *term = getenv("TERM");
+	struct winsize ws;
+
+	if (cli_verbosity() < CLI_NORMAL)
+		return;
+	rc->status_tty = isatty(STDERR_FILENO) == 1 && !(term && !strcmp(term, "dumb"));
+	rc->phase_lines = !rc->status_tty && !(rc->run->verbose & CLI_SHOW_PHASES);
+	rc->status.width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+}
 
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
 			struct rp_diag *d)
@@ -99,6 +120,11 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 	const struct rp_board_record *rec = ev->record;
 	unsigned show = rc->run->verbose;
 
+	if (rc->status_tty && cli_status_event(&rc->status, ev, rp_now_ms())) {
+		char line[sizeof(rc->out.status)];
+		cli_status_format(&rc->status, line, sizeof(line));
+		cli_outq_status(&rc->out, line);
+	}
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:
 		/* Always said: a board that is silently skipped looks like a hang. */
@@ -114,8 +140,17 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 		if (show & CLI_SHOW_PHASES)
 			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s: %s", rec->port_path,
 				      rp_phase_name(ev->phase));
+		else if (rc->phase_lines)
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s %s: %s", rec->port_path,
+				      rec->serial[0] ? rec->serial : "-",
+				      cli_status_words(ev->phase, NULL, 0, 0));
 		break;
 	case RP_RUNNER_PROGRESS:
+		/* The image sent: the board writes its EEPROM now, the long wait. */
+		if (rc->phase_lines && ev->done == ev->total && ev->file && !strcmp(ev->file, "pieeprom.bin"))
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s %s: %s", rec->port_path,
+				      rec->serial[0] ? rec->serial : "-",
+				      cli_status_words(RP_PHASE_SERVE, ev->file, ev->done, ev->total));
 		if ((show & CLI_SHOW_FILES) && ev->done == ev->total)
 			cli_outq_info(&rc->out, CLI_OUT_PROGRESS, "%s: sent %s (%llu bytes)",
 				      rec->port_path, ev->file, (unsigned long long)ev->total);
@@ -262,6 +297,7 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	}
 	if (run->waiting)
 		cli_info("%s", run->waiting);
+	progress_mode(&rc);
 	cli_outq_start(&rc.out);
 	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	r = rp_runner_run(rc.runner, &sum, &d);
