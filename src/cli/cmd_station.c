@@ -204,19 +204,33 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 			free(line);
 		}
 	} else {
+		/* In the journal, a board that did not end OK is a warning
+		 * (journalctl -p warning finds it), the rest information. */
 		static const char mark[] = "[synthetic] ";
-		char line[1024 + sizeof(mark)];
-		size_t skip = ev->record && cli_synthetic_board(&c->synth, ev->record->soc)
-			      ? 0 : sizeof(mark) - 1;
-		size_t len;
+		const struct rp_board_record *r = ev->record;
+		bool failed = ev->type == RP_RUNNER_BOARD_FINISHED && r && r->result != RP_RESULT_OK &&
+			      r->result != RP_RESULT_SERVED;
+		const char *prio = c->journal ? cli_journal_prefix(STDOUT_FILENO, failed ? CLI_PRIO_WARNING
+											   : CLI_PRIO_INFO)
+					      : "";
+		char line[1024 + sizeof(mark) + 4];
+		size_t head = strlen(prio) + sizeof(mark) - 1;
+		bool synthetic = r && cli_synthetic_board(&c->synth, r->soc);
+		size_t len, at = 0;
 		if (c->lv)
 			rp_liveview_event(c->lv, ev, rp_now_ms()); /* the totals for systemd */
 		len = rp_liveview_format_line(ev, c->journal ? RP_LIVEVIEW_NO_TIME : rp_wall_now_ms(),
-					      line + sizeof(mark) - 1, 1024);
-		memcpy(line, mark, sizeof(mark) - 1);
+					      line + head, 1024);
+		/* Right before the text: the mark, then the priority. */
+		at = head;
+		if (synthetic) {
+			at -= sizeof(mark) - 1;
+			memcpy(line + at, mark, sizeof(mark) - 1);
+		}
+		at -= strlen(prio);
+		memcpy(line + at, prio, strlen(prio));
 		if (len)
-			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + skip,
-				     len + sizeof(mark) - 1 - skip);
+			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + at, len + head - at);
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -210,19 +211,24 @@ static void put_vprintf(struct cli_outq *q, enum cli_out_kind kind, const char *
 
 void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, ...)
 {
+	char prefix[32];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "%srpiprov: ", cli_journal_prefix(STDERR_FILENO, CLI_PRIO_INFO));
 	va_start(ap, fmt);
-	put_vprintf(q, kind, "rpiprov: ", fmt, ap);
+	put_vprintf(q, kind, prefix, fmt, ap);
 	va_end(ap);
 }
 
 void cli_outq_warn(struct cli_outq *q, const char *fmt, ...)
 {
+	char prefix[32];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "%srpiprov: warning: ",
+		 cli_journal_prefix(STDERR_FILENO, CLI_PRIO_WARNING));
 	va_start(ap, fmt);
-	put_vprintf(q, CLI_OUT_KEEP, "rpiprov: warning: ", fmt, ap);
+	put_vprintf(q, CLI_OUT_KEEP, prefix, fmt, ap);
 	va_end(ap);
 }
 

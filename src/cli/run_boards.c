@@ -92,7 +92,10 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 		/* Every part is bounded by its field in the record. */
 		char line[sizeof(rec->serial) + sizeof(rec->port_path) + sizeof(rec->error) + 64];
 		double secs = (double)(rec->end_unix_ms - rec->start_unix_ms) / 1000.0;
-		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s%s\n",
+		bool ok = rec->result == RP_RESULT_OK || rec->result == RP_RESULT_SERVED;
+		/* In the journal, a board that did not end OK is a warning. */
+		int n = snprintf(line, sizeof(line), "%s%-16s %-12s %-7s %6.2fs%s%s%s\n",
+				 cli_journal_prefix(STDOUT_FILENO, ok ? CLI_PRIO_INFO : CLI_PRIO_WARNING),
 				 rec->serial[0] ? rec->serial : "-", rec->port_path,
 				 rp_board_result_name(rec->result), secs,
 				 cli_synthetic_board(&rc->run->synth, rec->soc) ? "  synthetic image" : "",
