@@ -6,7 +6,7 @@ _rpiprov()
     local cur prev words cword
     _init_completion || return
 
-    local commands="eeprom digest prepare flash boot list station report help"
+    local commands="eeprom digest prepare flash boot list station report firmware help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
         return
@@ -23,6 +23,12 @@ _rpiprov()
                 return
             fi
             ;;
+        firmware)
+            if [[ $cword -eq 2 ]]; then
+                COMPREPLY=($(compgen -W "list fetch" -- "$cur"))
+                return
+            fi
+            ;;
     esac
     case $prev in
         --profile|-P)
@@ -30,7 +36,13 @@ _rpiprov()
             return
             ;;
         --soc|--sim-soc)
-            COMPREPLY=($(compgen -W "2711 2712" -- "$cur"))
+            local socs="2711 2712"
+            [[ $cmd == firmware ]] && socs="2711 2712 all"
+            COMPREPLY=($(compgen -W "$socs" -- "$cur"))
+            return
+            ;;
+        --channel)
+            COMPREPLY=($(compgen -W "default latest" -- "$cur"))
             return
             ;;
         --sim-timing)

@@ -56,7 +56,7 @@ def done():
 
 
 def skip_case(name, reason):
-    """One TAP case that cannot run here, listed as skipped with why."""
+    """One case that cannot run here, with the reason (TAP's # SKIP)."""
     global _cases
     _cases += 1
     print(f"ok {_cases} - {name.replace('#', '%23')} # SKIP {reason}", flush=True)

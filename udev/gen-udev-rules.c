@@ -3,6 +3,7 @@
  *   gen-udev-rules access OUT         -> 60-rpiprov.rules
  *   gen-udev-rules autoprovision OUT  -> 61-rpiprov-autoprovision.rules
  * Run by meson at build time; the output is installed, never edited. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ struct flavour {
 	const char *name;
 	const char *header;
 	const char *extra;  /* appended to ACCESS, or NULL */
+	bool eeprom_only;   /* only chips with a bootloader EEPROM (nothing to provision on the others) */
 };
 
 static const struct flavour flavours[] = {
@@ -36,6 +38,7 @@ static const struct flavour flavours[] = {
 		"# through the plugdev group.\n"
 		"#\n" GENERATED,
 		NULL,
+		false,
 	},
 	{
 		"autoprovision",
@@ -49,9 +52,12 @@ static const struct flavour flavours[] = {
 		"# (and 60-rpiprov.rules, which grants the access) to /etc/udev/rules.d/ and\n"
 		"# run `udevadm control --reload`.\n"
 		"#\n"
-		"# The access rules are repeated so this file works on its own.\n"
+		"# Only for the chips that have a bootloader EEPROM: a board without one\n"
+		"# (BCM2835/2837 and the like) has nothing to provision. The access rules\n"
+		"# are repeated so this file works on its own.\n"
 		"#\n" GENERATED,
 		START_STATION,
+		true,
 	},
 };
 
@@ -63,6 +69,8 @@ static int write_rules(FILE *f, const struct flavour *fl)
 	fputs(fl->header, f);
 	fputc('\n', f);
 	for (size_t i = 0; i < n; i++) {
+		if (fl->eeprom_only && !rp_soc_has_eeprom(&socs[i]))
+			continue;
 		fprintf(f, "# %s (%s)\n", socs[i].chip, socs[i].boards);
 		fprintf(f, MATCH ", ATTR{idVendor}==\"%04x\", ATTR{idProduct}==\"%04x\", " ACCESS "%s%s\n",
 			socs[i].vid, socs[i].pid, fl->extra ? ", " : "", fl->extra ? fl->extra : "");

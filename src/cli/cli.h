@@ -57,6 +57,14 @@ void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A result on stderr ("rpiprov: ..."): said under -q too. */
 void cli_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Syslog priorities journald reads at the start of a line it is given
+ * through a stream (SyslogLevelPrefix=, on by default). */
+enum cli_priority { CLI_PRIO_ERR = 3, CLI_PRIO_WARNING = 4, CLI_PRIO_INFO = 6 };
+/* "<N>" when fd is the journal's stream (JOURNAL_STREAM names its device
+ * and inode, as systemd sets it for a service), so `journalctl -p warning`
+ * finds errors and failed boards; "" on a terminal, a file or a pipe. */
+const char *cli_journal_prefix(int fd, enum cli_priority prio);
+
 /* An option's value through util/parse.h: 0, or the usage error's exit
  * code after printing "rpiprov CMD: OPT: why". Every option that takes a
  * time accepts the same forms (30s, 2m, 1h, 500ms, plain seconds). */

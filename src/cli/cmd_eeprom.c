@@ -19,6 +19,7 @@
 #include "image/sig.h"
 #include "records/json_fields.h"
 #include "util/fileio.h"
+#include "util/timefmt.h"
 
 #define MAX_EDITS 64
 #define CONFIG_MAX_INPUT (1u << 20)
@@ -199,25 +200,31 @@ static void info_text(const struct rp_eeprom *img, const struct info *in, bool v
 static int info_json(const struct rp_eeprom *img, const struct info *in, bool verbose)
 {
 	json_object *root = json_object_new_object(), *files = json_object_new_array();
-	char date[64];
+	char date[RP_TIME_ISO_MAX];
 
 	rp_json_add(root, "image", json_object_new_string(img->label));
 	rp_json_add(root, "size", json_object_new_int64((int64_t)img->size));
 	rp_json_add(root, "soc", json_object_new_string(img->soc->soc));
 	rp_json_add(root, "ab", json_object_new_boolean(img->ab));
 	if (in->built >= 0) {
-		utc(in->built, date, sizeof(date));
+		/* ISO 8601 UTC, as every JSON time of rpiprov (README: JSON shapes). */
+		rp_time_format_iso(in->built <= INT64_MAX / 1000 ? in->built * 1000 : INT64_MAX, date);
 		rp_json_add(root, "build_timestamp", json_object_new_int64(in->built));
 		rp_json_add(root, "build_date", json_object_new_string(date));
 	} else {
 		rp_json_add_null(root, "build_timestamp");
+		rp_json_add_null(root, "build_date");
 	}
 	rp_json_add(root, "secure_boot_capable",
 			       json_object_new_boolean(in->built >= RP_EEPROM_SECURE_BOOT_MIN_TS));
-	if (in->update_set)
+	if (in->update_set) {
+		rp_time_format_iso((int64_t)in->update_ts * 1000, date);
 		rp_json_add(root, "update_timestamp", json_object_new_int64(in->update_ts));
-	else
+		rp_json_add(root, "update_date", json_object_new_string(date));
+	} else {
 		rp_json_add_null(root, "update_timestamp");
+		rp_json_add_null(root, "update_date");
+	}
 	for (size_t i = 0; i < img->n_sec; i++) {
 		const struct rp_eeprom_section *s = &img->sec[i];
 		if (s->magic != RP_EEPROM_MAGIC_FILE)
@@ -230,7 +237,12 @@ static int info_json(const struct rp_eeprom *img, const struct info *in, bool ve
 		json_object_array_add(files, f);
 	}
 	rp_json_add(root, "files", files);
-	rp_json_add(root, "config_signed", json_object_new_string(in->signed_state));
+	/* A boolean, as JSON booleans are; the detail beside it. */
+	rp_json_add(root, "config_signed", json_object_new_boolean(!strcmp(in->signed_state, "yes")));
+	rp_json_add(root, "config_signature",
+		    json_object_new_string(!strcmp(in->signed_state, "yes") ? "rsa"
+					   : !strcmp(in->signed_state, "no") ? "none"
+					   : in->signed_state));
 	rp_json_add(root, "pubkey_embedded", json_object_new_boolean(in->pubkey));
 	if (in->has_order) {
 		json_object *bo = json_object_new_object();

@@ -253,7 +253,12 @@ static int cmd_list_fw(int argc, char **argv)
 		choose(s[i], c.dir, &ch[i]);
 	r = c.json ? list_json(&files, s, n, ch) : list_text(&files, s, n, ch);
 	rp_fw_list_free(&files);
-	return r;
+	/* Nothing flash could use, for any SoC asked about: a script checking
+	 * for firmware sees it in the status (66, input missing). */
+	for (size_t i = 0; r == CLI_EXIT_OK && i < n; i++)
+		if (ch[i].r == RP_OK)
+			return CLI_EXIT_OK;
+	return r == CLI_EXIT_OK ? CLI_EXIT_NOINPUT : r;
 }
 
 struct progress {
@@ -318,6 +323,15 @@ static int cmd_fetch(int argc, char **argv)
 		progress_end(&prog);
 		if (r < 0) {
 			rp_diag_prefix(&d, "BCM%s %s", s[i]->soc, o.channel);
+			/* Offline, or behind a firewall: say where a mirror goes. */
+			if (r == RP_ERR_NETWORK && !c.base_url && !getenv("RPIPROV_FIRMWARE_URL")) {
+				char msg[sizeof(d.msg)];
+				snprintf(msg, sizeof(msg), "%s", rp_diag_message(&d));
+				rp_diag_set(&d, r, "%s; without access to GitHub, point --base-url or "
+					    "RPIPROV_FIRMWARE_URL at a mirror of raspberrypi/rpi-eeprom's "
+					    "firmware-<soc> folders, or put images in RPIPROV_FIRMWARE_DIR",
+					    msg);
+			}
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = cli_fail(&d);
 			else

@@ -219,6 +219,7 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 	for (size_t i = 0; r == RP_OK && i < n; i++) {
 		r = add_prepared(*payload, &prep[i], d);
 		c->run.synthetic = c->run.synthetic || prep[i].synthetic;
+		cli_synthetic_note(&c->run.synth, &prep[i]);
 	}
 	/* A chip whose image was found but whose recovery.bin was not (or is
 	 * another chip's) is refused now, and its boards fail at once with

@@ -32,6 +32,9 @@ static void usage(FILE *out)
 		"      --csv         machine-readable CSV: section,station,item,metric,value\n"
 		"      --json        the summary as one JSON object (times ISO 8601 UTC, null\n"
 		"                    when absent)\n"
+		"      --include-simulated\n"
+		"                    also the attempts of simulated boards (--simulate), in a\n"
+		"                    section of their own; without it they are left out\n"
 		"  -h, --help        show this help\n\n"
 		"Exit status: 0 success; 64 usage; 65 not an rpiprov database; 66 no database;\n"
 		"69 the database server cannot be reached; 77 access refused.\n",
@@ -302,14 +305,13 @@ static void json_totals(struct json_object *o, const struct rp_query_totals *t, 
 	json_object_object_add(o, "last", json_time(t->attempts > 0, t->last_unix_ms));
 }
 
-static int print_json(const struct rp_report_summary *s, const char *db)
+static struct json_object *json_summary(const struct rp_report_summary *s, const char *db)
 {
 	struct json_object *o = json_object_new_object(), *arr;
 	struct rp_query_totals t;
-	const char *text;
 
 	if (!o)
-		return -1;
+		return NULL;
 	rp_json_add(o, "database", json_object_new_string(db));
 	json_object_object_add(o, "since", json_time(s->window.since != INT64_MIN, s->window.since));
 	json_object_object_add(o, "until", json_time(s->window.until != INT64_MAX, s->window.until));
@@ -376,8 +378,24 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 		json_object_array_add(arr, r);
 	}
 	rp_json_add(o, "serials", arr);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-						 JSON_C_TO_STRING_NOSLASHESCAPE);
+	return o;
+}
+
+/* The real boards' summary; simulated boards' attempts apart: their own
+ * summary under "simulated" (sim not NULL), else only how many were left out. */
+static int print_json(const struct rp_report_summary *s, const struct rp_report_summary *sim,
+		      uint64_t sim_left_out, const char *db)
+{
+	struct json_object *o = json_summary(s, db);
+	const char *text = NULL;
+
+	if (o && sim)
+		rp_json_add(o, "simulated", json_summary(sim, db));
+	else if (o)
+		rp_json_add(o, "simulated_left_out", json_object_new_uint64(sim_left_out));
+	if (o)
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text)
 		printf("%s\n", text);
 	json_object_put(o);
@@ -386,20 +404,23 @@ static int print_json(const struct rp_report_summary *s, const char *db)
 
 int cmd_report(int argc, char **argv)
 {
-	enum { OPT_CSV = 256, OPT_JSON };
+	enum { OPT_CSV = 256, OPT_JSON, OPT_INCLUDE_SIMULATED };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "include-simulated", no_argument, NULL, OPT_INCLUDE_SIMULATED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db_path = RP_DB_DEFAULT_PATH;
 	struct rp_query_window w = RP_QUERY_ALL;
-	bool csv = false, json = false;
-	struct rp_report_summary s;
+	bool csv = false, json = false, include_sim = false;
+	struct rp_report_summary s, sim;
+	struct rp_query_window sim_w;
+	struct rp_query_totals sim_t = { 0 };
 	struct rp_query *q;
 	char q_name[sizeof(q->name)];
 	struct rp_diag d;
@@ -426,6 +447,9 @@ int cmd_report(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_INCLUDE_SIMULATED:
+			include_sim = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
@@ -437,6 +461,9 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
 	if (csv && json)
 		return cli_usage_error("report", "--csv and --json cannot be combined");
+	if (csv && include_sim)
+		return cli_usage_error("report", "--include-simulated shows simulated boards in a "
+				       "section of their own: use it with the text report or --json");
 	if (w.until <= w.since)
 		return cli_usage_error("report", "--until must be after --since");
 
@@ -448,19 +475,44 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "%s", d.msg);
 	if (ret < 0)
 		return cli_fail(&d);
+	/* Simulated boards (--simulate) are never production: left out, and
+	 * counted apart when asked for. */
+	sim_w = w;
+	sim_w.simulated = true;
+	memset(&sim, 0, sizeof(sim));
 	ret = rp_report_summary_build(q, &w, &s, &d);
+	if (ret == RP_OK && include_sim) {
+		ret = rp_report_summary_build(q, &sim_w, &sim, &d);
+		if (ret < 0)
+			rp_report_summary_free(&s);
+	} else if (ret == RP_OK) {
+		ret = rp_query_totals(q, &sim_w, &sim_t, &d);
+		if (ret < 0)
+			rp_report_summary_free(&s);
+	}
 	/* Never the connection string as typed: it is shown without secrets. */
 	snprintf(q_name, sizeof(q_name), "%s", q->name);
 	rp_query_close(q);
 	if (ret < 0)
 		return cli_fail(&d);
-	if (csv)
+	if (csv) {
 		print_csv(&s);
-	else if (json)
-		ret = print_json(&s, q_name);
-	else
+	} else if (json) {
+		ret = print_json(&s, include_sim ? &sim : NULL, sim_t.attempts, q_name);
+	} else {
 		print_text(&s, q_name);
+		if (include_sim) {
+			printf("\nSimulated boards (--simulate; not counted above):\n");
+			print_text(&sim, q_name);
+		} else if (sim_t.attempts) {
+			printf("\n%llu attempt%s of simulated boards left out "
+			       "(--include-simulated shows them apart).\n",
+			       (unsigned long long)sim_t.attempts, sim_t.attempts == 1 ? "" : "s");
+		}
+	}
 	rp_report_summary_free(&s);
+	if (include_sim)
+		rp_report_summary_free(&sim);
 	if (ret < 0 || fflush(stdout) != 0 || ferror(stdout)) {
 		rp_diag_set(&d, RP_ERR_IO, "cannot write the report to standard output");
 		return cli_fail(&d);

@@ -51,7 +51,7 @@ struct cli_station {
 	struct rp_record_origin origin;
 	struct cli_signals sig;
 	struct cli_outq out; /* all that is said while the station runs */
-	bool synthetic;      /* a simulation serving the synthetic image: every line says so */
+	struct cli_synthetic synth; /* whose boards were served synthetic firmware: their lines say so */
 };
 
 static void usage(FILE *out)
@@ -64,7 +64,9 @@ static void usage(FILE *out)
 		"the ones in flight, write their records and exit; a second signal aborts.\n\n"
 		"Settings come from the configuration file, then the options below (which win).\n"
 		"  -f, --config FILE        station configuration (default %s,\n"
-		"                           read when it exists; not with --simulate)\n\n"
+		"                           read when it exists; not with --simulate). With\n"
+		"                           --simulate, its records (report, db, metadata_dir,\n"
+		"                           spool) are not written: only those given here\n\n"
 		"What to flash (keys image, profile, config, set, unset, key, hsm_wrapper,\n"
 		"pubkey, recovery, recovery_config):\n"
 		"  -i, --image FILE         pieeprom-*.bin (default: the newest one rpiprov finds)\n"
@@ -206,18 +208,33 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 			free(line);
 		}
 	} else {
+		/* In the journal, a board that did not end OK is a warning
+		 * (journalctl -p warning finds it), the rest information. */
 		static const char mark[] = "[synthetic] ";
-		char line[1024 + sizeof(mark)];
-		size_t skip = c->synthetic ? 0 : sizeof(mark) - 1;
-		size_t len;
+		const struct rp_board_record *r = ev->record;
+		bool failed = ev->type == RP_RUNNER_BOARD_FINISHED && r && r->result != RP_RESULT_OK &&
+			      r->result != RP_RESULT_SERVED;
+		const char *prio = c->journal ? cli_journal_prefix(STDOUT_FILENO, failed ? CLI_PRIO_WARNING
+											   : CLI_PRIO_INFO)
+					      : "";
+		char line[1024 + sizeof(mark) + 4];
+		size_t head = strlen(prio) + sizeof(mark) - 1;
+		bool synthetic = r && cli_synthetic_board(&c->synth, r->soc);
+		size_t len, at = 0;
 		if (c->lv)
 			rp_liveview_event(c->lv, ev, rp_now_ms()); /* the totals for systemd */
 		len = rp_liveview_format_line(ev, c->journal ? RP_LIVEVIEW_NO_TIME : rp_wall_now_ms(),
-					      line + sizeof(mark) - 1, 1024);
-		memcpy(line, mark, sizeof(mark) - 1);
+					      line + head, 1024);
+		/* Right before the text: the mark, then the priority. */
+		at = head;
+		if (synthetic) {
+			at -= sizeof(mark) - 1;
+			memcpy(line + at, mark, sizeof(mark) - 1);
+		}
+		at -= strlen(prio);
+		memcpy(line + at, prio, strlen(prio));
 		if (len)
-			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + skip,
-				     len + sizeof(mark) - 1 - skip);
+			cli_outq_put(&c->out, CLI_OUT_STDOUT, kind, line + at, len + head - at);
 	}
 }
 
@@ -364,6 +381,25 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 			 sum->records_queued == 1 ? "" : "s");
 	if (r->aborted)
 		cli_warn("the run was aborted: boards in flight were abandoned");
+}
+
+/* A simulation never writes into the records a configuration file names
+ * (production's report, database and metadata): only into those named on
+ * its own command line, which are applied after this. */
+static void drop_file_records(struct rp_station_config *cfg, const char *path)
+{
+	char **fields[] = { &cfg->report, &cfg->database, &cfg->metadata_dir, &cfg->spool };
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		any = any || *fields[i];
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+	cfg->allow_db_offline = false;
+	if (any)
+		cli_info("--simulate: not writing the records %s names (report, db, metadata_dir, "
+			 "spool); give --report/--db/--metadata-dir to keep this run's", path);
 }
 
 int cmd_station(int argc, char **argv)
@@ -534,6 +570,8 @@ int cmd_station(int argc, char **argv)
 			return ret == RP_ERR_INVALID_ARG ? CLI_EXIT_DATAERR : cli_exit_code(ret);
 		}
 		file_loaded = true;
+		if (sim_args.boards)
+			drop_file_records(&cfg, config_path);
 	}
 	for (unsigned i = 0; i < n_kv; i++) {
 		if (rp_station_config_set(&cfg, RP_CONFIG_CLI, kv[i].key, kv[i].value, &d) < 0) {
@@ -644,7 +682,7 @@ int cmd_station(int argc, char **argv)
 	c.origin.run_id = rp_station_run_id(c.station);
 	for (size_t i = 0; i < rp_station_n_prepared(c.station); i++) {
 		const struct rp_prepared *p = rp_station_prepared_set(c.station, i);
-		c.synthetic = c.synthetic || p->synthetic;
+		cli_synthetic_note(&c.synth, p);
 		cli_print_warnings(p->warnings);
 		cli_info("station %s, run %s: serving BCM%s boards %s (sha256 %.16s...)%s%s",
 			 c.origin.station, c.origin.run_id, p->soc,

@@ -1,8 +1,11 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/verbosity.h"
 #include "util/fileio.h"
@@ -51,17 +54,20 @@ int cli_exit_code(int err)
 
 int cli_fail(const struct rp_diag *d)
 {
+	const char *prio = cli_journal_prefix(STDERR_FILENO, CLI_PRIO_ERR);
+
 	if (cli_verbosity() >= CLI_DEBUG && d)
-		fprintf(stderr, "rpiprov: error: %s [%s]\n", rp_diag_message(d), rp_error_name(d->code));
+		fprintf(stderr, "%srpiprov: error: %s [%s]\n", prio, rp_diag_message(d),
+			rp_error_name(d->code));
 	else
-		fprintf(stderr, "rpiprov: error: %s\n", rp_diag_message(d));
+		fprintf(stderr, "%srpiprov: error: %s\n", prio, rp_diag_message(d));
 	return cli_exit_code(d ? d->code : RP_ERR_IO);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "rpiprov %s: ", cmd);
+	fprintf(stderr, "%srpiprov %s: ", cli_journal_prefix(STDERR_FILENO, CLI_PRIO_ERR), cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -78,6 +84,7 @@ int cli_bad_option(const char *cmd)
 void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
+	fputs(cli_journal_prefix(STDERR_FILENO, CLI_PRIO_WARNING), stderr);
 	fputs("rpiprov: warning: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -85,8 +92,22 @@ void cli_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *cli_journal_prefix(int fd, enum cli_priority prio)
+{
+	static const char *const prefixes[] = { "<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>" };
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fd, &st) < 0 ||
+	    (unsigned long long)st.st_dev != dev || (unsigned long long)st.st_ino != ino)
+		return "";
+	return prefixes[(unsigned)prio & 7u];
+}
+
 static void say(const char *fmt, va_list ap)
 {
+	fputs(cli_journal_prefix(STDERR_FILENO, CLI_PRIO_INFO), stderr);
 	fputs("rpiprov: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/verbosity.h"
 #include "rpiprov-config.h"
+#include "util/suggest.h"
 
 static const struct cli_command commands[] = {
 	{ "eeprom", "inspect and edit pieeprom images (info, config, set, extract)", cmd_eeprom },
@@ -40,6 +41,22 @@ static void usage(FILE *out)
 		     "Exit status: 0 success; 1 a board failed; 64 usage; 65 bad input data;\n"
 		     "66 input missing; 69 USB or tool unavailable; 73 cannot create output;\n"
 		     "74 I/O error; 75 timed out; 77 permission denied.\n");
+}
+
+/* An unknown command, with the nearest one when a typo is likely (as git does). */
+static int unknown_command(const char *name)
+{
+	const char *names[sizeof(commands) / sizeof(commands[0])];
+	const char *near;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		names[i] = commands[i].name;
+	near = rp_suggest(name, names, sizeof(names) / sizeof(names[0]));
+	fprintf(stderr, "rpiprov: unknown command '%s'\n", name);
+	if (near)
+		fprintf(stderr, "Did you mean 'rpiprov %s'?\n", near);
+	fprintf(stderr, "Try 'rpiprov --help'.\n");
+	return CLI_EXIT_USAGE;
 }
 
 /* Commands that hash or sign whatever their options (a payload, a .sig). */
@@ -83,8 +100,7 @@ int main(int argc, char **argv)
 				char *help_argv[] = { argv[2], (char *)"--help", NULL };
 				return commands[i].run(2, help_argv);
 			}
-		fprintf(stderr, "rpiprov: unknown command '%s'\nTry 'rpiprov --help'.\n", argv[2]);
-		return CLI_EXIT_USAGE;
+		return unknown_command(argv[2]);
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
@@ -105,6 +121,5 @@ int main(int argc, char **argv)
 				skip_openssl_config();
 			return commands[i].run(n, argv + 1);
 		}
-	fprintf(stderr, "rpiprov: unknown command '%s'\nTry 'rpiprov --help'.\n", argv[1]);
-	return CLI_EXIT_USAGE;
+	return unknown_command(argv[1]);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -47,31 +48,79 @@ static void emit(struct cli_outq *q, enum cli_out_stream stream, const char *tex
 	pthread_mutex_unlock(&q->io_lock);
 }
 
+/* The status line, from the output thread only: erase what is shown, and
+ * draw `text` (may be "") in its place. */
+static void draw_status(struct cli_outq *q, const char *text, bool was_shown)
+{
+	pthread_mutex_lock(&q->io_lock);
+	if (was_shown)
+		fputs("\r\033[K", stderr);
+	fputs(text, stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&q->io_lock);
+}
+
 static void *out_thread(void *arg)
 {
 	struct cli_outq *q = arg;
+	char status[sizeof(q->status)];
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct cli_out_item *it;
-		while (!q->head && !q->closing)
+		bool shown;
+		while (!q->head && !q->status_dirty && !q->closing)
 			pthread_cond_wait(&q->wake, &q->lock);
 		it = q->head;
+		shown = q->status_shown;
+		if (!it && q->status_dirty) {
+			memcpy(status, q->status, sizeof(status));
+			q->status_dirty = false;
+			q->status_shown = status[0] != '\0';
+			pthread_mutex_unlock(&q->lock);
+			draw_status(q, status, shown);
+			pthread_mutex_lock(&q->lock);
+			continue;
+		}
 		if (!it)
 			break; /* closing, and everything written */
 		q->head = it->next;
 		if (!q->head)
 			q->tail = NULL;
 		q->busy = true;
+		memcpy(status, q->status, sizeof(status));
+		q->status_dirty = false;
 		pthread_mutex_unlock(&q->lock);
+		/* A line goes above the status line: erase it, write, draw it again. */
+		if (shown)
+			draw_status(q, "", true);
 		emit(q, it->stream, it->text, it->len);
+		if (status[0])
+			draw_status(q, status, false);
 		pthread_mutex_lock(&q->lock);
+		q->status_shown = status[0] != '\0';
 		q->busy = false;
 		q->bytes -= it->cost;
 		free(it);
 	}
+	if (q->status_shown)
+		draw_status(q, "", true);
+	q->status_shown = false;
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
+}
+
+void cli_outq_status(struct cli_outq *q, const char *text)
+{
+	if (!q->started)
+		return;
+	pthread_mutex_lock(&q->lock);
+	if (strcmp(q->status, text)) {
+		snprintf(q->status, sizeof(q->status), "%s", text);
+		q->status_dirty = true;
+		pthread_cond_signal(&q->wake);
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 void cli_outq_start(struct cli_outq *q)
@@ -162,19 +211,24 @@ static void put_vprintf(struct cli_outq *q, enum cli_out_kind kind, const char *
 
 void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, ...)
 {
+	char prefix[32];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "%srpiprov: ", cli_journal_prefix(STDERR_FILENO, CLI_PRIO_INFO));
 	va_start(ap, fmt);
-	put_vprintf(q, kind, "rpiprov: ", fmt, ap);
+	put_vprintf(q, kind, prefix, fmt, ap);
 	va_end(ap);
 }
 
 void cli_outq_warn(struct cli_outq *q, const char *fmt, ...)
 {
+	char prefix[32];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "%srpiprov: warning: ",
+		 cli_journal_prefix(STDERR_FILENO, CLI_PRIO_WARNING));
 	va_start(ap, fmt);
-	put_vprintf(q, CLI_OUT_KEEP, "rpiprov: warning: ", fmt, ap);
+	put_vprintf(q, CLI_OUT_KEEP, prefix, fmt, ap);
 	va_end(ap);
 }
 

@@ -39,6 +39,10 @@ struct cli_outq {
 	struct cli_out_item *head, *tail;
 	size_t bytes;
 	unsigned dropped_progress, dropped_events;
+	/* A status line on stderr (a terminal), redrawn below whatever is
+	 * written: cli_outq_status. */
+	char status[512];
+	bool status_dirty, status_shown;
 };
 
 /* Start the output thread. Should the thread not start, output is
@@ -52,6 +56,10 @@ void cli_outq_info(struct cli_outq *q, enum cli_out_kind kind, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* "rpiprov: warning: <message>\n" on stderr, like cli_warn; kept. */
 void cli_outq_warn(struct cli_outq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replace the status line: drawn on stderr with "\r" and erased before
+ * any other line is written, then drawn again below it. Only for a
+ * terminal; "" removes it. Ignored when the output thread did not start. */
+void cli_outq_status(struct cli_outq *q, const char *text);
 /* True when everything queued so far has been written. */
 bool cli_outq_idle(struct cli_outq *q);
 /* Write everything still queued, end the thread, and say how many lines

@@ -32,6 +32,7 @@ static const struct payload_option payload_options[] = {
 	{ "recovery-config", CLI_OPT_RECOVERY_CONFIG, 0, false, ALL_COMMANDS, "recovery_config" },
 	{ "allow-otp-permanent", CLI_OPT_ALLOW_OTP, 0, true, ALL_COMMANDS, "allow_otp_permanent" },
 	{ "strict", CLI_OPT_STRICT, 0, true, CLI_PAYLOAD_PREPARE | CLI_PAYLOAD_STATION, "strict" },
+	{ "force", CLI_OPT_FORCE, 0, true, ALL_COMMANDS, "force" },
 	{ "soc", CLI_OPT_SOC, 0, false, CLI_PAYLOAD_PREPARE | CLI_PAYLOAD_FLASH, NULL },
 };
 
@@ -59,7 +60,9 @@ void cli_payload_help(FILE *out, enum cli_payload_command command)
 		fprintf(out, "%s%s", i ? ", " : "", rp_profile_name(i));
 	fprintf(out,
 		"\n"
-		"      --set KEY=VALUE      set a key in the [all] section (repeatable)\n"
+		"      --set KEY=VALUE      set a key in the [all] section (repeatable); a key no\n"
+		"                           bootloader knows is an error (a typo)\n"
+		"      --force              write such a key anyway\n"
 		"      --unset KEY          remove a key from the [all] section (repeatable)\n"
 		"  -k, --key PEM            RSA-2048 private key: sign bootconf.txt (secure boot)\n"
 		"  -H, --hsm-wrapper PROG   sign with 'PROG -a rsa2048-sha256 FILE' instead\n"
@@ -119,6 +122,7 @@ int cli_payload_option(int opt, const char *arg, struct rp_prepare_opts *o, cons
 	case CLI_OPT_RECOVERY_CONFIG: o->recovery_config_path = arg; break;
 	case CLI_OPT_ALLOW_OTP: o->allow_otp = true; break;
 	case CLI_OPT_STRICT: o->strict = true; break;
+	case CLI_OPT_FORCE: o->force = true; break;
 	case CLI_OPT_SOC: o->soc = arg; break;
 	default: return CLI_OPTION_OTHER;
 	}

@@ -27,6 +27,7 @@ enum cli_payload_opt {
 	CLI_OPT_RECOVERY_CONFIG,
 	CLI_OPT_ALLOW_OTP,
 	CLI_OPT_STRICT,
+	CLI_OPT_FORCE,
 	CLI_OPT_SOC,
 };
 

@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/out_queue.h"
+#include "cli/status_line.h"
+#include "cli/verbosity.h"
 #include "records/metadata_json.h"
 #include "records/origin.h"
 #include "records/record_json.h"
@@ -21,7 +25,27 @@ struct run_ctx {
 	struct rp_recorder *recorder; /* every finished board, to every --report/--db/-j */
 	struct rp_origin_buf origin;
 	struct cli_outq out; /* everything said while boards are in flight */
+	/* Boards that did not finish OK, and those of them refused by the
+	 * device node's permissions (only the event thread writes them). */
+	unsigned not_ok, refused_access;
+	/* Between "waiting" and the verdict: on a terminal one status line
+	 * (every board's phase and progress, redrawn), otherwise a plain line
+	 * per phase; nothing with -q. */
+	bool status_tty, phase_lines;
+	struct cli_status status;
 };
+
+static void progress_mode(struct run_ctx *rc)
+{
+	const char *term = getenv("TERM");
+	struct winsize ws;
+
+	if (cli_verbosity() < CLI_NORMAL)
+		return;
+	rc->status_tty = isatty(STDERR_FILENO) == 1 && !(term && !strcmp(term, "dumb"));
+	rc->phase_lines = !rc->status_tty && !(rc->run->verbose & CLI_SHOW_PHASES);
+	rc->status.width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+}
 
 int cli_dir_payload_new(const char *dir, bool overlays, bool allow_otp, struct rp_payload **out,
 			struct rp_diag *d)
@@ -68,10 +92,13 @@ static void board_recorded(void *ctx, const struct rp_board_record *rec, bool al
 		/* Every part is bounded by its field in the record. */
 		char line[sizeof(rec->serial) + sizeof(rec->port_path) + sizeof(rec->error) + 64];
 		double secs = (double)(rec->end_unix_ms - rec->start_unix_ms) / 1000.0;
-		int n = snprintf(line, sizeof(line), "%-16s %-12s %-7s %6.2fs%s%s%s\n",
+		bool ok = rec->result == RP_RESULT_OK || rec->result == RP_RESULT_SERVED;
+		/* In the journal, a board that did not end OK is a warning. */
+		int n = snprintf(line, sizeof(line), "%s%-16s %-12s %-7s %6.2fs%s%s%s\n",
+				 cli_journal_prefix(STDOUT_FILENO, ok ? CLI_PRIO_INFO : CLI_PRIO_WARNING),
 				 rec->serial[0] ? rec->serial : "-", rec->port_path,
 				 rp_board_result_name(rec->result), secs,
-				 rc->run->synthetic ? "  synthetic image" : "",
+				 cli_synthetic_board(&rc->run->synth, rec->soc) ? "  synthetic image" : "",
 				 rec->error[0] ? "  " : "", rec->error);
 		size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 		cli_outq_put(&rc->out, CLI_OUT_STDOUT, CLI_OUT_KEEP, line, len);
@@ -96,6 +123,11 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 	const struct rp_board_record *rec = ev->record;
 	unsigned show = rc->run->verbose;
 
+	if (rc->status_tty && cli_status_event(&rc->status, ev, rp_now_ms())) {
+		char line[sizeof(rc->out.status)];
+		cli_status_format(&rc->status, line, sizeof(line));
+		cli_outq_status(&rc->out, line);
+	}
 	switch (ev->type) {
 	case RP_RUNNER_DEVICE_IGNORED:
 		/* Always said: a board that is silently skipped looks like a hang. */
@@ -111,13 +143,26 @@ static void on_event(void *ctx, const struct rp_runner_event *ev)
 		if (show & CLI_SHOW_PHASES)
 			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s: %s", rec->port_path,
 				      rp_phase_name(ev->phase));
+		else if (rc->phase_lines)
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s %s: %s", rec->port_path,
+				      rec->serial[0] ? rec->serial : "-",
+				      cli_status_words(ev->phase, NULL, 0, 0));
 		break;
 	case RP_RUNNER_PROGRESS:
+		/* The image sent: the board writes its EEPROM now, the long wait. */
+		if (rc->phase_lines && ev->done == ev->total && ev->file && !strcmp(ev->file, "pieeprom.bin"))
+			cli_outq_info(&rc->out, CLI_OUT_EVENT, "%s %s: %s", rec->port_path,
+				      rec->serial[0] ? rec->serial : "-",
+				      cli_status_words(RP_PHASE_SERVE, ev->file, ev->done, ev->total));
 		if ((show & CLI_SHOW_FILES) && ev->done == ev->total)
 			cli_outq_info(&rc->out, CLI_OUT_PROGRESS, "%s: sent %s (%llu bytes)",
 				      rec->port_path, ev->file, (unsigned long long)ev->total);
 		break;
 	case RP_RUNNER_BOARD_FINISHED:
+		if (rec->result != RP_RESULT_OK && rec->result != RP_RESULT_SERVED) {
+			rc->not_ok++;
+			rc->refused_access += rec->error_code == RP_ERR_ACCESS;
+		}
 		rp_recorder_submit(rc->recorder, rec);
 		break;
 	default:
@@ -169,8 +214,11 @@ static int exit_status(const struct run_ctx *rc, const struct rp_runner_summary 
 {
 	const struct cli_run *run = rc->run;
 
+	/* Every failure was the device node's permissions: a setup to fix
+	 * (udev rules, plugdev), said as such (77), not a bad board. */
 	if (sum->failed + sum->timeout + sum->left)
-		return CLI_EXIT_FAILED;
+		return rc->not_ok && rc->refused_access == rc->not_ok ? CLI_EXIT_NOPERM
+								      : CLI_EXIT_FAILED;
 	if (sum->idle_timed_out && (!sum->finished || sum->finished < count)) {
 		if (run->explain_timeout)
 			cli_info("timed out after %llu s without %s",
@@ -194,7 +242,8 @@ static int open_records(struct run_ctx *rc, struct rp_runner_opts *ro, struct rp
 	struct rp_recorder_opts o = { .sinks = sinks, .on_error = record_error,
 				      .on_written = board_recorded, .ctx = rc,
 				      .spool_path = rc->run->records.spool,
-				      .open_later = rc->run->records.allow_offline };
+				      .open_later = rc->run->records.allow_offline,
+				      .simulated = rc->run->sim.boards != 0 };
 	int r;
 
 	rp_origin_buf_init(&rc->origin, NULL, NULL);
@@ -257,6 +306,7 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	}
 	if (run->waiting)
 		cli_info("%s", run->waiting);
+	progress_mode(&rc);
 	cli_outq_start(&rc.out);
 	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	r = rp_runner_run(rc.runner, &sum, &d);

@@ -37,8 +37,9 @@ struct cli_run {
 	bool metadata_stdout;       /* each board's metadata as a JSON object on stdout
 				       (rpiboot's -j without a directory) */
 	const char *waiting;        /* said when the run starts; NULL: nothing */
-	bool synthetic;             /* simulated boards get the synthetic image: every
-				       line says so, and the run id in every record */
+	bool synthetic;             /* simulated boards get the synthetic image: the run
+				       id in every record says so */
+	struct cli_synthetic synth; /* whose boards: their lines say so */
 };
 
 /* A directory to serve as it is, after the OTP check of its config.txt

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image/prepare.h"
 #include "runner/runner.h"
 #include "soc/soc.h"
 
@@ -138,4 +139,18 @@ int cli_sim_check_count(const struct cli_sim *s, const char *cmd, unsigned count
 			       "--count %u but only %u simulated board%s match%s the filters: the run "
 			       "could never finish (give --timeout to wait anyway)",
 			       count, matching, matching == 1 ? "" : "s", matching == 1 ? "es" : "");
+}
+
+void cli_synthetic_note(struct cli_synthetic *s, const struct rp_prepared *p)
+{
+	if (p->synthetic && s->n < sizeof(s->socs) / sizeof(s->socs[0]))
+		snprintf(s->socs[s->n++], sizeof(s->socs[0]), "%s", p->soc);
+}
+
+bool cli_synthetic_board(const struct cli_synthetic *s, const char *soc)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (!strncmp(s->socs[i], soc, sizeof(s->socs[i])))
+			return true;
+	return false;
 }

@@ -53,6 +53,18 @@ int cli_sim_check_count(const struct cli_sim *s, const char *cmd, unsigned count
 /* The template of every simulated board: its timing, and this SoC
  * ("2712"; NULL: 2711). */
 void cli_sim_params(const struct cli_sim *s, const char *soc, struct rp_sim_params *p);
+
+/* Which SoCs' boards a simulation serves synthetic firmware: a board is
+ * labelled "synthetic" by what it was served (its SoC's set), not by the
+ * run, so a CM4 that got the real 2711 image beside a CM5 that got a
+ * synthetic one is not called synthetic. */
+struct cli_synthetic {
+	char socs[4][8];
+	unsigned n;
+};
+struct rp_prepared;
+void cli_synthetic_note(struct cli_synthetic *s, const struct rp_prepared *p);
+bool cli_synthetic_board(const struct cli_synthetic *s, const char *soc);
 /* Board i's product id under --sim-soc, or 0 (the template's). */
 uint16_t cli_sim_board_pid(const struct cli_sim *s, unsigned i);
 

@@ -56,6 +56,12 @@ const char *rp_bootconf_get(const uint8_t *text, size_t len, const char *key, si
  * USB_MSD_*, HTTP_*, NVME_* and other families included). */
 bool rp_bootconf_key_known(const char *key, size_t len);
 
+/* --set KEY=VALUE edits whose KEY no bootloader knows (a typo the
+ * bootloader would silently ignore): RP_ERR_INVALID_ARG naming the first
+ * such key and the nearest known one. Malformed edits are left to
+ * rp_bootconf_edit. */
+int rp_bootconf_check_set_keys(const char *const *sets, unsigned n_sets, struct rp_diag *d);
+
 /* Append one line to a warnings buffer, keeping it NUL-terminated. */
 void rp_warn_append(char *warn, size_t warn_size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

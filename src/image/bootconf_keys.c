@@ -1,9 +1,11 @@
 /* The bootloader settings we know, from the Raspberry Pi "bootloader
  * configuration" documentation. Anything else is most likely a typo that
  * the bootloader would silently ignore. */
+#include <stdio.h>
 #include <string.h>
 
 #include "image/bootconf.h"
+#include "util/suggest.h"
 
 static const char *const known_keys[] = {
 	"BOOT_UART", "UART_BAUD", "WAKE_ON_GPIO", "POWER_OFF_ON_HALT", "WAIT_FOR_POWER_BUTTON",
@@ -41,4 +43,25 @@ bool rp_bootconf_key_known(const char *key, size_t len)
 		return true;
 	}
 	return false;
+}
+
+int rp_bootconf_check_set_keys(const char *const *sets, unsigned n_sets, struct rp_diag *d)
+{
+	for (unsigned i = 0; i < n_sets; i++) {
+		const char *eq = strchr(sets[i], '=');
+		size_t len = eq ? (size_t)(eq - sets[i]) : 0;
+		char key[64];
+		const char *near;
+
+		if (!len || rp_bootconf_key_known(sets[i], len))
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)len, sets[i]);
+		near = rp_suggest(key, known_keys, sizeof(known_keys) / sizeof(known_keys[0]));
+		return rp_diag_set(d, RP_ERR_INVALID_ARG,
+				   "--set %s: no bootloader knows the key '%s'%s%s%s; the bootloader "
+				   "would ignore it (--force writes it anyway)",
+				   sets[i], key, near ? " (did you mean " : "", near ? near : "",
+				   near ? "?)" : "");
+	}
+	return RP_OK;
 }

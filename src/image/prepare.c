@@ -198,6 +198,12 @@ static int load_config(const struct rp_prepare_opts *o, struct build *b, struct 
 	}
 	if (r < 0)
 		return r;
+	if (r == RP_OK && !o->force)
+		r = rp_bootconf_check_set_keys(o->sets, o->n_sets, d);
+	if (r < 0) {
+		free(text);
+		return r;
+	}
 	r = rp_bootconf_edit(text, len, o->sets, o->n_sets, o->unsets, o->n_unsets, &edited, &elen,
 			     out->warnings, sizeof(out->warnings), d);
 	free(text);

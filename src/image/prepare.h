@@ -32,6 +32,7 @@ struct rp_prepare_opts {
 	const char *recovery_config_path; /* config.txt for recovery.bin; NULL: built-in default */
 	bool allow_otp;               /* permit config.txt options that write OTP (irreversible) */
 	bool strict;                  /* unknown boot.conf keys are errors, not warnings */
+	bool force;                   /* write a --set key no bootloader knows (else an error) */
 	int64_t timestamp;            /* for .sig files; < 0: SOURCE_DATE_EPOCH or now */
 	const char *soc;              /* "2711"/"2712" for the default image and recovery.bin
 					 lookups; NULL: 2711. An explicit image decides itself. */

@@ -16,18 +16,18 @@
 
 #include "records/sink.h"
 
-#define PG_SCHEMA_VERSION 1 /* the version sink_pg.c migrates to */
+#define PG_SCHEMA_VERSION 2 /* the version sink_pg.c migrates to */
 
 /* Parameter types, given so that a statement need not use every one:
  * $1 since, $2 until (NULL: no end), $3 OK, $4 SERVED, $5 FAILED,
- * $6 TIMEOUT, $7 LEFT, $8 UNVERIFIED. */
-#define N_PARAMS 8
-static const Oid param_types[N_PARAMS] = { 20, 20, 25, 25, 25, 25, 25, 25 }; /* int8, text */
+ * $6 TIMEOUT, $7 LEFT, $8 UNVERIFIED, $9 simulated (query.h's window). */
+#define N_PARAMS 9
+static const Oid param_types[N_PARAMS] = { 20, 20, 25, 25, 25, 25, 25, 25, 16 }; /* int8, text, bool */
 
 #define OK_EXPR "(result IN ($3, $4))"
 #define FAIL_EXPR "(result IN ($5, $6, $7))"
 #define UNVERIFIED_EXPR "(result = $8)"
-#define WINDOW "start_ms >= $1 AND ($2::bigint IS NULL OR start_ms < $2)"
+#define WINDOW "start_ms >= $1 AND ($2::bigint IS NULL OR start_ms < $2) AND simulated = $9"
 
 static const char totals_sql[] =
 	"SELECT count(*), count(*) FILTER (WHERE " OK_EXPR "), count(*) FILTER (WHERE " FAIL_EXPR "),"
@@ -109,6 +109,7 @@ static PGresult *run(struct pg_query *q, const char *sql, const struct rp_query_
 	v[1] = w->until == INT64_MAX ? NULL : until;
 	for (size_t i = 0; i < sizeof(bound_results) / sizeof(bound_results[0]); i++)
 		v[2 + i] = rp_board_result_name(bound_results[i]);
+	v[8] = w->simulated ? "true" : "false";
 	res = PQexecParams(q->c, sql, N_PARAMS, param_types, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		*ret = pg_error(q, d, PQstatus(q->c) == CONNECTION_OK ? RP_ERR_FORMAT : RP_ERR_IO,
@@ -325,6 +326,7 @@ static int q_attempts(struct rp_query *base, const struct rp_query_window *w, rp
 		get_s(run_id, sizeof(run_id), res, i, 0);
 		get_s(station, sizeof(station), res, i, 1);
 		row_to_record(res, i, rec);
+		rec->simulated = w->simulated; /* the window picked them by it */
 		ret = fn(ctx, &origin, rec);
 	}
 	PQclear(res);
@@ -353,7 +355,7 @@ static const struct rp_query_ops pg_query_ops = {
 
 /* The schema must be one we know: absent tables are "not a line
  * database", a newer version is refused rather than misread. */
-static int check_schema(struct pg_query *q, struct rp_diag *d)
+static int check_schema(struct pg_query *q, int *version_out, struct rp_diag *d)
 {
 	PGresult *res = PQexec(q->c, "SELECT to_regclass('rpiprov_schema') IS NOT NULL");
 	int version = 0, ret = RP_OK;
@@ -379,6 +381,18 @@ static int check_schema(struct pg_query *q, struct rp_diag *d)
 	else if (ret == RP_OK && version < 1)
 		ret = rp_diag_set(d, RP_ERR_FORMAT, "%s: the rpiprov schema was never completed",
 				  q->base.name);
+	*version_out = version;
+	return ret;
+}
+
+static int begin_read(struct pg_query *q, struct rp_diag *d)
+{
+	PGresult *res = PQexec(q->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	int ret = RP_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		ret = pg_error(q, d, RP_ERR_IO, "cannot start a read-only transaction");
+	PQclear(res);
 	return ret;
 }
 
@@ -386,7 +400,7 @@ int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag
 {
 	struct pg_query *q;
 	PGresult *res;
-	int ret;
+	int ret, version = 0;
 
 	*out = NULL;
 	q = calloc(1, sizeof(*q));
@@ -400,16 +414,31 @@ int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag
 	}
 	q->c = PQconnectdb(conninfo);
 	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
-		ret = pg_error(q, d, rp_pg_connect_error(q->c), "cannot connect");
+		int code = rp_pg_connect_error(q->c);
+		/* Not reached (refused, no route, no socket): the service is
+		 * unavailable (69), as the report's help says, not an I/O error. */
+		ret = pg_error(q, d, code == RP_ERR_IO ? RP_ERR_NETWORK : code, "cannot connect");
 		q_close(&q->base);
 		return ret;
 	}
-	res = PQexec(q->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		ret = pg_error(q, d, RP_ERR_IO, "cannot start a read-only transaction");
-	PQclear(res);
+	ret = begin_read(q, d);
 	if (ret == RP_OK)
-		ret = check_schema(q, d);
+		ret = check_schema(q, &version, d);
+	/* Version 1 (no station has migrated it yet; a report never does):
+	 * the simulated column as version 2 fills it, in a temporary view
+	 * that shadows the table for this session (made outside the
+	 * read-only transaction, which may create nothing). */
+	if (ret == RP_OK && version == 1) {
+		res = PQexec(q->c, "COMMIT");
+		PQclear(res);
+		res = PQexec(q->c, "CREATE TEMP VIEW rpiprov_attempts AS SELECT *,"
+			     " run_id LIKE 'synthetic-%' AS simulated FROM rpiprov_attempts");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ret = pg_error(q, d, RP_ERR_IO, "cannot read a version 1 schema");
+		PQclear(res);
+		if (ret == RP_OK)
+			ret = begin_read(q, d);
+	}
 	if (ret < 0) {
 		q_close(&q->base);
 		return ret;

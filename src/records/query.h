@@ -10,6 +10,7 @@
 #ifndef RP_RECORDS_QUERY_H
 #define RP_RECORDS_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +22,12 @@ struct rp_query_window {
 	int64_t since; /* INT64_MIN: from the beginning */
 	int64_t until; /* exclusive; INT64_MAX: no end (an attempt stored with
 			* start INT64_MAX is still in) */
+	/* false: real boards' attempts only; true: simulated boards' only
+	 * (a report shows them apart, never mixed into production figures). */
+	bool simulated;
 };
 
-#define RP_QUERY_ALL ((struct rp_query_window){ INT64_MIN, INT64_MAX })
+#define RP_QUERY_ALL ((struct rp_query_window){ INT64_MIN, INT64_MAX, false })
 
 struct rp_query_totals {
 	uint64_t attempts, ok, failed;
@@ -169,8 +173,8 @@ int rp_sqlite_query_open(const char *path, struct rp_query **out, struct rp_diag
  * the --db of the sink takes it, password refused likewise. Everything is
  * read in one read-only repeatable-read transaction, so the figures of one
  * report agree with each other while stations keep writing.
- * RP_ERR_NOT_FOUND: no such database or no rpiprov tables; RP_ERR_IO: the
- * server cannot be reached; RP_ERR_ACCESS: authentication;
+ * RP_ERR_NOT_FOUND: no such database or no rpiprov tables; RP_ERR_NETWORK:
+ * the server cannot be reached; RP_ERR_ACCESS: authentication;
  * RP_ERR_UNSUPPORTED: a newer schema. */
 int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag *d);
 

@@ -37,6 +37,8 @@ char *rp_record_encode(const struct rp_board_record *r)
 	ok = ok && rp_json_add(o, "meta_dropped", json_object_new_int64(r->meta_dropped));
 	ok = ok && rp_json_add(o, "open_retries", json_object_new_int64(r->open_retries));
 	ok = ok && rp_json_add(o, "names_refused", json_object_new_int64(r->names_refused));
+	if (r->simulated) /* absent in records spooled before the field existed */
+		ok = ok && rp_json_add(o, "simulated", json_object_new_boolean(true));
 	phases = ok ? json_object_new_array() : NULL;
 	ok = ok && rp_json_add(o, "phase_ms", phases);
 	for (int p = 0; ok && p < RP_PHASE_COUNT; p++)
@@ -153,6 +155,11 @@ static bool decode(struct json_object *o, struct rp_board_record *r)
 	r->result = rp_board_result_from_name(json_object_get_string(x));
 	if (r->result == RP_RESULT_PENDING)
 		return false;
+	if (json_object_object_get_ex(o, "simulated", &x)) {
+		if (!json_object_is_type(x, json_type_boolean))
+			return false;
+		r->simulated = json_object_get_boolean(x);
+	}
 	if (!json_object_object_get_ex(o, "error_code", &x) || !json_object_is_type(x, json_type_string) ||
 	    !rp_error_from_name(json_object_get_string(x), &r->error_code))
 		return false;

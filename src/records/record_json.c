@@ -73,6 +73,8 @@ struct json_object *rp_record_json(const struct rp_board_record *r,
 	meta = ok ? rp_metadata_json_object(r) : NULL;
 	ok = ok && rp_json_add(o, "metadata", meta);
 	ok = ok && rp_json_add(o, "metadata_dropped", json_object_new_int64(r->meta_dropped));
+	/* Its own field, not only the run id: a simulated board is never production. */
+	ok = ok && rp_json_add(o, "simulated", json_object_new_boolean(r->simulated));
 	if (!ok) {
 		json_object_put(o);
 		return NULL;

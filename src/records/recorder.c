@@ -47,6 +47,7 @@ struct rp_recorder {
 	rp_recorder_written_fn on_written;
 	rp_recorder_durable_fn on_durable;
 	void *ctx;
+	bool simulated; /* stamp every record as a simulated board's */
 	struct rp_spool *spool;
 	struct rp_spool_item *batch; /* the writer's */
 
@@ -415,6 +416,7 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 		snprintf(r->run_id, sizeof(r->run_id), "%s", o->origin.run_id);
 		r->origin.run_id = r->run_id;
 	}
+	r->simulated = o->simulated;
 	r->on_error = o->on_error;
 	r->on_written = o->on_written;
 	r->on_durable = o->on_durable;
@@ -573,6 +575,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 	if (!p) {
 		/* No memory to queue it: into the spool from here. */
 		struct pending self = { .next = NULL, .rec = *rec };
+		self.rec.simulated = self.rec.simulated || r->simulated;
 		pthread_mutex_lock(&r->lock);
 		r->stats.submitted++;
 		pthread_mutex_unlock(&r->lock);
@@ -581,6 +584,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 	}
 	p->next = NULL;
 	p->rec = *rec;
+	p->rec.simulated = p->rec.simulated || r->simulated;
 	pthread_mutex_lock(&r->lock);
 	r->stats.submitted++;
 	if (r->q_tail)

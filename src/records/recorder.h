@@ -51,6 +51,8 @@ struct rp_recorder_opts {
 	 * reported (on_error) and tried again later, its records kept in the
 	 * spool, instead of failing rp_recorder_new. */
 	bool open_later;
+	/* The boards are simulated: every record says so (rec->simulated). */
+	bool simulated;
 	/* Both are called from the writer thread, one call at a time; may be NULL. */
 	rp_recorder_error_fn on_error;
 	rp_recorder_written_fn on_written;

@@ -34,7 +34,7 @@
 
 #include <json-c/json.h>
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 #define MIGRATION_LOCK 0x72706976 /* "rpiv": pg_advisory_xact_lock key */
 #define BATCH_LOCK 0x72706977
 
@@ -83,6 +83,10 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 	" first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL, last_result TEXT NOT NULL,"
 	" last_error TEXT, attempts BIGINT NOT NULL DEFAULT 0, successes BIGINT NOT NULL DEFAULT 0,"
 	" mac TEXT, soc TEXT, eeprom_hash TEXT, last_port TEXT, last_station TEXT);",
+	/* 2: a simulated board's attempt says so in a column of its own (as
+	 * the SQLite database's version 2), so reports leave it out. */
+	"ALTER TABLE rpiprov_attempts ADD COLUMN simulated BOOLEAN NOT NULL DEFAULT false;"
+	"UPDATE rpiprov_attempts SET simulated = true WHERE run_id LIKE 'synthetic-%';",
 };
 
 /* libpq's message, one line, without anything from the connection string. */
@@ -319,8 +323,8 @@ static void attempt_sql(char *sql, size_t cap, unsigned n_meta)
 		"WITH a AS (INSERT INTO rpiprov_attempts (uid, run_id, attempt_id, station, serial, port, soc,"
 		" pid, start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms, result,"
 		" error_code, error, served_sha256, eeprom_hash, bytes_served, files_served, metadata,"
-		" metadata_dropped) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-		"$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING RETURNING uid),"
+		" metadata_dropped, simulated) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,"
+		"$16,$17,$18,$19,$20,$21,$22,$23,$24,$27) ON CONFLICT DO NOTHING RETURNING uid),"
 		" s AS (INSERT INTO rpiprov_stations SELECT $4::text, $9::bigint, $10::bigint FROM a"
 		"  ON CONFLICT (station) DO UPDATE SET"
 		"  last_seen_ms = greatest(rpiprov_stations.last_seen_ms, excluded.last_seen_ms)),"
@@ -331,7 +335,7 @@ static void attempt_sql(char *sql, size_t cap, unsigned n_meta)
 					" SELECT a.uid, v.k, v.v FROM a, (VALUES ");
 		for (unsigned i = 0; i < n_meta; i++)
 			len += (size_t)snprintf(sql + len, cap - len, "%s($%u::text,$%u::text)", i ? "," : "",
-						27 + 2 * i, 28 + 2 * i);
+						28 + 2 * i, 29 + 2 * i);
 		len += (size_t)snprintf(sql + len, cap - len, ") v(k, v) ON CONFLICT DO NOTHING)");
 	}
 	snprintf(sql + len, cap - len,
@@ -367,7 +371,7 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	char sql[4096];
 	struct json_object *meta = rp_metadata_json_object(r);
 	const char *meta_text, *mac = rp_board_record_meta(r, "MAC_ADDR");
-	const char *v[26 + 2 * RP_META_MAX];
+	const char *v[27 + 2 * RP_META_MAX];
 	unsigned n_meta = r->n_meta < RP_META_MAX ? r->n_meta : RP_META_MAX;
 	int ret = RP_OK;
 
@@ -407,14 +411,15 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	v[20] = num[9]; v[21] = num[10]; v[22] = meta_text ? meta_text : "{}"; v[23] = num[11];
 	v[24] = mac && *mac ? mac : NULL;
 	v[25] = r->result == RP_RESULT_OK ? "1" : "0";
+	v[26] = r->simulated ? "true" : "false";
 	for (unsigned i = 0; i < n_meta; i++) {
 		bounded(key[i], sizeof(key[i]), r->meta[i].key, sizeof(r->meta[i].key));
 		bounded(val[i], sizeof(val[i]), r->meta[i].value, sizeof(r->meta[i].value));
-		v[26 + 2 * i] = key[i];
-		v[27 + 2 * i] = val[i];
+		v[27 + 2 * i] = key[i];
+		v[28 + 2 * i] = val[i];
 	}
 	attempt_sql(sql, sizeof(sql), n_meta);
-	if (!PQsendQueryParams(p->c, sql, (int)(26 + 2 * n_meta), NULL, v, NULL, NULL, 0))
+	if (!PQsendQueryParams(p->c, sql, (int)(27 + 2 * n_meta), NULL, v, NULL, NULL, 0))
 		ret = pg_fail(p, d, RP_ERR_IO, "cannot insert the attempt");
 	else if (note_sent(p, "cannot insert the attempt", r->attempt_id, serial[0] ? serial : port) < 0)
 		ret = rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);

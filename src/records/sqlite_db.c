@@ -72,6 +72,11 @@ static const char *const migrations[RP_DB_SCHEMA_VERSION] = {
 	" UNIQUE (run_id, attempt_id));"
 	"CREATE INDEX attempts_by_end ON attempts(end_ms);"
 	"CREATE INDEX attempts_by_serial ON attempts(serial);",
+	/* 2: a simulated board's attempt says so in a column of its own, so
+	 * reports leave it out (every earlier attempt was a real board's, or
+	 * labelled only by its "synthetic-" run id). */
+	"ALTER TABLE attempts ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE attempts SET simulated = 1 WHERE run_id LIKE 'synthetic-%';",
 };
 
 /* The phase columns, in enum order: adding a phase needs a migration. */
@@ -81,9 +86,9 @@ static const char insert_attempt_sql[] =
 	"INSERT OR IGNORE INTO attempts (run_id, attempt_id, station, serial, port, soc, pid,"
 	" start_ms, end_ms, duration_ms, stage1_ms, reenum_ms, serve_ms, verify_ms, result,"
 	" error_code, error, served_sha256, eeprom_hash, bytes_served, files_served, metadata,"
-	" metadata_dropped)"
+	" metadata_dropped, simulated)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-	" ?19, ?20, ?21, ?22, ?23)";
+	" ?19, ?20, ?21, ?22, ?23, ?24)";
 
 /* Attempts may be added out of order (two stations): "last" fields follow
  * the attempt that ended last. */
@@ -453,6 +458,17 @@ static int check_writable(const char *path, struct rp_diag *d)
 	return RP_OK;
 }
 
+/* A version 1 database read by `report` (which never migrates): the
+ * simulated column as version 2 fills it, in a temporary view that
+ * shadows the table (unqualified names look in temp first). */
+static int view_v1(struct rp_db *db, struct rp_diag *d)
+{
+	int rc = sqlite3_exec(db->h, "CREATE TEMP VIEW attempts AS SELECT *,"
+			      " run_id LIKE 'synthetic-%' AS simulated FROM main.attempts",
+			      NULL, NULL, NULL);
+	return rc == SQLITE_OK ? RP_OK : db_fail(db, d, rc, "cannot read a version 1 database");
+}
+
 int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struct rp_diag *d)
 {
 	struct rp_db *db;
@@ -478,7 +494,9 @@ int rp_db_open(const char *path, enum rp_db_mode mode, struct rp_db **out, struc
 			ret = user_version(db, &version, d);
 		if (ret == RP_OK)
 			ret = refuse_foreign(db, version, d);
-		if (ret == RP_OK && version != RP_DB_SCHEMA_VERSION)
+		if (ret == RP_OK && version == 1)
+			ret = view_v1(db, d);
+		else if (ret == RP_OK && version != RP_DB_SCHEMA_VERSION)
 			ret = rp_diag_set(d, version == 0 ? RP_ERR_FORMAT : RP_ERR_UNSUPPORTED,
 					  version == 0 ? "%s: not an rpiprov database (schema version %d)"
 						       : "%s: database schema version %d, this rpiprov reads %d",
@@ -636,6 +654,7 @@ static int bind_attempt(sqlite3_stmt *st, const struct rp_board_record *r,
 	B(sqlite3_bind_int64(st, 21, r->files_served));
 	B(sqlite3_bind_text(st, 22, meta_json, -1, SQLITE_TRANSIENT));
 	B(sqlite3_bind_int64(st, 23, r->meta_dropped));
+	B(sqlite3_bind_int(st, 24, r->simulated));
 	return rc;
 }
 

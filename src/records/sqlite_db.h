@@ -29,7 +29,7 @@
 #include "records/record_json.h"
 #include "util/error.h"
 
-#define RP_DB_SCHEMA_VERSION 1
+#define RP_DB_SCHEMA_VERSION 2
 
 struct rp_db;
 

@@ -23,7 +23,9 @@ struct sqlite_query {
 #define OK_EXPR "(result IN (?3, ?4))"
 #define FAIL_EXPR "(result IN (?5, ?6, ?7))"
 #define UNVERIFIED_EXPR "(result = ?8)"
-#define WINDOW "start_ms >= ?1 AND (?2 IS NULL OR start_ms < ?2)"
+/* :simulated is bound last, by name, so it wins over whatever number
+ * SQLite gives it in a statement that does not use ?8. */
+#define WINDOW "start_ms >= ?1 AND (?2 IS NULL OR start_ms < ?2) AND simulated = :simulated"
 
 static const char totals_sql[] =
 	"SELECT count(*), total(" OK_EXPR "), total(" FAIL_EXPR "),"
@@ -88,6 +90,8 @@ static int prepare(struct rp_db *db, const char *sql, const struct rp_query_wind
 	for (int i = 0; rc == SQLITE_OK && i < N_BOUND_RESULTS && 3 + i <= n_params; i++)
 		rc = sqlite3_bind_text(*st, 3 + i, rp_board_result_name(bound_results[i]), -1,
 				       SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(*st, sqlite3_bind_parameter_index(*st, ":simulated"), w->simulated);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(*st);
 		*st = NULL;
@@ -331,6 +335,7 @@ static int q_attempts(struct rp_query *base, const struct rp_query_window *w, rp
 		copy_col(run_id, sizeof(run_id), st, 0);
 		copy_col(station, sizeof(station), st, 1);
 		row_to_record(st, rec);
+		rec->simulated = w->simulated; /* the window picked them by it */
 		ret = fn(ctx, &origin, rec);
 	}
 	sqlite3_finalize(st);

@@ -70,6 +70,10 @@ struct rp_board_record {
 	unsigned open_retries;          /* opens that failed before one worked (F8) */
 	unsigned names_refused;
 	char first_refused[96];
+	/* A simulated board (--simulate), never a real one: stamped by the
+	 * recorder of a simulated run, kept in every record so no report
+	 * counts it as production. */
+	bool simulated;
 };
 
 const char *rp_board_result_name(enum rp_board_result r); /* "OK", "FAILED", ... */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpiprov-config.h"
 #include "records/json_fields.h"
 #include "records/record_json.h"
 #include "station/event_json.h"
@@ -83,6 +84,17 @@ struct tile {
 	uint64_t started_ms, finished_ms, last_progress_ms;
 	uint64_t attempt_id;
 	struct rstr *last; /* the record of the last finished attempt, as JSON */
+	char soc[8];       /* of the board last seen here */
+	uint64_t attempts, ok; /* finished here, and of them OK: the port's yield */
+};
+
+/* /metrics counts per port and SoC (an alert on one bad hub port needs
+ * them); the failure reasons index d->reasons. */
+struct port_count {
+	char port[RP_PORT_PATH_MAX];
+	char soc[8];
+	uint64_t by_result[N_RESULTS];
+	uint64_t by_reason[MAX_REASONS];
 };
 
 struct hist {
@@ -119,6 +131,8 @@ struct rp_dash {
 	unsigned n_reasons;
 	struct hist hist[N_HIST];
 	struct rp_rate rate;
+	struct port_count *counts;
+	size_t n_counts, cap_counts;
 
 	uint64_t seq; /* of the newest event in ring */
 	struct rstr *ring[RING];
@@ -187,6 +201,7 @@ void rp_dash_free(struct rp_dash *d)
 			free(d->fw[i][j]);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
+	free(d->counts);
 	free(d->tiles);
 	free(d->attempts);
 	free(d);
@@ -228,10 +243,37 @@ static bool result_ok(enum rp_board_result r)
 	return r == RP_RESULT_OK || r == RP_RESULT_SERVED;
 }
 
+/* The counters of (port, soc); NULL without memory (the totals still count). */
+static struct port_count *count_for(struct rp_dash *d, const char *port, const char *soc)
+{
+	for (size_t i = 0; i < d->n_counts; i++)
+		if (!strncmp(d->counts[i].port, port, sizeof(d->counts[i].port)) &&
+		    !strncmp(d->counts[i].soc, soc, sizeof(d->counts[i].soc)))
+			return &d->counts[i];
+	if (d->n_counts == d->cap_counts) {
+		size_t cap = d->cap_counts ? d->cap_counts * 2 : 16;
+		struct port_count *n = cap <= MAX_TILES * 8 ? realloc(d->counts, cap * sizeof(*n)) : NULL;
+		if (!n)
+			return NULL;
+		d->counts = n;
+		d->cap_counts = cap;
+	}
+	memset(&d->counts[d->n_counts], 0, sizeof(d->counts[0]));
+	snprintf(d->counts[d->n_counts].port, sizeof(d->counts[0].port), "%s", port);
+	snprintf(d->counts[d->n_counts].soc, sizeof(d->counts[0].soc), "%s", soc);
+	return &d->counts[d->n_counts++];
+}
+
 static void count_finished(struct rp_dash *d, const struct rp_board_record *r, struct rstr *json,
 			   uint64_t now_ms)
 {
 	bool ok = result_ok(r->result), unverified = r->result == RP_RESULT_UNVERIFIED;
+	char port[sizeof(r->port_path)], soc[sizeof(r->soc)];
+	struct port_count *pc;
+
+	snprintf(port, sizeof(port), "%.*s", (int)sizeof(port) - 1, r->port_path);
+	snprintf(soc, sizeof(soc), "%.*s", (int)sizeof(soc) - 1, r->soc);
+	pc = count_for(d, port, soc);
 
 	d->finished++;
 	if (ok)
@@ -243,8 +285,11 @@ static void count_finished(struct rp_dash *d, const struct rp_board_record *r, s
 	/* A board written but not confirmed still left the line. */
 	rp_rate_finished(&d->rate, now_ms, ok || unverified);
 	for (size_t i = 0; i < N_RESULTS; i++)
-		if (results[i] == r->result)
+		if (results[i] == r->result) {
 			d->by_result[i]++;
+			if (pc)
+				pc->by_result[i]++;
+		}
 	if (!ok && !unverified) {
 		const char *reason = r->error_code ? rp_error_name(r->error_code) : "unknown";
 		unsigned i;
@@ -253,8 +298,11 @@ static void count_finished(struct rp_dash *d, const struct rp_board_record *r, s
 				break;
 		if (i == d->n_reasons && i < MAX_REASONS)
 			d->reasons[d->n_reasons++].reason = reason;
-		if (i < d->n_reasons)
+		if (i < d->n_reasons) {
 			d->reasons[i].count++;
+			if (pc)
+				pc->by_reason[i]++;
+		}
 		if (json) {
 			unsigned slot = (unsigned)(d->n_failures++ % FAILURES_KEEP);
 			rstr_unref(d->failures[slot]);
@@ -340,6 +388,8 @@ void rp_dash_event(struct rp_dash *d, const struct rp_runner_event *ev, uint64_t
 		t = tile_for(d, port);
 		if (t && serial[0])
 			snprintf(t->serial, sizeof(t->serial), "%s", serial);
+		if (t && r && r->soc[0])
+			snprintf(t->soc, sizeof(t->soc), "%.*s", (int)sizeof(t->soc) - 1, r->soc);
 	}
 	switch (ev->type) {
 	case RP_RUNNER_BOARD_STARTED:
@@ -377,6 +427,8 @@ void rp_dash_event(struct rp_dash *d, const struct rp_runner_event *ev, uint64_t
 			t->busy = false;
 			t->finished_ms = now_ms;
 			t->has_last = true;
+			t->attempts++;
+			t->ok += r && result_ok(r->result);
 			rstr_unref(t->last);
 			t->last = rstr_ref(json);
 		}
@@ -566,7 +618,16 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 			rp_json_add_string_or_null(p, "file", t->busy ? t->file : NULL);
 			rp_json_add(p, "done", json_object_new_uint64(t->busy ? t->done : 0));
 			rp_json_add(p, "total", json_object_new_uint64(t->busy ? t->total : 0));
-			rp_json_add(p, "elapsed_ms", json_object_new_uint64(end > t->started_ms ? end - t->started_ms : 0));
+			/* An idle port has no running time: its last attempt's
+			 * duration is in "last". */
+			if (t->busy)
+				rp_json_add(p, "elapsed_ms",
+					    json_object_new_uint64(end > t->started_ms ? end - t->started_ms : 0));
+			else
+				rp_json_add_null(p, "elapsed_ms");
+			rp_json_add_string_or_null(p, "soc", t->soc);
+			rp_json_add(p, "attempts", json_object_new_uint64(t->attempts));
+			rp_json_add(p, "ok", json_object_new_uint64(t->ok));
 			rp_json_add(p, "last", parse_or_null(t->last));
 			json_object_array_add(arr, p);
 		}
@@ -717,6 +778,21 @@ static void label_value(struct buf *b, const char *s)
 	}
 }
 
+/* A failure reason as Prometheus users write label values: RP_ERR_TIMEOUT
+ * is "timeout", RP_ERR_NO_DEVICE "no_device". */
+static void reason_label(struct buf *b, const char *reason)
+{
+	char v[64];
+	size_t n = 0;
+
+	if (!strncmp(reason, "RP_ERR_", 7))
+		reason += 7;
+	for (; *reason && n + 1 < sizeof(v); reason++)
+		v[n++] = (*reason >= 'A' && *reason <= 'Z') ? (char)(*reason - 'A' + 'a') : *reason;
+	v[n] = '\0';
+	label_value(b, v);
+}
+
 static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -736,10 +812,18 @@ char *rp_dash_metrics(struct rp_dash *d, uint64_t now_ms, size_t *len)
 	uint64_t backlog = 0;
 	int64_t oldest = -1;
 	struct buf b = { 0 };
+	struct port_count *pc;
+	size_t n_pc;
 
 	(void)now_ms;
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_lock(&d->lock);
+	n_pc = d->n_counts;
+	pc = n_pc ? malloc(n_pc * sizeof(*pc)) : NULL;
+	if (pc)
+		memcpy(pc, d->counts, n_pc * sizeof(*pc));
+	else
+		n_pc = 0;
 	memcpy(s.by_result, d->by_result, sizeof(s.by_result));
 	memcpy(s.reasons, d->reasons, sizeof(s.reasons));
 	s.n_reasons = d->n_reasons;
@@ -751,17 +835,39 @@ char *rp_dash_metrics(struct rp_dash *d, uint64_t now_ms, size_t *len)
 	if (d->backlog)
 		d->backlog(d->backlog_ctx, &backlog, &oldest);
 
-	metric_head(&b, "rpiprov_attempts_total", "counter", "Finished provisioning attempts, by result.");
-	for (size_t i = 0; i < N_RESULTS; i++)
-		buf_printf(&b, "rpiprov_attempts_total{result=\"%s\"} %llu\n", rp_board_result_name(results[i]),
-			   (unsigned long long)s.by_result[i]);
+	metric_head(&b, "rpiprov_build_info", "gauge", "The rpiprov that serves this station.");
+	buf_add(&b, "rpiprov_build_info{version=\"", 28);
+	label_value(&b, RPIPROV_VERSION);
+	buf_add(&b, "\"} 1\n", 5);
+	/* Per USB port and SoC, so an alert can name a bad hub port; sum()
+	 * without them for the station. */
+	metric_head(&b, "rpiprov_attempts_total", "counter",
+		    "Finished provisioning attempts, by USB port, SoC and result.");
+	for (size_t k = 0; k < n_pc; k++)
+		for (size_t i = 0; i < N_RESULTS; i++) {
+			buf_add(&b, "rpiprov_attempts_total{port=\"", 29);
+			label_value(&b, pc[k].port);
+			buf_add(&b, "\",soc=\"", 7);
+			label_value(&b, pc[k].soc);
+			buf_printf(&b, "\",result=\"%s\"} %llu\n", rp_board_result_name(results[i]),
+				   (unsigned long long)pc[k].by_result[i]);
+		}
 	metric_head(&b, "rpiprov_attempt_failures_total", "counter",
-		    "Attempts that did not end OK, by reason (the record's error_code).");
-	for (unsigned i = 0; i < s.n_reasons; i++) {
-		buf_add(&b, "rpiprov_attempt_failures_total{reason=\"", 39);
-		label_value(&b, s.reasons[i].reason);
-		buf_printf(&b, "\"} %llu\n", (unsigned long long)s.reasons[i].count);
-	}
+		    "Attempts that did not end OK, by USB port, SoC and reason (the record's error_code "
+		    "in lower case: timeout, no_device, ...).");
+	for (size_t k = 0; k < n_pc; k++)
+		for (unsigned i = 0; i < s.n_reasons; i++) {
+			if (!pc[k].by_reason[i])
+				continue;
+			buf_add(&b, "rpiprov_attempt_failures_total{port=\"", 37);
+			label_value(&b, pc[k].port);
+			buf_add(&b, "\",soc=\"", 7);
+			label_value(&b, pc[k].soc);
+			buf_add(&b, "\",reason=\"", 10);
+			reason_label(&b, s.reasons[i].reason);
+			buf_printf(&b, "\"} %llu\n", (unsigned long long)pc[k].by_reason[i]);
+		}
+	free(pc);
 	metric_head(&b, "rpiprov_devices_ignored_total", "counter",
 		    "USB devices not touched (filtered out or not a boot device).");
 	buf_printf(&b, "rpiprov_devices_ignored_total %u\n", s.ignored);

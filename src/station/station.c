@@ -72,6 +72,7 @@ static int open_records(struct rp_station *s, struct rp_diag *d)
 		.n_sinks = s->opts.n_sinks,
 		.spool_path = s->opts.spool_path,
 		.open_later = s->opts.open_sinks_later,
+		.simulated = s->opts.simulated, /* every record says so */
 		.on_error = on_sink_error,
 		.on_durable = on_durable,
 		.ctx = s,

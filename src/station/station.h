@@ -49,8 +49,8 @@ struct rp_station_opts {
 	const char *run_id;
 	/* The source is simulated boards: with no firmware found, serve the
 	 * synthetic image and second stage (image/synthetic.h) instead of
-	 * failing, and mark the run id "synthetic-..." in every record.
-	 * Never set for real boards. */
+	 * failing, and mark the run id "synthetic-..." in every record; every
+	 * record is marked simulated. Never set for real boards. */
 	bool simulated;
 	/* Use this payload instead of building one from config (benchmarks);
 	 * not owned. */

@@ -66,6 +66,7 @@ static const struct key_desc keys[] = {
 	{ "allow_otp_permanent", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, allow_otp_permanent), 0, 0 },
 	{ "require_verified", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, require_verified), 0, 0 },
 	{ "strict", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, strict), 0, 0 },
+	{ "force", KIND_BOOL, CHECK_ANY, offsetof(struct rp_station_config, force), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -406,5 +407,6 @@ void rp_station_config_prepare_opts(const struct rp_station_config *c, struct rp
 	o->recovery_config_path = c->recovery_config;
 	o->allow_otp = c->allow_otp_permanent;
 	o->strict = c->strict;
+	o->force = c->force;
 	o->timestamp = -1;
 }

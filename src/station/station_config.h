@@ -15,6 +15,7 @@
  *   allow_otp_permanent = no
  *   require_verified = no (a write recovery.bin cannot confirm fails, not UNVERIFIED)
  *   strict = no (unknown boot.conf keys are errors)
+ *   force = no (a 'set' key no bootloader knows is written anyway)
  *   http = 127.0.0.1:8080 (web dashboard and /metrics; station/http_server.h)
  *   http_token_file = /etc/rpiprov/http-token (needed to listen beyond loopback)
  *
@@ -57,6 +58,7 @@ struct rp_station_config {
 	bool allow_otp_permanent;
 	bool require_verified;
 	bool strict;
+	bool force;                    /* write a 'set' key no bootloader knows */
 	/* private: which keys were given, and by whom (duplicate and override rules) */
 	unsigned given_file_[32], given_cli_[32];
 };

@@ -16,6 +16,8 @@ from taplib import case, check, done  # noqa: E402
 
 RPIPROV = os.environ["RPIPROV_BIN"]
 FIRMWARE = os.environ.get("RPIPROV_TEST_FIRMWARE", "")
+# Writes a synthetic 2711 image when no real firmware is at hand (a fresh clone).
+SYNTH_TOOL = sys.argv[1] if len(sys.argv) > 1 else ""
 
 COMMANDS = ["flash", "prepare", "station", "digest", "report", "list", "firmware", "eeprom", "boot"]
 # Long names that are one option under two names in different commands.
@@ -100,11 +102,15 @@ def test_error_said_once():
 
 
 def test_rpi_eeprom_config_line():
-    if not FIRMWARE:
-        check(False, "RPIPROV_TEST_FIRMWARE not set")
-        return
-    img = os.path.join(FIRMWARE, "2711", "pieeprom-2022-04-26.bin")
     with tempfile.TemporaryDirectory() as tmp:
+        if FIRMWARE:
+            img = os.path.join(FIRMWARE, "2711", "pieeprom-2022-04-26.bin")
+        else:
+            # A fresh clone has no real firmware: the same checks on a synthetic image.
+            img = os.path.join(tmp, "synthetic.bin")
+            r = subprocess.run([SYNTH_TOOL, img, "2711"], capture_output=True, text=True)
+            if not check(r.returncode == 0, f"synth-image-tool: {r.stderr}"):
+                return
         conf = os.path.join(tmp, "boot.conf")
         with open(conf, "w") as f:
             f.write("[all]\nBOOT_ORDER=0xf21\n")
@@ -128,7 +134,33 @@ def test_rpi_eeprom_config_line():
               f"--edit refused with the reason: {r.stderr!r}")
 
 
+def test_did_you_mean():
+    for typo, meant in (("flsh", "flash"), ("statoin", "station"), ("firmwre", "firmware"),
+                        ("REPORT", "report"), ("lst", "list")):
+        r = run([typo, "--simulate", "1"])
+        check(r.returncode == 64 and f"unknown command '{typo}'" in r.stderr and
+              f"Did you mean 'rpiprov {meant}'?" in r.stderr, f"{typo}: {r.returncode} {r.stderr!r}")
+    r = run(["help", "flsh"])
+    check(r.returncode == 64 and "Did you mean 'rpiprov flash'?" in r.stderr, f"help flsh: {r.stderr!r}")
+    r = run(["frobnicate"])
+    check(r.returncode == 64 and "Did you mean" not in r.stderr, f"nothing near: no guess: {r.stderr!r}")
+
+
+def test_unknown_key():
+    for cmd in (["flash", "--simulate", "1"], ["station", "--simulate", "1", "--plain"]):
+        r = run(cmd + ["--set", "BOOT_ORDR=0xf21"])
+        errors = [l for l in r.stderr.splitlines() if "BOOT_ORDR" in l]
+        check(r.returncode == 64 and len(errors) == 1 and "did you mean BOOT_ORDER?" in errors[0] and
+              "--force" in errors[0], f"{cmd[0]} --set BOOT_ORDR: {r.returncode} {r.stderr!r}")
+        r = run(cmd + ["--set", "BOOT_ORDR=0xf21", "--force"])
+        check(r.returncode == 0, f"{cmd[0]} --force writes it: {r.returncode} {r.stderr[-300:]!r}")
+    r = run(["flash", "--simulate", "1", "--set", "userdata3=0x1234", "--set", "USB_MSD_LUN_TIMEOUT=2000"])
+    check(r.returncode == 0, f"documented keys and families are fine: {r.stderr[-300:]!r}")
+
+
 case("one meaning per short option", test_one_meaning)
+case("a boot.conf key no bootloader knows is an error unless --force", test_unknown_key)
+case("a mistyped command suggests the nearest", test_did_you_mean)
 case("station takes the payload letters of prepare", test_shorts_take_effect)
 case("-q, -v, --debug everywhere", test_verbosity_everywhere)
 case("an error is said once", test_error_said_once)

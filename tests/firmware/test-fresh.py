@@ -93,10 +93,22 @@ def test_real_boards_never_synthetic():
 def test_firmware_list_empty():
     with tempfile.TemporaryDirectory() as tmp:
         p = run(["firmware", "list"], fresh_env(tmp), tmp)
-        check(p.returncode == 0, p.stderr)
+        check(p.returncode == 66, f"nothing found is not success: {p.returncode} {p.stderr}")
         check("no bootloader image or recovery.bin found" in p.stdout, p.stdout)
         check("rpiprov firmware fetch --soc 2712" in p.stdout, p.stdout)
         check("simulated boards get a synthetic image" in p.stdout, p.stdout)
+
+
+def test_fetch_offline_names_a_mirror():
+    """Without access to GitHub (a proxy that refuses), the error says how
+    to use a mirror."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = fresh_env(tmp)
+        env.update(https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", no_proxy="")
+        p = run(["firmware", "fetch", "--soc", "2711"], env, tmp)
+        check(p.returncode == 69, f"unavailable: {p.returncode} {p.stderr!r}")
+        check("--base-url" in p.stderr and "RPIPROV_FIRMWARE_URL" in p.stderr,
+              f"names --base-url and RPIPROV_FIRMWARE_URL: {p.stderr!r}")
 
 
 def test_station_mixed_tray():
@@ -127,6 +139,7 @@ def main():
     case("flash --simulate: synthetic, said on every line and record", test_flash_simulate)
     case("real boards and prepare never get a synthetic image", test_real_boards_never_synthetic)
     case("firmware list with nothing found", test_firmware_list_empty)
+    case("firmware fetch offline names a mirror", test_fetch_offline_names_a_mirror)
     case("station serves a mixed tray by USB id", test_station_mixed_tray)
     return done()
 

@@ -199,6 +199,12 @@ printf '[all]\nBOOT_UART=1\nPOWER_OFF_ON_HALT=0\nBOOT_ORDER=0xf14\n' | cmp -s - 
 expect_ok $BIN eeprom set "$T/img.bin" -o "$T/ts.bin" --timestamp 1700000000
 expect_ok $BIN eeprom info --json "$T/ts.bin"
 grep -q '"update_timestamp":1700000000' "$T/stdout" || fail "timestamp not read back"
+# Dates are ISO 8601 UTC and yes/no are booleans, as every JSON of rpiprov.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+assert d["update_date"] == "2023-11-14T22:13:20.000Z", d["update_date"]
+assert d["build_date"] is None or (d["build_date"].endswith("Z") and "T" in d["build_date"]), d["build_date"]
+assert isinstance(d["config_signed"], bool) and isinstance(d["pubkey_embedded"], bool)' "$T/stdout" ||
+	fail "info --json: ISO 8601 dates and booleans"
 
 expect_ok $BIN eeprom extract "$T/img.bin" -C "$T/x"
 for f in bootcode.bin bootconf.txt bootconf.sig pubkey.bin cacert.der updatetime; do
@@ -243,7 +249,7 @@ grep -q "^recovery_metadata=1" "$T/p1/config.txt" || fail "prepare: default conf
 expect_ok $BIN prepare -o "$T/p2" --image "$T/img.bin" --recovery "$T/recovery.bin" \
 	--profile netboot -k "$T/priv.pem"
 expect_ok $BIN eeprom info --json "$T/p2/pieeprom.bin"
-grep -q '"config_signed":"yes"' "$T/stdout" || fail "prepare -k: config not signed"
+grep -q '"config_signed":true' "$T/stdout" || fail "prepare -k: config not signed"
 grep -q '"pubkey_embedded":true' "$T/stdout" || fail "prepare -k: pubkey not embedded"
 expect_ok $BIN eeprom extract "$T/p2/pieeprom.bin" -C "$T/p2x"
 expect_ok $BIN digest --verify "$T/p2x/bootconf.sig" -i "$T/p2x/bootconf.txt" -k "$T/pub.pem"

@@ -105,6 +105,12 @@ static void test_basic(void)
 	o.profile = "netboot";
 	o.sets[o.n_sets++] = "BOOT_UART=1";
 	o.sets[o.n_sets++] = "MYSTERY=1";
+	/* A key no bootloader knows: refused, unless forced (then a warning). */
+	rp_diag_clear(&d);
+	CHECK_EQ_INT(rp_prepare_build(&o, &p, &d), RP_ERR_INVALID_ARG);
+	CHECK_CONTAINS(d.msg, "'MYSTERY'");
+	rp_prepared_free(&p);
+	o.force = true;
 	rp_diag_clear(&d);
 	CHECK_EQ_INT(rp_prepare_build(&o, &p, &d), RP_OK);
 	CHECK_STR_EQ(p.soc, "2711");

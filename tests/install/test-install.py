@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from taplib import case, check, done, skip_all  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else None
-COMMANDS = ["eeprom", "digest", "prepare", "flash", "boot", "list", "station", "report"]
+COMMANDS = ["eeprom", "digest", "prepare", "flash", "boot", "list", "station", "report", "firmware"]
 
 
 def expected(scdoc):
@@ -30,7 +30,8 @@ def expected(scdoc):
     files |= {f"share/rpiprov/eeprom/{p}.conf" for p in
               ("default", "netboot", "netboot-only", "nvme", "usb-then-sd")}
     if scdoc:
-        files |= {"share/man/man1/rpiprov.1"} | {f"share/man/man1/rpiprov-{c}.1" for c in COMMANDS}
+        files |= {"share/man/man1/rpiprov.1", "share/man/man5/station.conf.5"} | \
+            {f"share/man/man1/rpiprov-{c}.1" for c in COMMANDS}
     return files
 
 
@@ -69,9 +70,13 @@ def test_install(stage):
 def test_man(root):
     if not shutil.which("scdoc"):
         return
-    for c in [""] + COMMANDS:
-        page = os.path.join(root, "share/man/man1", f"rpiprov{'-' + c if c else ''}.1")
+    pages = [os.path.join(root, "share/man/man1", f"rpiprov{'-' + c if c else ''}.1") for c in [""] + COMMANDS]
+    pages.append(os.path.join(root, "share/man/man5/station.conf.5"))
+    for page in pages:
         text = open(page).read()
+        check(".SH EXAMPLES" in text, f"{page} has an EXAMPLES section")
+        check("C22" not in text and "F19" not in text and "../shared" not in text,
+              f"{page}: no internal evidence codes or paths")
         check(text.startswith(".\\\"") or ".TH" in text, f"{page} is a man page")
         if shutil.which("man"):
             env = dict(os.environ, MANWIDTH="80")
@@ -79,6 +84,11 @@ def test_man(root):
             r = subprocess.run(["man", "-l", page], capture_output=True, text=True, env=env)
             plain = re.sub(".\b", "", r.stdout)  # overstrike bold
             check(r.returncode == 0 and "NAME" in plain and "rpiprov" in plain, f"man -l {page}: {r.stderr[-200:]}")
+    top = open(pages[0]).read().replace("\\-", "-").replace("\\&", "")
+    env = top[top.index(".SH ENVIRONMENT"):top.index(".SH EXIT STATUS")]
+    for var in ("RPIPROV_FIRMWARE_URL", "XDG_CACHE_HOME", "FIRMWARE_ROOT", "RPIPROV_FIRMWARE_DIR"):
+        check(var in env, f"rpiprov(1) ENVIRONMENT names {var}")
+    check("rpiprov-firmware" in top and "station.conf" in top, "rpiprov(1) lists firmware and station.conf(5)")
 
 
 def test_completion(root):
@@ -95,14 +105,53 @@ def test_completion(root):
                            env=dict(os.environ, PATH=binary + ":" + os.environ["PATH"]))
         check("1:station" in r.stdout, f"bash completes the command: {r.stdout!r} {r.stderr[-300:]!r}")
         check("--http" in r.stdout and "--http-token" in r.stdout, f"bash completes station's options: {r.stdout!r}")
+        cmd = (f"source {bash_comp}; source {script}; "
+               "COMP_WORDS=(rpiprov fir); COMP_CWORD=1; COMP_LINE='rpiprov fir'; COMP_POINT=11; _rpiprov; "
+               "echo \"1:${COMPREPLY[*]}\"; "
+               "COMP_WORDS=(rpiprov firmware f); COMP_CWORD=2; COMP_LINE='rpiprov firmware f'; "
+               "COMP_POINT=18; _rpiprov; echo \"2:${COMPREPLY[*]}\"")
+        r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True,
+                           env=dict(os.environ, PATH=binary + ":" + os.environ["PATH"]))
+        check("1:firmware" in r.stdout and "2:fetch" in r.stdout,
+              f"bash completes firmware and its subcommands: {r.stdout!r}")
     elif os.environ.get("CI"):
         check(False, "bash-completion missing (CI is set)")
     if shutil.which("zsh"):
         r = subprocess.run(["zsh", "-n", os.path.join(root, "share/zsh/vendor-completions/_rpiprov")],
                            capture_output=True, text=True)
         check(r.returncode == 0, f"zsh reads _rpiprov: {r.stderr}")
+        # Where Debian's zsh looks (its fpath has $prefix/share/zsh/vendor-completions):
+        # compinit finds the function there and binds it to the command.
+        comp_dir = os.path.join(root, "share/zsh/vendor-completions")
+        script = (f"fpath=({comp_dir} $fpath); autoload -U compinit; compinit -u -D; "
+                  "print -r -- \"comp:$_comps[rpiprov]\"")
+        r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True,
+                           env=dict(os.environ, HOME=root))
+        check("comp:_rpiprov" in r.stdout, f"zsh compinit finds _rpiprov: {r.stdout!r} {r.stderr[-300:]!r}")
+        r = subprocess.run(["zsh", "-f", "-c", "print -l $fpath"], capture_output=True, text=True)
+        if "/usr/share/zsh/vendor-completions" in r.stdout.split():
+            check(os.path.relpath(comp_dir, root) == "share/zsh/vendor-completions",
+                  "installed in the folder this zsh searches (under the prefix)")
+        r = subprocess.run(["grep", "-c", "firmware", os.path.join(comp_dir, "_rpiprov")],
+                           capture_output=True, text=True)
+        check(r.stdout.strip() not in ("", "0"), "zsh completes firmware")
     elif os.environ.get("CI"):
         check(False, "zsh missing (CI is set)")
+
+
+def test_example_config(root):
+    """The installed station.conf example runs as it is (on simulated
+    boards, which never write into the records it names)."""
+    example = os.path.join(root, "share/rpiprov/examples/station.conf.example")
+    text = open(example).read()
+    check("/usr/share/rpiprov/firmware" not in text, "no firmware paths that nothing creates")
+    check(re.search(r"^http = ", text, re.M), "the dashboard is configured (an http key)")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([os.path.join(root, "bin", "rpiprov"), "station", "-f", example, "--simulate", "2",
+                            "--plain", "--http", "127.0.0.1:0"], capture_output=True, text=True, cwd=tmp,
+                           timeout=120)
+        check(r.returncode == 0 and "2 attempts: 2 OK" in r.stderr,
+              f"station -f EXAMPLE --simulate 2: {r.returncode} {r.stderr[-400:]!r}")
 
 
 def test_help(root):
@@ -126,6 +175,7 @@ def main():
             case("man pages", test_man, roots[0])
             case("shell completion", test_completion, roots[0])
             case("rpiprov help CMD", test_help, roots[0])
+            case("the example station.conf runs as installed", test_example_config, roots[0])
     return done()
 
 

@@ -12,6 +12,7 @@
 - a password in the connection string is refused (it would sit in argv);
 - boards, stations, runs and metadata agree with the attempts after all
   of the above, and a batch loaded twice (a replay) changes nothing."""
+import json
 import os
 import subprocess
 import sys
@@ -53,7 +54,8 @@ def test_four_stations(pg, tmp):
     check(pg.sql("SELECT count(DISTINCT (run_id, attempt_id)) FROM rpiprov_attempts", "line") == "256",
           "no duplicate")
     check(pg.sql("SELECT count(*) FROM rpiprov_stations", "line") == "4", "four stations")
-    check(pg.sql("SELECT version FROM rpiprov_schema", "line") == "1", "one schema version row")
+    check(pg.sql("SELECT max(version) FROM rpiprov_schema", "line") == "2", "schema version 2")
+    check(count(pg, "simulated") == 256, "every simulated board's attempt says so")
 
 
 def test_server_restart(pg, tmp):
@@ -148,6 +150,31 @@ def test_derived_and_replay(pg, tmp):
     check(not derived_mismatches(pg), f"still agree after the replay: {derived_mismatches(pg)}")
 
 
+def test_simulated_apart(pg, tmp):
+    """Simulated boards are left out of a report, shown apart on request;
+    a version 1 schema (no column yet) is read as it is."""
+    pg.sql("CREATE DATABASE sim")
+    r = subprocess.run(station(pg, tmp, "sim", 3, db="sim"), env=pg.env, capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, f"station: {r.returncode} {r.stderr[-300:]!r}")
+
+    def rep(*extra):
+        r = subprocess.run([RPIPROV, "report", "--db", pg.conninfo("sim"), "--json"] + list(extra),
+                           env=pg.env, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"report {extra}: {r.returncode} {r.stderr!r}")
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+    j = rep()
+    check(j.get("attempts") == 0 and j.get("simulated_left_out") == 3, f"left out: {j.get('simulated_left_out')}")
+    j = rep("--include-simulated")
+    check(j.get("simulated", {}).get("attempts") == 3, "shown apart")
+    pg.sql("ALTER TABLE rpiprov_attempts DROP COLUMN simulated;"
+           " UPDATE rpiprov_schema SET version = 1;"
+           " UPDATE rpiprov_attempts SET run_id = 'synthetic-' || run_id WHERE attempt_id = 1", "sim")
+    j = rep()
+    check(j.get("attempts") == 2 and j.get("simulated_left_out") == 1,
+          f"version 1: synthetic- runs count as simulated: {j.get('attempts')} {j.get('simulated_left_out')}")
+
+
 def main():
     if not RPIPROV or not FW or not os.path.isdir(FW):
         return skip_all("firmware fixtures or RPIPROV_BIN missing")
@@ -162,6 +189,7 @@ def main():
             case("wrong password, missing database: refused at start", test_refusals, pg, tmp)
             case("boards, stations, runs, metadata agree; a replay changes nothing",
                  test_derived_and_replay, pg, tmp)
+            case("simulated boards apart; a version 1 schema is read", test_simulated_apart, pg, tmp)
     except pg_cluster.Skip as e:
         return skip_all(str(e))
     return done()

@@ -58,7 +58,7 @@ static void test_summary(void)
 	if (!q)
 		return;
 	CHECK_STR_EQ(q->name, path);
-	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ 1714521600000LL, INT64_MAX }, &s, &d), RP_OK);
+	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ .since = 1714521600000LL, .until = INT64_MAX }, &s, &d), RP_OK);
 	CHECK_EQ_INT(s.attempts, 7);
 	CHECK_EQ_INT(s.ok, 3);
 	CHECK_EQ_INT(s.failed, 4);
@@ -106,7 +106,7 @@ static void test_summary(void)
 	CHECK_EQ_INT(s.attempts, 8);
 	CHECK_EQ_INT(s.n_ports, 4);
 	rp_report_summary_free(&s);
-	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ 1800000000000LL, INT64_MAX }, &s, &d), RP_OK);
+	CHECK_EQ_INT(rp_report_summary_build(q, &(struct rp_query_window){ .since = 1800000000000LL, .until = INT64_MAX }, &s, &d), RP_OK);
 	CHECK_EQ_INT(s.attempts, 0);
 	CHECK_EQ_INT(s.n_ports, 0);
 	CHECK(s.boards_per_hour == 0);
@@ -157,7 +157,7 @@ static void test_queries(void)
 	CHECK_EQ_INT(t.boards_ok, 1);
 	CHECK_EQ_INT(t.first_unix_ms, 1714566896000LL);
 	CHECK_EQ_INT(t.last_unix_ms, 1714570000300LL);
-	CHECK_EQ_INT(rp_query_totals(q, &(struct rp_query_window){ 1714566897000LL, INT64_MAX }, &t, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_totals(q, &(struct rp_query_window){ .since = 1714566897000LL, .until = INT64_MAX }, &t, NULL), RP_OK);
 	CHECK_EQ_INT(t.attempts, 2);
 
 	CHECK_EQ_INT(rp_query_failure_reasons(q, &RP_QUERY_ALL, &reasons, &n, NULL), RP_OK);
@@ -182,7 +182,7 @@ static void test_queries(void)
 	free(hours);
 	/* Nothing after: empty lists, not errors. */
 	reasons = (void *)1;
-	CHECK_EQ_INT(rp_query_failure_reasons(q, &(struct rp_query_window){ 1800000000000LL, INT64_MAX }, &reasons, &n, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_failure_reasons(q, &(struct rp_query_window){ .since = 1800000000000LL, .until = INT64_MAX }, &reasons, &n, NULL), RP_OK);
 	CHECK_EQ_INT(n, 0);
 	CHECK(reasons == NULL);
 	rp_query_close(q);
@@ -253,7 +253,7 @@ static void test_rows_since(void)
 
 	/* Since T: the later ones only, in start order. */
 	memset(&rows, 0, sizeof(rows));
-	CHECK_EQ_INT(rp_query_attempts(q, &(struct rp_query_window){ 1714566897000LL, INT64_MAX }, on_row, &rows, NULL), RP_OK);
+	CHECK_EQ_INT(rp_query_attempts(q, &(struct rp_query_window){ .since = 1714566897000LL, .until = INT64_MAX }, on_row, &rows, NULL), RP_OK);
 	CHECK_EQ_INT(rows.n, 2);
 	CHECK_STR_EQ(rows.rec[0].port_path, "1-1.2");
 	/* The callback can stop the walk; its code comes back. */

@@ -13,7 +13,9 @@
   66; a malformed database is 65 for station, flash and report.
 
 Commands that must lack write access run as `nobody` (tests run as root,
-which a chmod does not stop)."""
+which a chmod does not stop). `nobody` runs a copy of the binary and of
+the firmware it is given, in a folder it may enter: the checkout may sit
+in one it may not (root's home, any `mktemp -d`)."""
 import json
 import os
 import random
@@ -30,17 +32,36 @@ from taplib import case, check, done, skip_all  # noqa: E402
 
 RPIPROV = os.environ.get("RPIPROV_BIN")
 FW = os.environ.get("RPIPROV_TEST_FIRMWARE")
+# What `nobody` runs and reads: copies in a folder every user may enter
+# (set up by main()).
+REACHABLE = {}
 
 
 def payload_args():
+    if REACHABLE:
+        return ["--image", REACHABLE["image"], "--recovery", REACHABLE["recovery"]]
     return ["--image", os.path.join(FW, "2711", "pieeprom-2022-04-26.bin"),
             "--recovery", os.path.join(FW, "2711", "recovery.bin")]
+
+
+def make_reachable(where):
+    """Copy the binary and the firmware into `where` (0755, files 0644/0755):
+    runuser cannot run, nor can the user read, what lies behind a folder
+    it may not enter."""
+    os.chmod(where, 0o755)
+    for key, src, mode in (("bin", RPIPROV, 0o755),
+                           ("image", os.path.join(FW, "2711", "pieeprom-2022-04-26.bin"), 0o644),
+                           ("recovery", os.path.join(FW, "2711", "recovery.bin"), 0o644)):
+        dst = os.path.join(where, key + "-" + os.path.basename(src))
+        shutil.copyfile(src, dst)
+        os.chmod(dst, mode)
+        REACHABLE[key] = dst
 
 
 def run(args, timeout=60, user=None):
     cmd = [RPIPROV] + args
     if user:
-        cmd = ["runuser", "-u", user, "--"] + cmd
+        cmd = ["runuser", "-u", user, "--", REACHABLE.get("bin", RPIPROV)] + args
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -114,6 +135,11 @@ def make_db(tmp, name):
     db = os.path.join(tmp, name)
     r = run(["station", "--simulate", "3", "--plain", "--name", "ro", "--db", db] + payload_args())
     check(r.returncode == 0, f"station made {name}: {r.stderr!r}")
+    # Counted as real boards' (a report leaves simulated ones out).
+    con = sqlite3.connect(db)
+    con.execute("UPDATE attempts SET simulated = 0")
+    con.commit()
+    con.close()
     return db
 
 
@@ -232,6 +258,8 @@ def main():
         return skip_all("firmware fixtures or RPIPROV_BIN missing")
     if os.geteuid() != 0 or not shutil.which("runuser"):
         return skip_all("needs root and runuser to test a user without write access")
+    reach = tempfile.mkdtemp(prefix="rpiprov-records-cli-bin-")
+    make_reachable(reach)
     for name, fn in [("crash loop: 40 SIGKILLs, every sink the same attempts", test_crash_loop),
                      ("report is read-only", test_report_read_only),
                      ("a foreign database is refused", test_foreign_database),
@@ -243,6 +271,7 @@ def main():
             case(name, fn, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(reach, ignore_errors=True)
     return done()
 
 

@@ -152,6 +152,7 @@ def check_json(db, window):
     e = expected(*WINDOW) if window else expected()
     j = json.loads(report(db, "--json", *(window_args() if window else [])))
     check(isinstance(j.pop("database"), str), "database named")
+    check(j.pop("simulated_left_out", None) == 0, "no simulated boards among the loaded ones")
     same(j, e, "report")
     return j
 

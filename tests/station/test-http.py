@@ -182,6 +182,31 @@ def test_browser(st, status):
         check(len(fails) == len(FAILED_PORTS), f"last failures listed: {fails}")
         check(any("port 1-1.7 " in f and "TIMEOUT" in f for f in fails), "the write-protected board in the list")
         check(b.eval("document.getElementById('conn').textContent") == "live", "the stream is live")
+        # #19: what an operator needs at a glance.
+        order = b.eval("Array.from(document.querySelectorAll('.tile')).map(t => t.dataset.port)")
+        check(set(order[:len(FAILED_PORTS)]) == FAILED_PORTS, f"failed ports first: {order}")
+        tiles = b.eval("Array.from(document.querySelectorAll('.tile')).map(t => [t.dataset.port, t.dataset.state, "
+                       "t.querySelector('.soc').textContent, t.querySelector('.yield').textContent, "
+                       "t.querySelector('.age').textContent, t.querySelector('.elapsed').textContent])")
+        for port, state, soc, yld, age, took in tiles:
+            check(soc == "BCM2711", f"{port}: the SoC on the tile: {soc!r}")
+            want = "yield 0% (0/1)" if state == "failed" else "yield 100% (1/1)"
+            check(yld == want, f"{port}: the port's yield {yld!r} == {want!r}")
+            check(re.fullmatch(r"last (OK|FAILED|TIMEOUT|LEFT) (just now|\d+ s ago|\d+ min ago)", age),
+                  f"{port}: the last result with its age: {age!r}")
+            check(re.fullmatch(r"took (\d+\.\d s|\d+:\d\d(:\d\d)?)", took), f"{port}: a duration in words: {took!r}")
+        check(b.eval("document.getElementById('t-yield').textContent") == "81.3%", "the station's yield")
+        check(b.eval("document.getElementById('failures-box').compareDocumentPosition("
+                     "document.getElementById('tiles')) & Node.DOCUMENT_POSITION_FOLLOWING"),
+              "last failures come before the tiles")
+        check(b.eval("document.getElementById('failures-box').getBoundingClientRect().bottom <= innerHeight"),
+              "last failures above the fold")
+        durs = b.eval("[rpiprovDur(5500), rpiprovDur(120000), rpiprovDur(3723000)]")
+        check(durs == ["5.5 s", "2:00", "1:02:03"], f"durations as an operator says them: {durs}")
+        said = b.eval("[{phase:'stage1'}, {phase:'reenum'}, {phase:'serve', file:'pieeprom.bin', done:5, total:10}, "
+                      "{phase:'serve', file:'pieeprom.bin', done:10, total:10}, {phase:'verify'}].map(rpiprovWords)")
+        check(said == ["sending recovery.bin", "waiting for recovery.bin to start", "sending pieeprom.bin",
+                       "writing the EEPROM", "checking what the board wrote"], f"phases in words: {said}")
         check(not b.console_errors(), f"no script errors: {b.console_errors()[:2]}")
         check(b.eval("document.documentElement.scrollWidth <= innerWidth"), "no horizontal scroll at 1080p")
         b.screenshot(os.path.join(OUTDIR, "dashboard.png"))
@@ -196,6 +221,12 @@ def test_browser(st, status):
         b.close()
 
 
+def total(fams, name, **labels):
+    """The sum over every sample of name with these labels (others free)."""
+    fam = fams[name]
+    return sum(v for n, lab, v in fam["samples"] if n == name and all(lab.get(k) == str(x) for k, x in labels.items()))
+
+
 def test_metrics(st):
     code, headers, body = get(st.url + "metrics")
     check(code == 200 and headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
@@ -206,11 +237,23 @@ def test_metrics(st):
                 "process_start_time_seconds"):
         check(fam in fams and fams[fam]["help"], f"{fam} with HELP")
     check(fams["rpiprov_phase_duration_seconds"]["type"] == "histogram", "phase times are a histogram")
-    ok = promtext.value(fams, "rpiprov_attempts_total", result="OK")
-    bad = sum(promtext.value(fams, "rpiprov_attempts_total", result=r) for r in ("FAILED", "TIMEOUT", "LEFT"))
+    ok = total(fams, "rpiprov_attempts_total", result="OK")
+    bad = sum(total(fams, "rpiprov_attempts_total", result=r) for r in ("FAILED", "TIMEOUT", "LEFT"))
     check(ok == BOARDS - len(FAILED_PORTS) and bad == len(FAILED_PORTS), f"attempts by result: {ok} OK, {bad} not")
     reasons = sum(v for _, _, v in fams["rpiprov_attempt_failures_total"]["samples"])
     check(reasons == len(FAILED_PORTS), f"failures by reason add up: {reasons}")
+    # #19: port and soc labels (an alert on a bad hub port), reasons as Prometheus users write them.
+    check(all("port" in lab and lab.get("soc") == "2711" for _, lab, _ in fams["rpiprov_attempts_total"]["samples"]),
+          "attempts by port and soc")
+    check({lab["port"] for _, lab, v in fams["rpiprov_attempt_failures_total"]["samples"] if v} == FAILED_PORTS,
+          "failures by port")
+    check(all(re.fullmatch(r"[a-z0-9_]+", lab["reason"]) and lab.get("soc") == "2711"
+              for _, lab, _ in fams["rpiprov_attempt_failures_total"]["samples"]),
+          f"reasons in lower-case snake form: {[lab for _, lab, _ in fams['rpiprov_attempt_failures_total']['samples']]}")
+    for port in FAILED_PORTS:
+        check(total(fams, "rpiprov_attempts_total", port=port, result="OK") == 0, f"{port}: no OK")
+    build = fams.get("rpiprov_build_info", {}).get("samples", [])
+    check(len(build) == 1 and build[0][1].get("version") and build[0][2] == 1, f"rpiprov_build_info: {build}")
     check(promtext.value(fams, "rpiprov_phase_duration_seconds_count", phase="total") == BOARDS,
           "every attempt in the total histogram")
     for phase in ("stage1", "reenum", "serve", "verify"):
@@ -250,6 +293,12 @@ def test_api(st, report):
     check(isinstance(s["ports"][0]["busy"], bool) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s["time"]),
           "booleans are booleans, times ISO 8601 UTC")
     check(all(p["phase"] is None and p["file"] is None for p in s["ports"]), "absent values are null")
+    check(all(p["elapsed_ms"] is None for p in s["ports"] if not p["busy"]), "an idle port has no elapsed_ms")
+    check(all(p["soc"] == "2711" and p["attempts"] == 1 and p["ok"] == (p["port"] not in FAILED_PORTS)
+              for p in s["ports"]), "each port's SoC and yield")
+    code, _, page = get(st.url)
+    check(code == 200 and 'id="t-ok">\u2013<' in page and 'id="t-ok">0<' not in page,
+          "the page shows \u2013, not 0, until data arrives")
 
 
 def test_bad_requests(st):

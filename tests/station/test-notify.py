@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The station under systemd: with NOTIFY_SOCKET set it says READY=1
 once it can take boards, STATUS= with the totals, STOPPING=1 on SIGTERM;
-with stdout being journald's stream (JOURNAL_STREAM) its lines carry no
+with stdout being journald's stream (JOURNAL_STREAM) its lines carry a syslog priority and no
 timestamp of their own, and without it they do."""
 import os
 import re
@@ -73,7 +73,8 @@ def test_notify(tmp):
     check(any(re.search(r"STATUS=3 OK, 0 failed, 0 in progress", m) for m in messages), f"STATUS totals: {messages}")
     check(any("STOPPING=1" in m for m in messages), "STOPPING=1 on SIGTERM")
     check(lines and all(not ISO.match(l) for l in lines), f"journald: no timestamps: {lines[:2]}")
-    check(any(re.match(r"1-1\.1 5eed0001 started", l) for l in lines), f"the lines themselves: {lines[:2]}")
+    # With the syslog priority journald reads (<6> information; #19).
+    check(any(re.match(r"<6>1-1\.1 5eed0001 started", l) for l in lines), f"the lines themselves: {lines[:2]}")
     _, lines, _ = station(tmp, journal=False)
     check(lines and all(ISO.match(l) for l in lines), f"elsewhere: timestamps: {lines[:2]}")
 
