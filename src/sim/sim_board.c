@@ -55,7 +55,7 @@ static const char *const garbage_reports[] = {
 
 static const char *const hostile_names[] = { "../../etc/passwd", "/etc/shadow" };
 
-/* recovery.bin config.txt options the model acts on (DESIGN.md 3). */
+/* recovery.bin config.txt options the model acts on (doc/hardware.md 2.4). */
 enum config_flag { C_NO_METADATA, C_REBOOT, C_ERASE, C_PUBKEY };
 static const struct {
 	const char *line;
@@ -747,7 +747,7 @@ static void parse_config(struct rp_sim_board *b, const uint8_t *text, size_t len
 	}
 }
 
-/* pieeprom.sig: the sha256 on the first line, "ts: N" on another (DESIGN.md 5). */
+/* pieeprom.sig: the sha256 on the first line, "ts: N" on another (the rpi-eeprom-digest format). */
 static void parse_sig(struct rp_sim_board *b, const uint8_t *t, size_t len)
 {
 	size_t n = 0, i;
@@ -1081,7 +1081,7 @@ static int s2_control_out(struct rp_sim_board *b, uint32_t size)
 		return host_violation(b, "control OUT while %s data was still expected", s->name);
 	if (b->finished && b->awaiting == REPLY_NONE) {
 		/* rpiboot answers Done like every empty-named message, with a
-		 * zero-length write (F17, DESIGN.md 2): the board takes it and
+		 * zero-length write (F17): the board takes it and
 		 * leaves at once. */
 		if (!b->done_ack_open)
 			return host_violation(b, "control OUT (size %u) after Done", size);

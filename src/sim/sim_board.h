@@ -1,5 +1,5 @@
 /* Device model of one Raspberry Pi board in USB boot mode, as real boards
- * are seen to behave (../shared/HARDWARE-EVIDENCE.md, F-numbers): the boot
+ * are seen to behave (doc/hardware.md, F-numbers): the boot
  * ROM (iSerialNumber 3 with an 8-hex serial, boot message, second stage,
  * return code, then re-enumeration) and recovery.bin (the requests of its
  * firmware generation, sim_script.c; the .sig check, fatal when it fails;
@@ -23,7 +23,7 @@
 
 /* Device-side delays. All zero by default. rp_sim_timing_realistic()
  * marks them realistic: each board then plays its own chip's figures
- * from the SoC table (soc.h model_timing; HARDWARE-EVIDENCE.md F19, 2.2).
+ * from the SoC table (soc.h model_timing; doc/hardware.md F19, 2.2).
  * erase_ms and write_ms are for the whole EEPROM; a board pays them in
  * proportion to the 4 KiB sectors that differ (F18). verify_ms is one read
  * of the whole EEPROM, paid before writing and again to verify. */
@@ -103,7 +103,7 @@ const char *rp_sim_step_name(enum rp_sim_step s);
 int rp_sim_step_from_name(const char *name);
 /* Hardware behaviour (true) or a hostile device for host tests (false). */
 bool rp_sim_fault_is_hardware(enum rp_sim_fault f);
-/* The HARDWARE-EVIDENCE.md facts and cases behind a hardware fault
+/* The doc/hardware.md facts and cases behind a hardware fault
  * ("C22, F22"); NULL for the others. */
 const char *rp_sim_fault_evidence(enum rp_sim_fault f);
 /* The step where the fault means something when none is given. */

@@ -1,5 +1,5 @@
 /* Sector writes and the timestamp. The section walk is the model's own
- * (DESIGN.md 4), not src/image's: as a test oracle it must not share the
+ * (the pieeprom section format), not src/image's: as a test oracle it must not share the
  * code whose output it checks. */
 #include "sim/sim_eeprom.h"
 

@@ -20,7 +20,7 @@ size_t rp_sim_eeprom_write(uint8_t *eeprom, size_t size, const uint8_t *image, s
 size_t rp_sim_eeprom_erase(uint8_t *eeprom, size_t size);
 
 /* Put the update timestamp where rpi-eeprom-config keeps it
- * (HARDWARE-EVIDENCE.md 2.4 "Timestamp location"; F20): LE ~ts then LE ts
+ * (doc/hardware.md 2.4 "Timestamp location"; F20): LE ~ts then LE ts
  * as the contents of the `updatetime` files of an A/B image (the
  * read-only area and the partition: ab_ro_size/ab_part_size), else in the
  * last 8 bytes of the image. */

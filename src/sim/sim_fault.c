@@ -8,7 +8,7 @@
 #include "sim/sim_source.h"
 
 /* Each fault, where it fires when no step is given, and for hardware
- * behaviour the HARDWARE-EVIDENCE.md facts and cases that show a real
+ * behaviour the doc/hardware.md facts and cases that show a real
  * board doing it. A behaviour without a log is not in the first group;
  * the second group is a hostile device, used to test the host's input
  * checks, and is not listed in --help or the README. */

@@ -1,5 +1,5 @@
 /* Metadata keys per chip, in the order of Raspberry Pi's examples
- * (HARDWARE-EVIDENCE.md 2.3; rpiboot writes them in arrival order), each
+ * (doc/hardware.md 2.3; rpiboot writes them in arrival order), each
  * with the first recovery.bin build that sends it and its printf format.
  *
  * Where the examples are silent the order is a choice, said at the row:

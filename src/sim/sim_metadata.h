@@ -1,6 +1,6 @@
 /* The metadata reports of recovery.bin (internal to src/sim): which keys a
  * chip's build of a given date sends, in which order, with which printf
- * formats (HARDWARE-EVIDENCE.md F16 and table 2.3). */
+ * formats (doc/hardware.md F16 and table 2.3). */
 #ifndef RP_SIM_SIM_METADATA_H
 #define RP_SIM_SIM_METADATA_H
 

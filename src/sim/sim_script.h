@@ -1,6 +1,6 @@
 /* What recovery.bin asks for, per firmware generation (internal to
  * src/sim). Each generation is a table of steps; the board walks it in
- * order. Sources: HARDWARE-EVIDENCE.md F11-F15, C6, C7, C8, C18, C19. */
+ * order. Sources: doc/hardware.md F11-F15, C6, C7, C8, C18, C19. */
 #ifndef RP_SIM_SIM_SCRIPT_H
 #define RP_SIM_SIM_SCRIPT_H
 

@@ -6,7 +6,7 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* The device model's realistic figures (HARDWARE-EVIDENCE.md F6, F19,
+/* The device model's realistic figures (doc/hardware.md F6, F19,
  * 2.2). Every figure that no log gives is marked ASSUMPTION with why.
  *  - stage1_ms, the ROM's status after the second stage arrived: F6 says
  *    the host reads it about 1 s later (rpiboot sleeps 1 s first) and C17

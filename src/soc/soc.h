@@ -4,7 +4,7 @@
  * of naming a chip, so supporting a new chip is one row here (plus its
  * tests), and the udev rules are generated from the same rows.
  *
- * Facts come from DESIGN.md sections 1, 2 and 4 and HARDWARE-EVIDENCE.md
+ * Facts come from doc/hardware.md and the public usbboot and rpi-eeprom sources
  * (F1, F2, F9, table 2.1); where a fact is not known the row says so. */
 #ifndef RP_SOC_SOC_H
 #define RP_SOC_SOC_H
@@ -70,11 +70,11 @@ struct rp_soc {
 
 	/* The ROM's configuration descriptor claims more than it returns
 	 * (2711: wTotalLength 55 with 2 interfaces, 32 bytes with 1
-	 * interface arrive; HARDWARE-EVIDENCE.md F4). */
+	 * interface arrive; doc/hardware.md F4). */
 	bool rom_short_config;
 
 	/* recovery.bin also reports FACTORY_UUID, MAC_BT_ADDR, MAC_WIFI_ADDR
-	 * and SIGNATURE_MODE (HARDWARE-EVIDENCE.md table 2.3). */
+	 * and SIGNATURE_MODE (doc/hardware.md table 2.3). */
 	bool extra_metadata;
 
 	/* What the device model reports for BOOT_ROM (%08x) and

@@ -24,7 +24,7 @@ struct expect {
 };
 
 /* Hardware behaviour first (each row names its evidence in
- * HARDWARE-EVIDENCE.md), then the hostile device used to test the host's
+ * doc/hardware.md), then the hostile device used to test the host's
  * input checks (not hardware behaviour). */
 static const struct expect matrix[] = {
 	/* C22, F22: the board never comes back; F17/F23/C18: it vanishes mid-session */

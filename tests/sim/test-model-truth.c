@@ -206,7 +206,7 @@ static void files3(struct hfile f[3], const struct img *im)
 	f[2] = (struct hfile){ "pieeprom.bin", im->data, im->len };
 }
 
-/* F17, DESIGN.md 2: rpiboot answers Done with a zero-length write; the
+/* F17: rpiboot answers Done with a zero-length write; the
  * board takes it and leaves (F14). A host that sends none sees the board
  * leave shortly after all the same. Neither is a host error. */
 static void test_done_ack(void)

@@ -179,7 +179,7 @@ static void test_default(void)
 	CHECK_STR_EQ(s->soc, "2711");
 	CHECK_EQ_INT(s->pid, 0x2711);
 	CHECK(rp_soc_has_eeprom(s));
-	/* --sim-timing realistic inside the evidence (HARDWARE-EVIDENCE.md
+	/* --sim-timing realistic inside the evidence (doc/hardware.md
 	 * F19, 2.2): a 512 KiB read 347-628 ms (C26), re-enumeration ~2.6 s
 	 * (C4). */
 	CHECK(s->model_timing.verify_ms >= 347 && s->model_timing.verify_ms <= 628);

@@ -45,7 +45,7 @@
 #define DENY_TARGET "/sys/devices/system/cpu/online"
 #define LINUX_USB_SPEED_FULL 2
 #define LINUX_USB_SPEED_HIGH 3
-/* open_fails_once (HARDWARE-EVIDENCE.md F8): the device node of a freshly
+/* open_fails_once (doc/hardware.md F8): the device node of a freshly
  * re-enumerated second stage is missing this long after its "add"
  * uevent, so the first open fails (libusb's own 10 ms ENOENT retry
  * included) and a later one succeeds. */

@@ -24,7 +24,7 @@ struct emu_desc {
 /* A board: 0a5c:<pid>, iSerialNumber = serial_index, one or two vendor
  * interfaces (interface 0: bulk IN 0x81 + OUT 0x01; with two, interface 1
  * has IN 0x83 + OUT 0x03, the layout rpiboot expects). short_config with
- * one interface: the BCM2711 ROM's quirk (HARDWARE-EVIDENCE.md F4), a
+ * one interface: the BCM2711 ROM's quirk (doc/hardware.md F4), a
  * configuration header claiming wTotalLength 55 and 2 interfaces over the
  * 32 bytes of one interface that actually arrive. */
 void emu_desc_board(struct emu_desc *d, uint16_t pid, uint8_t serial_index,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Upstream rpiboot against the emulated boards (DESIGN.md 8, item 4).
+"""Upstream rpiboot against the emulated boards.
 
 rpiboot is the host that works with real boards today, so every run here
 checks the device model from the outside: rpiboot must end as it does with
