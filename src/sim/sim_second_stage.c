@@ -1,7 +1,8 @@
 /* Second-stage classification by marker strings.
  *
- * Which strings the real binaries hold (checked with `strings` on the
- * files in ../shared; dates are their build banners):
+ * Which strings the real binaries hold (checked with `strings` on
+ * rpi-eeprom's recovery.bin builds and usbboot's bootcode4.bin and
+ * bootfiles.bin; dates are their build banners; doc/hardware.md):
  *
  *   marker                 2711       2712       usbboot   bootfiles  bootfiles
  *                          recovery   recovery   bootcode4 2711/      2712/
