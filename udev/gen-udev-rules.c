@@ -2,6 +2,10 @@
  * to are the ids rpiprov looks for:
  *   gen-udev-rules access OUT         -> 60-rpiprov.rules
  *   gen-udev-rules autoprovision OUT  -> 61-rpiprov-autoprovision.rules
+ *   gen-udev-rules metainfo OUT       -> rpiprov.metainfo.xml
+ * The AppStream metainfo names the same ids as modaliases, so software
+ * centres and isenkram can suggest rpiprov when such a board is plugged in
+ * (and lintian can check that every rule's device is declared).
  * Run by meson at build time; the output is installed, never edited. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,17 +82,44 @@ static int write_rules(FILE *f, const struct flavour *fl)
 	return ferror(f) ? -1 : 0;
 }
 
+static int write_metainfo(FILE *f)
+{
+	size_t n;
+	const struct rp_soc *socs = rp_soc_table(&n);
+
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	      "<!-- Generated at build time from rpiprov's SoC table (src/soc/soc.c). -->\n"
+	      "<component type=\"console-application\">\n"
+	      "  <id>rpiprov</id>\n"
+	      "  <metadata_license>CC0-1.0</metadata_license>\n"
+	      "  <project_license>BSD-3-Clause</project_license>\n"
+	      "  <name>rpiprov</name>\n"
+	      "  <summary>Provision the bootloader EEPROM of Raspberry Pi boards over USB</summary>\n"
+	      "  <description>\n"
+	      "    <p>Edits, signs and writes the bootloader EEPROM of Raspberry Pi boards in USB\n"
+	      "    boot mode, one board or a factory tray at a time, and checks each write.</p>\n"
+	      "  </description>\n"
+	      "  <provides>\n"
+	      "    <binary>rpiprov</binary>\n", f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "    <modalias>usb:v%04Xp%04Xd*</modalias>\n", socs[i].vid, socs[i].pid);
+	fputs("  </provides>\n"
+	      "</component>\n", f);
+	return ferror(f) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct flavour *fl = NULL;
+	int metainfo = argc == 3 && !strcmp(argv[1], "metainfo");
 	FILE *f;
 	int r;
 
 	for (size_t i = 0; argc == 3 && i < sizeof(flavours) / sizeof(flavours[0]); i++)
 		if (!strcmp(argv[1], flavours[i].name))
 			fl = &flavours[i];
-	if (!fl) {
-		fprintf(stderr, "usage: %s access|autoprovision OUT\n", argv[0]);
+	if (!fl && !metainfo) {
+		fprintf(stderr, "usage: %s access|autoprovision|metainfo OUT\n", argv[0]);
 		return 2;
 	}
 	f = fopen(argv[2], "w");
@@ -96,7 +127,7 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
-	r = write_rules(f, fl);
+	r = metainfo ? write_metainfo(f) : write_rules(f, fl);
 	if (fclose(f) != 0 || r < 0) {
 		perror(argv[2]);
 		remove(argv[2]);

@@ -25,6 +25,7 @@ def expected(scdoc):
         "share/zsh/vendor-completions/_rpiprov",
         "share/rpiprov/examples/61-rpiprov-autoprovision.rules",
         "share/rpiprov/examples/station.conf.example",
+        "share/metainfo/rpiprov.metainfo.xml",
         "share/rpiprov/recovery/config.txt",
     }
     files |= {f"share/rpiprov/eeprom/{p}.conf" for p in
@@ -60,11 +61,32 @@ def test_install(stage):
     check(got == want, f"installed under the prefix: missing {sorted(want - got)}, unexpected {sorted(got - want)}")
     check(any(p.endswith("rpiprov-station.service") for p in outside), f"the systemd unit: {sorted(outside)}")
     check(any(p.endswith("60-rpiprov.rules") for p in outside), "the udev rules")
+    rules = next((os.path.join(stage, p) for p in outside if p.endswith("60-rpiprov.rules")), None)
+    if rules:
+        check_metainfo(rules, os.path.join(root, "share/metainfo/rpiprov.metainfo.xml"))
     unit = next((os.path.join(stage, p) for p in outside if p.endswith("rpiprov-station.service")), None)
     if unit:
         text = open(unit).read()
         check("Type=notify" in text and f"{prefix}/bin/rpiprov station" in text, "the unit runs the installed binary")
     return root
+
+
+def check_metainfo(rules, metainfo):
+    """The AppStream metainfo declares exactly the USB ids the udev rules
+    match (lintian warns of any rule's device missing there)."""
+    import xml.etree.ElementTree as ET
+    ids = set(re.findall(r'ATTR\{idVendor\}=="([0-9a-f]{4})", ATTR\{idProduct\}=="([0-9a-f]{4})"',
+                         open(rules).read()))
+    check(ids, f"{rules} matches USB ids")
+    want = {f"usb:v{v.upper()}p{p.upper()}d*" for v, p in ids}
+    try:
+        root = ET.parse(metainfo).getroot()
+    except (OSError, ET.ParseError) as e:
+        check(False, f"{metainfo}: {e}")
+        return
+    got = {m.text for m in root.iter("modalias")}
+    check(root.tag == "component" and root.findtext("id") == "rpiprov", f"{metainfo} is rpiprov's component")
+    check(got == want, f"metainfo modaliases {sorted(got)} are the rules' ids {sorted(want)}")
 
 
 def test_man(root):
