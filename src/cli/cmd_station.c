@@ -22,6 +22,7 @@
 #include "cli/signals.h"
 #include "cli/sim_args.h"
 #include "cli/source_args.h"
+#include "records/sink.h"
 #include "station/dashboard.h"
 #include "station/event_json.h"
 #include "station/http_server.h"
@@ -331,7 +332,7 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 			  const struct rp_station_config *cfg)
 {
 	const struct rp_runner_summary *r = &sum->runner;
-	char ignored[200] = "";
+	char ignored[200] = "", db_name[RP_SINK_NAME_MAX] = "";
 
 	/* The reasons went to the log in plain and JSON modes; a terminal
 	 * had only the table, so the summary says the last one itself. */
@@ -347,10 +348,12 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 	cli_result("station %s run %s: %u attempt%s: %u OK, %u failed, %u timed out, %u left the bus%s",
 		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
 		 r->ok + r->served, r->failed, r->timeout, r->left, ignored);
+	if (cfg->database)
+		rp_sink_target_display(cfg->database, db_name, sizeof(db_name));
 	if (cfg->report || cfg->database || cfg->metadata_dir)
 		cli_result("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",
-			 cfg->database ? ", database " : "", cfg->database ? cfg->database : "",
+			 cfg->database ? ", database " : "", cfg->database ? db_name : "",
 			 cfg->metadata_dir ? ", metadata " : "", cfg->metadata_dir ? cfg->metadata_dir : "",
 			 sum->record_errors ? " (SOME RECORDS FAILED, see above)" : "");
 	if (sum->records_queued)

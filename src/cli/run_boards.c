@@ -136,6 +136,9 @@ static void on_signal(void *ctx, unsigned nth)
 	} else {
 		cli_outq_info(&rc->out, CLI_OUT_KEEP, "aborting");
 		rp_runner_abort(rc->runner);
+		/* A database that does not answer must not hold the process:
+		 * the records wait in the spool. */
+		rp_recorder_give_up_at(rc->recorder, 0);
 	}
 }
 

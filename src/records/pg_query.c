@@ -385,14 +385,13 @@ int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag
 	if (!q)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	q->base.ops = &pg_query_ops;
-	ret = rp_pg_conninfo_check(conninfo, q->base.name, sizeof(q->base.name), d);
+	ret = rp_pg_conninfo_check(conninfo, q->base.name, sizeof(q->base.name), NULL, 0, d);
 	if (ret < 0) {
 		free(q);
 		return ret;
 	}
-	q->c = PQconnectdb(conninfo);
-	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
-		ret = pg_error(q, d, rp_pg_connect_error(q->c), "cannot connect");
+	ret = rp_pg_connect(conninfo, q->base.name, NULL, &q->c, d);
+	if (ret < 0) {
 		q_close(&q->base);
 		return ret;
 	}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/record_text.h"
 #include "records/spool.h"
 #include "util/clock.h"
 
@@ -17,6 +18,9 @@
 /* At close, a sink that is failing gets this long to come back before its
  * records are left in the spool for the next start. */
 #define CLOSE_GRACE_MS 2000
+/* A sink that has not come back this long after the close grace is
+ * interrupted (every PostgreSQL statement is bounded below this anyway). */
+#define CLOSE_HARD_MS 45000
 
 _Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask");
 
@@ -34,6 +38,7 @@ struct slot {
 	uint64_t stored;   /* cursor as the spool has it */
 	bool open;
 	bool failing;      /* in a failure episode, already reported */
+	bool given_up;     /* interrupted at a stop (rp_recorder_give_up_at): no more tries */
 	uint64_t retry_at; /* monotonic ms; 0: now */
 	unsigned backoff_ms;
 };
@@ -67,6 +72,9 @@ struct rp_recorder {
 	pthread_cond_t spool_wake, spooled;
 	struct pending *q_head, *q_tail;
 	uint64_t close_deadline; /* monotonic ms */
+	uint64_t give_up_at;     /* monotonic ms; 0: never (rp_recorder_give_up_at) */
+	bool abandoned;          /* given up: sinks that can wait long interrupted, and not tried again */
+	bool writer_exited;
 	uint64_t head;        /* highest seq spooled */
 	uint64_t min_cursor;  /* the slowest sink's cursor */
 	uint64_t run_first;   /* first seq of this run */
@@ -145,6 +153,23 @@ static void stall(struct rp_recorder *r, struct slot *sl, const struct rp_board_
 		r->on_error(r->ctx, sl->s, rec, d);
 }
 
+/* Damaged records the spool set aside: each told once, for every sink. */
+static void report_set_aside(struct rp_recorder *r)
+{
+	struct rp_diag d;
+
+	rp_diag_clear(&d);
+	while (rp_spool_take_set_aside(r->spool, &d)) {
+		pthread_mutex_lock(&r->lock);
+		r->stats.sink_errors++;
+		r->stats.failed++;
+		pthread_mutex_unlock(&r->lock);
+		if (r->on_error)
+			r->on_error(r->ctx, NULL, NULL, &d);
+		rp_diag_clear(&d);
+	}
+}
+
 /* One batch of the spool to sink i. True: it has more to do now. */
 static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 {
@@ -153,10 +178,13 @@ static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 	struct rp_diag d;
 	uint64_t head;
 
+	bool given_up;
+
 	pthread_mutex_lock(&r->lock);
 	head = r->head;
+	given_up = sl->given_up;
 	pthread_mutex_unlock(&r->lock);
-	if (!force && sl->retry_at > rp_now_ms())
+	if (given_up || (!force && sl->retry_at > rp_now_ms()))
 		return false;
 	if (!sl->open) {
 		rp_diag_clear(&d);
@@ -176,6 +204,7 @@ static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 			stall(r, sl, NULL, &d);
 			return false;
 		}
+		report_set_aside(r);
 		while (n && r->batch[n - 1].seq > head)
 			n--; /* being submitted: not tracked yet */
 		if (n == 0)
@@ -273,7 +302,7 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 	*wait_until = 0;
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		const struct slot *sl = &r->slots[i];
-		if (sl->cursor >= r->head && sl->open)
+		if ((sl->cursor >= r->head && sl->open) || sl->given_up)
 			continue;
 		if (sl->retry_at <= now)
 			return true;
@@ -287,7 +316,7 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 static bool caught_up(const struct rp_recorder *r)
 {
 	for (unsigned i = 0; i < r->n_sinks; i++)
-		if (!r->slots[i].open || r->slots[i].cursor < r->head)
+		if (!r->slots[i].given_up && (!r->slots[i].open || r->slots[i].cursor < r->head))
 			return false;
 	return true;
 }
@@ -340,6 +369,8 @@ static void *writer_main(void *arg)
 		if (r->closing && (caught_up(r) || rp_now_ms() >= r->close_deadline))
 			break;
 	}
+	r->writer_exited = true;
+	pthread_cond_broadcast(&r->idle);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
@@ -358,7 +389,13 @@ static int open_sinks(struct rp_recorder *r, bool open_later, struct rp_diag *d)
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		struct slot *sl = &r->slots[i];
 		struct rp_diag e;
-		int ret = rp_spool_cursor(r->spool, sink_key(sl->s), &sl->cursor, d);
+		/* A spool written when this sink's cursor went by its name (or
+		 * by another spelling of the same server, which the key no
+		 * longer tells apart): what it was owed is still owed. */
+		const char *from = sink_key(sl->s);
+		if (!rp_spool_has_cursor(r->spool, from) && rp_spool_has_cursor(r->spool, sl->s->name))
+			from = sl->s->name;
+		int ret = rp_spool_cursor(r->spool, from, &sl->cursor, d);
 		if (ret < 0)
 			return ret;
 		/* Stored at once: a new sink starts here, also after a crash
@@ -573,6 +610,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 	if (!p) {
 		/* No memory to queue it: into the spool from here. */
 		struct pending self = { .next = NULL, .rec = *rec };
+		rp_record_make_utf8(&self.rec);
 		pthread_mutex_lock(&r->lock);
 		r->stats.submitted++;
 		pthread_mutex_unlock(&r->lock);
@@ -581,6 +619,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 	}
 	p->next = NULL;
 	p->rec = *rec;
+	rp_record_make_utf8(&p->rec);
 	pthread_mutex_lock(&r->lock);
 	r->stats.submitted++;
 	if (r->q_tail)
@@ -622,6 +661,56 @@ int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint
 	return ret;
 }
 
+/* Under r->lock, released around the calls: every sink that can wait
+ * long (it has interrupt) is told to give up and not tried again, so the
+ * writer, wherever it waits, comes back. Local sinks go on: they never
+ * wait long, and what they take now is not owed later. */
+static void abandon_locked(struct rp_recorder *r)
+{
+	if (r->abandoned)
+		return;
+	r->abandoned = true;
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (r->slots[i].s->ops->interrupt)
+			r->slots[i].given_up = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (r->slots[i].s->ops->interrupt)
+			r->slots[i].s->ops->interrupt(r->slots[i].s);
+	pthread_mutex_lock(&r->lock);
+}
+
+/* Under r->lock: wait on idle until woken or the give-up time (or
+ * `until`, when earlier and non-zero), giving up when it has come. */
+static void wait_idle(struct rp_recorder *r, uint64_t until)
+{
+	uint64_t dl = r->give_up_at;
+
+	if (!r->abandoned && until && (!dl || until < dl))
+		dl = until;
+	if (r->abandoned || !dl) {
+		pthread_cond_wait(&r->idle, &r->lock);
+		return;
+	}
+	if (rp_now_ms() >= dl) {
+		abandon_locked(r);
+		return;
+	}
+	struct timespec ts = rp_ms_to_timespec(dl);
+	pthread_cond_timedwait(&r->idle, &r->lock, &ts);
+}
+
+void rp_recorder_give_up_at(struct rp_recorder *r, uint64_t deadline_ms)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->give_up_at || deadline_ms < r->give_up_at)
+		r->give_up_at = deadline_ms ? deadline_ms : 1;
+	/* Whoever waits in flush or close looks at the new time. */
+	pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rp_recorder_flush(struct rp_recorder *r)
 {
 	uint64_t target;
@@ -630,8 +719,8 @@ void rp_recorder_flush(struct rp_recorder *r)
 	pthread_mutex_lock(&r->lock);
 	target = ++r->pass_wanted;
 	pthread_cond_signal(&r->wake);
-	while (r->started && r->pass_done < target)
-		pthread_cond_wait(&r->idle, &r->lock);
+	while (r->started && r->pass_done < target && !r->writer_exited)
+		wait_idle(r, 0);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -694,6 +783,8 @@ static void settle_leftovers(struct rp_recorder *r)
 
 void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 {
+	uint64_t hard;
+
 	if (!r)
 		return;
 	if (r->spooler_started) {
@@ -708,7 +799,16 @@ void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 		pthread_mutex_lock(&r->lock);
 		r->closing = true;
 		r->close_deadline = rp_now_ms() + CLOSE_GRACE_MS;
+		if (r->give_up_at && r->give_up_at < r->close_deadline)
+			r->close_deadline = r->give_up_at;
 		pthread_cond_signal(&r->wake);
+		/* A sink still busy at the deadline finishes its pass (it may be
+		 * catching up a long backlog); one blocked on its server well
+		 * past it is interrupted, its records kept in the spool for the
+		 * next start. A stop signal's give-up time comes first. */
+		hard = r->close_deadline + CLOSE_HARD_MS;
+		while (!r->writer_exited)
+			wait_idle(r, hard);
 		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->thread, NULL);
 		r->started = false;

@@ -94,6 +94,12 @@ int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint
 /* Wait until every sink has been offered everything submitted so far:
  * each has it, or has failed and keeps it queued. */
 void rp_recorder_flush(struct rp_recorder *r);
+/* From monotonic time deadline_ms on (rp_now_ms; 0: now), a flush or
+ * close that still waits for a sink gives up on it: every sink is
+ * interrupted (sink.h), nothing more is delivered, and what sinks lack
+ * stays in the spool for the next start. Any thread (a stop signal: the
+ * stop grace; a second one: now). */
+void rp_recorder_give_up_at(struct rp_recorder *r, uint64_t deadline_ms);
 /* Records not yet delivered to every sink, and how long ago the oldest of
  * them was spooled (0 when none). Any thread. */
 void rp_recorder_backlog(struct rp_recorder *r, uint64_t *records, int64_t *oldest_age_ms);

@@ -9,6 +9,7 @@
 #include "records/recorder.h"
 #include "session/payload.h"
 #include "station/finish_gate.h"
+#include "util/clock.h"
 
 struct rp_station {
 	struct rp_station_opts opts;
@@ -244,11 +245,20 @@ void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest
 	rp_recorder_backlog(s->recorder, records, oldest_age_ms);
 }
 
+/* The runner's default stop grace (runner.h: 0 is 30 s). */
+#define RP_STATION_STOP_GRACE_MS 30000
+
 void rp_station_stop(struct rp_station *s)
 {
+	unsigned grace = s->opts.stop_grace_ms ? s->opts.stop_grace_ms : RP_STATION_STOP_GRACE_MS;
+
 	atomic_store(&s->stop_requested, true);
 	if (s->runner)
 		rp_runner_stop(s->runner);
+	/* A sink still waiting on its server when the grace is over is given
+	 * up: its records are in the spool, the next start delivers them. */
+	if (s->recorder)
+		rp_recorder_give_up_at(s->recorder, rp_now_ms() + grace);
 }
 
 void rp_station_abort(struct rp_station *s)
@@ -256,6 +266,8 @@ void rp_station_abort(struct rp_station *s)
 	atomic_store(&s->abort_requested, true);
 	if (s->runner)
 		rp_runner_abort(s->runner);
+	if (s->recorder)
+		rp_recorder_give_up_at(s->recorder, 0);
 }
 
 void rp_station_free(struct rp_station *s)
