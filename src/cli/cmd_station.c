@@ -224,8 +224,12 @@ static void on_record_error(void *ctx, const struct rp_board_record *r, const st
 {
 	struct cli_station *c = ctx;
 
-	(void)r;
-	cli_outq_warn(&c->out, "record not written: %s", rp_diag_message(d));
+	cli_outq_warn(&c->out, "%s%s", r ? "record not written: " : "", rp_diag_message(d));
+	/* The live view's status line too: a board shown OK whose record
+	 * may be lost must not look like business as usual. */
+	if (c->station && rp_station_spool_failed(c->station) && c->mode == OUT_TTY)
+		rp_liveview_set_status(c->lv, "RECORDS AT RISK: the spool cannot be written; "
+					      "no new boards are taken");
 }
 
 static void status(struct cli_station *c, const char *text)
@@ -290,6 +294,11 @@ static bool stdout_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+static bool station_at_risk(void *ctx)
+{
+	return rp_station_spool_failed(ctx);
+}
+
 static void station_backlog(void *ctx, uint64_t *records, int64_t *oldest_age_ms)
 {
 	rp_station_backlog(ctx, records, oldest_age_ms);
@@ -313,6 +322,7 @@ static int start_http(struct cli_station *c, const struct rp_station_config *cfg
 	}
 	o.process_start_unix_ms = rp_wall_now_ms();
 	o.backlog = station_backlog;
+	o.records_at_risk = station_at_risk;
 	o.backlog_ctx = c->station;
 	ret = rp_dash_new(&o, &c->dash);
 	if (ret < 0)

@@ -28,6 +28,7 @@ _Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask"
 struct pending {
 	struct pending *next;
 	struct rp_board_record rec;
+	bool ok; /* a direct delivery: every sink took it */
 };
 
 #define SPOOL_GROUP 256 /* records per spool commit at most */
@@ -71,6 +72,10 @@ struct rp_recorder {
 	bool spooler_started, spooler_closing, spooling;
 	pthread_cond_t spool_wake, spooled;
 	struct pending *q_head, *q_tail;
+	/* Records the spool could not keep (its disk full, its file at the
+	 * size limit): handed straight to the sinks by the writer, once. */
+	struct pending *direct_head, *direct_tail;
+	bool spool_failing;
 	uint64_t close_deadline; /* monotonic ms */
 	uint64_t give_up_at;     /* monotonic ms; 0: never (rp_recorder_give_up_at) */
 	bool abandoned;          /* given up: sinks that can wait long interrupted, and not tried again */
@@ -300,6 +305,8 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 	uint64_t now = rp_now_ms();
 
 	*wait_until = 0;
+	if (r->direct_head)
+		return true;
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		const struct slot *sl = &r->slots[i];
 		if ((sl->cursor >= r->head && sl->open) || sl->given_up)
@@ -310,6 +317,68 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 			*wait_until = sl->retry_at;
 	}
 	return false;
+}
+
+/* Records the spool could not keep, straight to every sink that is
+ * open and not given up: each gets one try (no spool to retry from), and
+ * what a sink cannot take is lost for it, said by on_error. Under
+ * sink_lock. */
+static void deliver_direct(struct rp_recorder *r)
+{
+	struct pending *list;
+	bool took[RP_RECORDER_MAX_SINKS] = { false };
+	struct rp_diag d;
+
+	pthread_mutex_lock(&r->lock);
+	list = r->direct_head;
+	r->direct_head = r->direct_tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+	for (struct pending *p = list; p; p = p->next) {
+		struct rp_sink_entry e = { .origin = &r->origin, .rec = &p->rec, .seq = 0 };
+		bool ok = true;
+		for (unsigned i = 0; i < r->n_sinks; i++) {
+			struct slot *sl = &r->slots[i];
+			int ret = RP_ERR_IO;
+			rp_diag_clear(&d);
+			if (sl->open && !sl->given_up)
+				ret = sl->s->ops->append(sl->s, &e, &d);
+			else
+				rp_diag_set(&d, RP_ERR_IO, "%s is not reachable now", sl->s->name);
+			if (ret == RP_OK) {
+				took[i] = true;
+				continue;
+			}
+			ok = false;
+			rp_diag_prefix(&d, "attempt %llu (board %s) is not in the spool and is lost for %s",
+				       (unsigned long long)p->rec.attempt_id,
+				       p->rec.serial[0] ? p->rec.serial : p->rec.port_path, sl->s->name);
+			if (r->on_error)
+				r->on_error(r->ctx, sl->s, &p->rec, &d);
+		}
+		pthread_mutex_lock(&r->lock);
+		if (ok)
+			r->stats.written++;
+		else
+			r->stats.failed++;
+		pthread_mutex_unlock(&r->lock);
+		p->ok = ok; /* on_written after the flush below */
+	}
+	for (unsigned i = 0; i < r->n_sinks; i++) {
+		struct slot *sl = &r->slots[i];
+		rp_diag_clear(&d);
+		if (took[i] && sl->s->ops->flush && sl->s->ops->flush(sl->s, &d) < 0) {
+			rp_diag_prefix(&d, "records not in the spool may be lost for %s", sl->s->name);
+			if (r->on_error)
+				r->on_error(r->ctx, sl->s, NULL, &d);
+		}
+	}
+	while (list) {
+		struct pending *next = list->next;
+		if (r->on_written)
+			r->on_written(r->ctx, &list->rec, list->ok);
+		free(list);
+		list = next;
+	}
 }
 
 /* Under r->lock: every sink is open and has everything spooled. */
@@ -354,6 +423,7 @@ static void *writer_main(void *arg)
 		/* Rounds of one batch per sink, each ending with the cursors
 		 * stored, which bounds what a crash replays. */
 		pthread_mutex_lock(&r->sink_lock);
+		deliver_direct(r);
 		for (bool more = true; more;) {
 			more = false;
 			for (unsigned i = 0; i < r->n_sinks; i++)
@@ -530,9 +600,10 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 	rp_diag_clear(&d);
 	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
 	if (ret < 0 && r->on_error) {
+		rp_diag_prefix(&d, "the spool cannot keep records (%zu now); they go straight to the "
+			       "sinks, and are lost for any sink that cannot take them now", n);
 		pthread_mutex_lock(&r->sink_lock);
-		for (size_t i = 0; i < n; i++)
-			r->on_error(r->ctx, NULL, recs[i], &d);
+		r->on_error(r->ctx, NULL, NULL, &d);
 		pthread_mutex_unlock(&r->sink_lock);
 	}
 	/* Before the writer may see them: a board is shown once durable,
@@ -550,13 +621,27 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 			if (r->n_sinks == 0)
 				r->stats.written++;
 		} else {
-			r->stats.failed++;
+			/* Not durable anywhere yet: straight to the sinks. */
+			struct pending *p = malloc(sizeof(*p));
 			r->stats.sink_errors++;
+			if (!p) {
+				r->stats.failed++;
+				continue;
+			}
+			p->next = NULL;
+			p->rec = *recs[i];
+			p->ok = false;
+			if (r->direct_tail)
+				r->direct_tail->next = p;
+			else
+				r->direct_head = p;
+			r->direct_tail = p;
 		}
 	}
+	r->spool_failing = ret < 0;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	if (ret < 0 || r->n_sinks == 0) {
+	if (ret == RP_OK && r->n_sinks == 0) {
 		pthread_mutex_lock(&r->sink_lock);
 		for (size_t i = 0; i < n; i++) {
 			if (r->on_written)
@@ -750,6 +835,16 @@ void rp_recorder_stats(struct rp_recorder *r, struct rp_recorder_stats *out)
 	*out = r->stats;
 	out->backlog = r->head > r->min_cursor ? r->head - r->min_cursor : 0;
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool rp_recorder_spool_failing(struct rp_recorder *r)
+{
+	bool f;
+
+	pthread_mutex_lock(&r->lock);
+	f = r->spool_failing;
+	pthread_mutex_unlock(&r->lock);
+	return f;
 }
 
 unsigned rp_recorder_n_sinks(const struct rp_recorder *r)

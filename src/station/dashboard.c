@@ -104,6 +104,7 @@ struct rp_dash {
 	unsigned n_fw;
 	int64_t process_start_unix_ms;
 	rp_dash_backlog_fn backlog;
+	bool (*records_at_risk)(void *ctx);
 	void *backlog_ctx;
 
 	struct tile *tiles;
@@ -153,6 +154,7 @@ int rp_dash_new(const struct rp_dash_opts *opts, struct rp_dash **out)
 	}
 	d->process_start_unix_ms = opts->process_start_unix_ms;
 	d->backlog = opts->backlog;
+	d->records_at_risk = opts->records_at_risk;
 	d->backlog_ctx = opts->backlog_ctx;
 	pthread_mutex_init(&d->lock, NULL);
 	rp_cond_init_monotonic(&d->cond);
@@ -530,6 +532,9 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 		rp_time_format_iso(d->process_start_unix_ms, iso);
 		rp_json_add(o, "started", json_object_new_string(iso));
 		rp_json_add(o, "seq", json_object_new_uint64(seq));
+		rp_json_add(o, "records_at_risk",
+			    json_object_new_boolean(d->records_at_risk &&
+						    d->records_at_risk(d->backlog_ctx)));
 		arr = json_object_new_array();
 		for (unsigned i = 0; arr && i < d->n_fw; i++) {
 			struct json_object *f = json_object_new_object();
@@ -778,6 +783,10 @@ char *rp_dash_metrics(struct rp_dash *d, uint64_t now_ms, size_t *len)
 	metric_head(&b, "rpiprov_records_pending", "gauge",
 		    "Finished attempts not yet written to every record sink.");
 	buf_printf(&b, "rpiprov_records_pending %llu\n", (unsigned long long)backlog);
+	metric_head(&b, "rpiprov_records_at_risk", "gauge",
+		    "1 while finished attempts may be lost: the spool cannot be written and no new board is taken.");
+	buf_printf(&b, "rpiprov_records_at_risk %d\n",
+		   d->records_at_risk && d->records_at_risk(d->backlog_ctx) ? 1 : 0);
 	if (oldest >= 0) {
 		metric_head(&b, "rpiprov_records_oldest_pending_age_seconds", "gauge",
 			    "Age of the oldest record not yet written.");

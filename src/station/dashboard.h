@@ -35,6 +35,10 @@ struct rp_dash_opts {
 	unsigned n_firmware;
 	int64_t process_start_unix_ms;
 	rp_dash_backlog_fn backlog; /* may be NULL */
+	/* True while records may be lost (the spool cannot be written): the
+	 * status says so ("records_at_risk") and /metrics too. May be NULL;
+	 * called with backlog_ctx. */
+	bool (*records_at_risk)(void *ctx);
 	void *backlog_ctx;
 };
 

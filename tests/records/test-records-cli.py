@@ -110,6 +110,24 @@ def test_crash_loop(tmp):
     check(left == 0, f"the spool is empty once every sink has every record ({left})")
 
 
+def test_spool_unwritable(tmp):
+    """The spool at its file size limit: no board is shown finished whose
+    record is not in the report, and the station says so loudly and takes
+    no new boards."""
+    report = os.path.join(tmp, "r.jsonl")
+    args = ["prlimit", f"--fsize={160 * 1024}", RPIPROV, "station", "--simulate", "64",
+            "--sim-arrivals", "3s", "--plain", "--name", "fsize", "--report", report] + payload_args()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    shown = [l for l in r.stdout.splitlines() if " OK after " in l]
+    keys, bad = jsonl_keys(report)
+    check(bad == 0, f"no torn line ({bad})")
+    check("RECORDS AT RISK" in r.stderr, f"said loudly: {r.stderr[-500:]!r}")
+    check(len(shown) > 0, "some boards finished")
+    check(len(keys) >= len(shown), f"every board shown OK is in the report ({len(keys)} of {len(shown)})")
+    check(len(shown) < 64, f"no new boards taken once records are at risk ({len(shown)} of 64)")
+    check(r.returncode != 0, f"exit status says so ({r.returncode})")
+
+
 def make_db(tmp, name):
     db = os.path.join(tmp, name)
     r = run(["station", "--simulate", "3", "--plain", "--name", "ro", "--db", db] + payload_args())
@@ -233,6 +251,8 @@ def main():
     if os.geteuid() != 0 or not shutil.which("runuser"):
         return skip_all("needs root and runuser to test a user without write access")
     for name, fn in [("crash loop: 40 SIGKILLs, every sink the same attempts", test_crash_loop),
+                     ("spool at its file size limit: nothing shown OK is lost, said loudly",
+                      test_spool_unwritable),
                      ("report is read-only", test_report_read_only),
                      ("a foreign database is refused", test_foreign_database),
                      ("exit codes agree across commands", test_exit_codes),
