@@ -642,6 +642,113 @@ static char *buf_take(struct buf *b, size_t *len)
 	return b->p;
 }
 
+/* A reader of /api/attempts: references to the records chosen when it
+ * opened (shared with the ring, not copied) and where it is; the
+ * document is made a block at a time as the client takes it, so a slow
+ * client costs a pointer per record, not the whole document. */
+struct rp_dash_attempts {
+	char *head; /* "{...header" without its closing "}\n" */
+	size_t head_len;
+	struct rstr **sel;
+	size_t n;
+	size_t piece; /* 0 head, 1 opening, 2 + 2i separator, 3 + 2i record, then the end */
+	size_t off;
+};
+
+struct rp_dash_attempts *rp_dash_attempts_open(struct rp_dash *d, int64_t since_unix_ms)
+{
+	struct rp_dash_attempts *a = calloc(1, sizeof(*a));
+	struct json_object *head;
+	char iso[RP_TIME_ISO_MAX];
+	size_t hl = 0, n = 0;
+
+	if (!a)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	{
+		uint64_t first = d->n_attempts > ATTEMPTS_KEEP ? d->n_attempts - ATTEMPTS_KEEP : 0;
+		for (uint64_t i = first; i < d->n_attempts; i++) {
+			const struct attempt *t = &d->attempts[i % ATTEMPTS_KEEP];
+			if (t->json && t->start_unix_ms >= since_unix_ms)
+				n++;
+		}
+		a->sel = calloc(n ? n : 1, sizeof(*a->sel));
+		for (uint64_t i = first; a->sel && i < d->n_attempts; i++) {
+			const struct attempt *t = &d->attempts[i % ATTEMPTS_KEEP];
+			if (t->json && t->start_unix_ms >= since_unix_ms)
+				a->sel[a->n++] = rstr_ref(t->json);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	head = a->sel ? json_object_new_object() : NULL;
+	if (head) {
+		rp_json_add_string_or_null(head, "station", d->station);
+		rp_json_add_string_or_null(head, "run_id", d->run_id);
+		if (since_unix_ms != INT64_MIN) {
+			rp_time_format_iso(since_unix_ms, iso);
+			rp_json_add(head, "since", json_object_new_string(iso));
+		} else {
+			rp_json_add_null(head, "since");
+		}
+		rp_json_add(head, "count", json_object_new_uint64(a->n));
+		a->head = rp_json_line_take(head, &hl);
+	}
+	if (!a->head || hl < 3) {
+		rp_dash_attempts_close(a);
+		return NULL;
+	}
+	a->head_len = hl - 2; /* "{...}\n" continues as "{...,"attempts":[...]}\n" */
+	return a;
+}
+
+size_t rp_dash_attempts_read(struct rp_dash_attempts *a, char *buf, size_t max)
+{
+	static const char open[] = ",\"attempts\":[", sep[] = ",", end[] = "]}\n";
+	size_t done = 0;
+
+	while (done < max) {
+		const char *p;
+		size_t len, take;
+		if (a->piece == 0) {
+			p = a->head;
+			len = a->head_len;
+		} else if (a->piece == 1) {
+			p = open;
+			len = sizeof(open) - 1;
+		} else if (a->piece < 2 + 2 * a->n) {
+			size_t i = (a->piece - 2) / 2;
+			bool rec = (a->piece - 2) % 2;
+			p = rec ? a->sel[i]->s : sep;
+			len = rec ? a->sel[i]->len : (i ? 1 : 0);
+		} else if (a->piece == 2 + 2 * a->n) {
+			p = end;
+			len = sizeof(end) - 1;
+		} else {
+			break;
+		}
+		take = len - a->off < max - done ? len - a->off : max - done;
+		memcpy(buf + done, p + a->off, take);
+		done += take;
+		a->off += take;
+		if (a->off == len) {
+			a->piece++;
+			a->off = 0;
+		}
+	}
+	return done;
+}
+
+void rp_dash_attempts_close(struct rp_dash_attempts *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		rstr_unref(a->sel[i]);
+	free(a->sel);
+	free(a->head);
+	free(a);
+}
+
 char *rp_dash_attempts_json(struct rp_dash *d, int64_t since_unix_ms, size_t *len)
 {
 	struct rstr **sel;
