@@ -18,6 +18,12 @@
 /* At close, a sink that is failing gets this long to come back before its
  * records are left in the spool for the next start. */
 #define CLOSE_GRACE_MS 2000
+/* Without a spool file nothing survives the process: a sink that is only
+ * locked for a while (another writer, a backup) is waited for this long,
+ * tried at least every CLOSE_RETRY_MS, before its records are lost. A
+ * stop signal's give-up time still comes first. */
+#define CLOSE_GRACE_MEMORY_MS 60000
+#define CLOSE_RETRY_MS 500
 /* A sink that has not come back this long after the close grace is
  * interrupted (every PostgreSQL statement is bounded below this anyway). */
 #define CLOSE_HARD_MS 45000
@@ -54,6 +60,7 @@ struct rp_recorder {
 	rp_recorder_durable_fn on_durable;
 	void *ctx;
 	struct rp_spool *spool;
+	bool spool_in_memory;
 	struct rp_spool_item *batch; /* the writer's */
 
 	/* Sinks and callbacks are used one call at a time: the writer thread
@@ -109,6 +116,14 @@ static uint32_t all_sinks(const struct rp_recorder *r)
 	return r->n_sinks ? (uint32_t)((1u << r->n_sinks) - 1) : 0;
 }
 
+/* Under r->lock (failing is the writer's, and so is every caller): a sink
+ * not to try again, given up at a stop: one that can wait long on a
+ * server, and any that is failing now. */
+static bool slot_given_up(const struct rp_recorder *r, const struct slot *sl)
+{
+	return sl->given_up || (r->abandoned && sl->failing);
+}
+
 /* Sink i has (or has refused) the record at seq. The last sink to take a
  * record of this run counts it and tells on_written. Under sink_lock. */
 static void settle(struct rp_recorder *r, unsigned i, const struct rp_spool_item *it, bool refused)
@@ -144,9 +159,14 @@ static void settle(struct rp_recorder *r, unsigned i, const struct rp_spool_item
 static void stall(struct rp_recorder *r, struct slot *sl, const struct rp_board_record *rec,
 		  const struct rp_diag *d)
 {
+	bool closing;
+
+	pthread_mutex_lock(&r->lock);
+	closing = r->closing;
+	pthread_mutex_unlock(&r->lock);
 	sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (sl->backoff_ms > BACKOFF_MAX_MS)
-		sl->backoff_ms = BACKOFF_MAX_MS;
+	if (sl->backoff_ms > (closing ? CLOSE_RETRY_MS : BACKOFF_MAX_MS))
+		sl->backoff_ms = closing ? CLOSE_RETRY_MS : BACKOFF_MAX_MS;
 	sl->retry_at = rp_now_ms() + sl->backoff_ms;
 	if (sl->failing)
 		return;
@@ -187,7 +207,7 @@ static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 
 	pthread_mutex_lock(&r->lock);
 	head = r->head;
-	given_up = sl->given_up;
+	given_up = slot_given_up(r, sl);
 	pthread_mutex_unlock(&r->lock);
 	if (given_up || (!force && sl->retry_at > rp_now_ms()))
 		return false;
@@ -309,7 +329,7 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 		return true;
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		const struct slot *sl = &r->slots[i];
-		if ((sl->cursor >= r->head && sl->open) || sl->given_up)
+		if ((sl->cursor >= r->head && sl->open) || slot_given_up(r, sl))
 			continue;
 		if (sl->retry_at <= now)
 			return true;
@@ -385,7 +405,7 @@ static void deliver_direct(struct rp_recorder *r)
 static bool caught_up(const struct rp_recorder *r)
 {
 	for (unsigned i = 0; i < r->n_sinks; i++)
-		if (!r->slots[i].given_up && (!r->slots[i].open || r->slots[i].cursor < r->head))
+		if (!slot_given_up(r, &r->slots[i]) && (!r->slots[i].open || r->slots[i].cursor < r->head))
 			return false;
 	return true;
 }
@@ -533,6 +553,7 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	pthread_cond_init(&r->spool_wake, NULL);
 	pthread_cond_init(&r->spooled, NULL);
 
+	r->spool_in_memory = !o->spool_path;
 	ret = rp_spool_open(o->spool_path, &r->spool, d);
 	if (ret == RP_OK) {
 		r->head = rp_spool_head(r->spool);
@@ -893,7 +914,8 @@ void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->closing = true;
-		r->close_deadline = rp_now_ms() + CLOSE_GRACE_MS;
+		r->close_deadline = rp_now_ms() +
+				    (r->spool_in_memory && r->n_sinks ? CLOSE_GRACE_MEMORY_MS : CLOSE_GRACE_MS);
 		if (r->give_up_at && r->give_up_at < r->close_deadline)
 			r->close_deadline = r->give_up_at;
 		pthread_cond_signal(&r->wake);

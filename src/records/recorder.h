@@ -111,8 +111,10 @@ void rp_recorder_stats(struct rp_recorder *r, struct rp_recorder_stats *out);
 bool rp_recorder_spool_failing(struct rp_recorder *r);
 unsigned rp_recorder_n_sinks(const struct rp_recorder *r);
 const struct rp_sink *rp_recorder_sink(const struct rp_recorder *r, unsigned i);
-/* Flush (one last try for every sink), stop the writer, close every
- * sink and the spool, and free. Records some sink still lacks stay in a
+/* Flush (one last try for every sink; a failing sink is tried again for
+ * 2 s, or 60 s when the spool is in memory and its records would be
+ * lost, unless rp_recorder_give_up_at says otherwise), stop the writer,
+ * close every sink and the spool, and free. Records some sink still lacks stay in a
  * spool file for the next start (counted in failed and backlog; their
  * on_written comes now, all_ok false). stats (may be NULL) gets the final
  * counts. */

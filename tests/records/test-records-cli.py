@@ -187,6 +187,52 @@ def test_logrotate(tmp):
             check(len(ids) >= 20, f"copytruncate: at most what its copy window loses ({len(ids)} of 24)")
 
 
+def flash_against_lock(tmp, name, hold_s, signals=0):
+    """flash --simulate 4 --db FILE (no spool file: the records live only in
+    memory) while another process holds the database's write lock for
+    hold_s seconds (None: for good), signalled SIGINT `signals` times once
+    its boards are done."""
+    db = os.path.join(tmp, name + ".db")
+    r = run(["flash", "--simulate", "1", "--db", db] + payload_args())
+    check(r.returncode == 0, f"the database is made: {r.stderr[-300:]!r}")
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    t0 = time.monotonic()
+    p = subprocess.Popen([RPIPROV, "flash", "--simulate", "4", "--db", db] + payload_args(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    released = False
+    try:
+        while p.poll() is None and time.monotonic() - t0 < (hold_s or 4):
+            time.sleep(0.05)
+        if signals:
+            for _ in range(signals):
+                p.send_signal(signal.SIGINT)
+                time.sleep(0.2)
+        elif hold_s:
+            lock.execute("COMMIT")
+            released = True
+        t1 = time.monotonic()
+        out, err = p.communicate(timeout=120)
+        after = time.monotonic() - t1
+    finally:
+        if not released:
+            lock.execute("ROLLBACK")
+        lock.close()
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    con.close()
+    return p.returncode, n, after, err
+
+
+def test_flash_late_lock(tmp):
+    code, n, _, err = flash_against_lock(tmp, "late", 15)
+    check(code == 0, f"every board done and recorded once the lock goes: exit 0 ({code}) {err[-300:]!r}")
+    check(n == 5, f"the 4 records are in the database ({n - 1})")
+    code, n, after, err = flash_against_lock(tmp, "never", None, signals=2)
+    check(after < 15, f"two Ctrl-C end the wait for a lock that never goes ({after:.1f} s)")
+    check(code == 73 and n == 1, f"and say the records were not written ({code}, {n - 1})")
+
+
 def make_db(tmp, name):
     db = os.path.join(tmp, name)
     r = run(["station", "--simulate", "3", "--plain", "--name", "ro", "--db", db] + payload_args())
@@ -313,6 +359,8 @@ def main():
                      ("spool at its file size limit: nothing shown OK is lost, said loudly",
                       test_spool_unwritable),
                      ("the report under logrotate (create, copytruncate)", test_logrotate),
+                     ("flash: a database lock released late loses nothing; two Ctrl-C end the wait",
+                      test_flash_late_lock),
                      ("report is read-only", test_report_read_only),
                      ("a foreign database is refused", test_foreign_database),
                      ("exit codes agree across commands", test_exit_codes),
