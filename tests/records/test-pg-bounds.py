@@ -266,6 +266,51 @@ def test_least_privilege(pg, tmp):
     check(count(pg, "leastpriv") == before + 3, f"3 attempts ({count(pg, 'leastpriv')})")
 
 
+def test_crash_loop_flapping(pg, tmp):
+    """SIGKILL at random moments while the server is stopped and started
+    underneath; then one clean run: every attempt exactly once in the
+    database and in the report."""
+    import random
+    rnd = random.Random(int(os.environ.get("RPIPROV_CRASH_SEED", "18")))
+    rounds = int(os.environ.get("RPIPROV_CRASH_ROUNDS", "24"))
+    report = os.path.join(tmp, "flap.jsonl")
+    args = station(pg.conninfo("line"), tmp, "flap", 32, ["--allow-db-offline", "--report", report,
+                                                          "--sim-arrivals", "2s"])
+    kills = 0
+    up = True
+    for _ in range(rounds):
+        p = subprocess.Popen(args, env=pg.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.05, 1.5))
+        if rnd.random() < 0.5:
+            if up:
+                pg.stop(rnd.choice(["fast", "immediate"]))
+            else:
+                pg.start()
+            up = not up
+            time.sleep(rnd.uniform(0, 0.5))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait()
+    if not up:
+        pg.start()
+    r = subprocess.run(station(pg.conninfo("line"), tmp, "flap", 1, ["--report", report]), env=pg.env,
+                       capture_output=True, text=True, timeout=180)
+    check(r.returncode == 0, f"the last run delivers everything: {r.returncode} {r.stderr[-400:]!r}")
+    ids = []
+    with open(report) as f:
+        for line in f:
+            o = json.loads(line)
+            ids.append((o["run_id"], o["attempt_id"]))
+    rows = pg.sql("SELECT run_id || ' ' || attempt_id FROM rpiprov_attempts WHERE station = 'flap'", "line")
+    in_db = sorted(tuple(x.split(" ")) for x in rows.splitlines() if x)
+    in_db = sorted((a, int(b)) for a, b in in_db)
+    check(len(ids) == len(set(ids)), f"report: each attempt once ({len(ids) - len(set(ids))} twice)")
+    check(sorted(set(ids)) == in_db, f"report and database hold the same attempts ({len(ids)} vs {len(in_db)})")
+    check(kills >= rounds * 2 // 3, f"killed mid-run ({kills} of {rounds})")
+    print(f"# crash loop: {kills} SIGKILLs, {len(in_db)} attempts, each once in both", file=sys.stderr)
+
+
 def main():
     if not RPIPROV or not FW or not os.path.isdir(FW):
         return skip_all("firmware fixtures or RPIPROV_BIN missing")
@@ -283,6 +328,8 @@ def main():
                 ("spell", "host=DIR then host=DIR/: owed records arrive", test_spelled_differently),
                 ("secrets", "secrets in the connection string refused, never printed", test_secrets),
                 ("leastpriv", "the README's least-privilege role works", test_least_privilege),
+                ("flap", "crash loop: SIGKILLs with the server flapping, every attempt once",
+                 test_crash_loop_flapping),
             ]
             for key, name, fn in cases:
                 if not only or key in only:
