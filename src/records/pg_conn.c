@@ -51,6 +51,14 @@ int rp_pg_conninfo_check(const char *conninfo, char *name, size_t cap, char *key
 			host = o->val;
 		else if (!strcmp(o->keyword, "port"))
 			port = o->val;
+		else if (!strcmp(o->keyword, "dbname") &&
+			 (strchr(o->val, '=') || strstr(o->val, "://")))
+			/* A connection string inside dbname is not expanded
+			 * again (libpq): it would only be a database's name,
+			 * and it may carry a password into every message. */
+			r = rp_diag_set(d, RP_ERR_INVALID_ARG,
+					"--db: dbname holds a connection string of its own; give "
+					"its parts directly (host=... dbname=...)");
 		else if (!strcmp(o->keyword, "dbname"))
 			db = o->val;
 		else if (!strcmp(o->keyword, "service"))

@@ -226,6 +226,11 @@ def test_secrets(pg, tmp):
         r = subprocess.run(args, env=pg.env, capture_output=True, text=True, timeout=60)
         check(r.returncode == 64, f"{kw}: refused ({r.returncode})")
         check("topsecret42" not in r.stdout + r.stderr, f"{kw}: never printed")
+    args = station(f"host={pg.sock} port={pg.port} dbname=postgresql://u:topsecret42@h/line", tmp,
+                   "secret", 1)
+    r = subprocess.run(args, env=pg.env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 64 and "topsecret42" not in r.stdout + r.stderr,
+          f"a connection string inside dbname: refused, never printed ({r.returncode})")
     uri = f"postgresql://postgres:topsecret42@localhost/line?host={pg.sock}&port={pg.port}"
     r = subprocess.run([RPIPROV, "report", "--db", uri], env=pg.env, capture_output=True, text=True, timeout=60)
     check(r.returncode == 64 and "topsecret42" not in r.stdout + r.stderr, f"report: refused ({r.returncode})")
