@@ -96,7 +96,9 @@ bool rp_station_spool_failed(const struct rp_station *s);
 /* Records not yet in every sink, and the age of the oldest (the live
  * view, /metrics). Any thread. */
 void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms);
-/* Async-signal-safe; any thread. */
+/* Any thread (not a signal handler: they take the recorder's lock). A
+ * stop gives the sinks the stop grace, an abort none (recorder.h
+ * rp_recorder_give_up_at). */
 void rp_station_stop(struct rp_station *s);
 void rp_station_abort(struct rp_station *s);
 void rp_station_free(struct rp_station *s);
