@@ -364,7 +364,7 @@ def test_attempts_memory(tmp):
         wait_finished(st, 4096, timeout=180)
         code, _, body = get(st.url + "api/attempts", timeout=30)
         doc = json.loads(body)
-        check(code == 200 and doc["count"] == 4096 and len(doc["attempts"]) == 4096,
+        check(code == 200 and doc["count"] >= 4096 and len(doc["attempts"]) == doc["count"],
               f"the document is whole: {doc.get('count')}")
         size = len(body)
         time.sleep(0.5)
