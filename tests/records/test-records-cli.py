@@ -114,10 +114,42 @@ def test_spool_unwritable(tmp):
     """The spool at its file size limit: no board is shown finished whose
     record is not in the report, and the station says so loudly and takes
     no new boards."""
+    import re
+    import threading
+    import urllib.request
     report = os.path.join(tmp, "r.jsonl")
     args = ["prlimit", f"--fsize={160 * 1024}", RPIPROV, "station", "--simulate", "64",
-            "--sim-arrivals", "3s", "--plain", "--name", "fsize", "--report", report] + payload_args()
-    r = subprocess.run(args, capture_output=True, text=True, timeout=180)
+            "--sim-arrivals", "8s", "--sim-timing", "realistic", "--plain", "--name", "fsize",
+            "--report", report, "--http", "127.0.0.1:0"] + payload_args()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_lines, seen = [], {"metrics": False, "status": False}
+
+    def read_err():
+        for line in p.stderr:
+            err_lines.append(line)
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    url, deadline = None, time.monotonic() + 60
+    while p.poll() is None and time.monotonic() < deadline:
+        if url is None:
+            m = re.search(r"dashboard: (http://\S+/) ", "".join(err_lines))
+            url = m.group(1) if m else None
+        elif any("RECORDS AT RISK" in l for l in err_lines):
+            try:
+                with urllib.request.urlopen(url + "metrics", timeout=5) as resp:
+                    seen["metrics"] |= "rpiprov_records_at_risk 1" in resp.read().decode()
+                with urllib.request.urlopen(url + "api/status", timeout=5) as resp:
+                    seen["status"] |= json.loads(resp.read())["records_at_risk"] is True
+            except OSError:
+                pass
+            if all(seen.values()):
+                break
+        time.sleep(0.05)
+    out = p.communicate(timeout=180)[0]
+    reader.join(timeout=10)
+    r = subprocess.CompletedProcess(args, p.returncode, out, "".join(err_lines))
+    check(seen["metrics"] and seen["status"], f"/metrics and /api/status say records are at risk: {seen}")
     shown = [l for l in r.stdout.splitlines() if " OK after " in l]
     keys, bad = jsonl_keys(report)
     check(bad == 0, f"no torn line ({bad})")
