@@ -22,6 +22,7 @@
 #include "cli/signals.h"
 #include "cli/sim_args.h"
 #include "cli/source_args.h"
+#include "records/sink.h"
 #include "station/dashboard.h"
 #include "station/event_json.h"
 #include "station/http_server.h"
@@ -242,8 +243,12 @@ static void on_record_error(void *ctx, const struct rp_board_record *r, const st
 {
 	struct cli_station *c = ctx;
 
-	(void)r;
-	cli_outq_warn(&c->out, "record not written: %s", rp_diag_message(d));
+	cli_outq_warn(&c->out, "%s%s", r ? "record not written: " : "", rp_diag_message(d));
+	/* The live view's status line too: a board shown OK whose record
+	 * may be lost must not look like business as usual. */
+	if (c->station && rp_station_spool_failed(c->station) && c->mode == OUT_TTY)
+		rp_liveview_set_status(c->lv, "RECORDS AT RISK: the spool cannot be written; "
+					      "no new boards are taken");
 }
 
 static void status(struct cli_station *c, const char *text)
@@ -308,6 +313,11 @@ static bool stdout_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+static bool station_at_risk(void *ctx)
+{
+	return rp_station_spool_failed(ctx);
+}
+
 static void station_backlog(void *ctx, uint64_t *records, int64_t *oldest_age_ms)
 {
 	rp_station_backlog(ctx, records, oldest_age_ms);
@@ -331,6 +341,7 @@ static int start_http(struct cli_station *c, const struct rp_station_config *cfg
 	}
 	o.process_start_unix_ms = rp_wall_now_ms();
 	o.backlog = station_backlog;
+	o.records_at_risk = station_at_risk;
 	o.backlog_ctx = c->station;
 	ret = rp_dash_new(&o, &c->dash);
 	if (ret < 0)
@@ -350,7 +361,7 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 			  const struct rp_station_config *cfg)
 {
 	const struct rp_runner_summary *r = &sum->runner;
-	char ignored[200] = "";
+	char ignored[200] = "", db_name[RP_SINK_NAME_MAX] = "";
 
 	/* The reasons went to the log in plain and JSON modes; a terminal
 	 * had only the table, so the summary says the last one itself. */
@@ -369,10 +380,12 @@ static void print_summary(struct cli_station *c, const struct rp_station_summary
 	cli_result("station %s run %s: %u attempt%s: %u OK%s, %u failed, %u timed out, %u left the bus%s",
 		 rp_station_name(c->station), sum->run_id, r->finished, r->finished == 1 ? "" : "s",
 		 r->ok + r->served, unverified, r->failed, r->timeout, r->left, ignored);
+	if (cfg->database)
+		rp_sink_target_display(cfg->database, db_name, sizeof(db_name));
 	if (cfg->report || cfg->database || cfg->metadata_dir)
 		cli_result("records: %u written%s%s%s%s%s%s%s", sum->records_written,
 			 cfg->report ? ", report " : "", cfg->report ? cfg->report : "",
-			 cfg->database ? ", database " : "", cfg->database ? cfg->database : "",
+			 cfg->database ? ", database " : "", cfg->database ? db_name : "",
 			 cfg->metadata_dir ? ", metadata " : "", cfg->metadata_dir ? cfg->metadata_dir : "",
 			 sum->record_errors ? " (SOME RECORDS FAILED, see above)" : "");
 	if (sum->records_queued)

@@ -181,6 +181,9 @@ static void on_signal(void *ctx, unsigned nth)
 	} else {
 		cli_outq_info(&rc->out, CLI_OUT_KEEP, "aborting");
 		rp_runner_abort(rc->runner);
+		/* A database that does not answer must not hold the process:
+		 * the records wait in the spool. */
+		rp_recorder_give_up_at(rc->recorder, 0);
 	}
 }
 
@@ -310,9 +313,11 @@ int cli_run_boards(const struct cli_run *run, struct cli_signals *sig)
 	cli_outq_start(&rc.out);
 	cli_signals_start(sig, on_signal, NULL, -1, &rc);
 	r = rp_runner_run(rc.runner, &sum, &d);
-	cli_signals_stop(sig);
-	/* Every board's records, then its line, before the summary. */
+	/* Every board's records, then its line, before the summary. Signals
+	 * still count while the records are written: a second Ctrl-C gives
+	 * up on a sink that keeps them waiting (a lock never released). */
 	rp_recorder_close(rc.recorder, &records);
+	cli_signals_stop(sig);
 	cli_outq_finish(&rc.out);
 	if (r == RP_OK)
 		print_summary(run, &sum, (double)(rp_now_ms() - t0) / 1000.0);

@@ -13,6 +13,13 @@
 
 static void *signal_thread(void *arg);
 
+static const int handled[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static bool ignored(int signo)
+{
+	return signo == SIGUSR1 || signo == SIGUSR2;
+}
+
 int cli_signals_init(struct cli_signals *s, struct rp_diag *d)
 {
 	sigset_t set;
@@ -25,9 +32,18 @@ int cli_signals_init(struct cli_signals *s, struct rp_diag *d)
 	 * and metadata files still get written, and the exit status still
 	 * says how the boards did. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file at its size limit (ulimit -f, a supervisor's LimitFSIZE):
+	 * the write fails with EFBIG and is reported like a full disk, where
+	 * the default action would kill the process mid-flash. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* Every signal a terminal, an SSH session or a supervisor sends is
+	 * ours to read: the closed terminal's SIGHUP and Ctrl-\'s SIGQUIT stop
+	 * like SIGTERM (boards in flight finish and are recorded); a stray
+	 * SIGUSR1/2 is ignored. By default each of them would kill the
+	 * process with boards half written and no record. */
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&set, handled[i]);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	s->efd = eventfd(0, EFD_CLOEXEC);
@@ -84,7 +100,8 @@ static void *signal_thread(void *arg)
 		}
 		if (ready > 0 && (fds[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
-			if (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+			    !ignored((int)si.ssi_signo)) {
 				if (!on_signal)
 					terminate_by((int)si.ssi_signo);
 				else

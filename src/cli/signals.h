@@ -32,7 +32,8 @@ struct cli_signals {
 	void *ctx;
 };
 
-/* Block SIGINT and SIGTERM, open the descriptors and start the thread,
+/* Block SIGINT, SIGTERM, SIGHUP and SIGQUIT (each a stop request) and
+ * SIGUSR1/SIGUSR2 (ignored), ignore SIGPIPE and SIGXFSZ, open the descriptors and start the thread,
  * which until cli_signals_start lets a signal terminate the process. Call
  * it first, before any other thread exists (the USB source starts one),
  * so that every thread inherits the mask. The mask stays until exit: a

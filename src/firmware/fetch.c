@@ -108,6 +108,41 @@ static int check_image(const struct rp_soc *soc, const struct download *dl, int6
 	return r;
 }
 
+/* What every second stage is: an ARM binary of some tens of KiB (the
+ * releases so far are 60-200 KiB; they begin with a zeroed 512-byte block
+ * and carry code, not text). A captive portal's or a proxy's HTML page,
+ * an error page or an empty answer is none of that, and must never be
+ * cached for `flash` to send to boards. */
+#define RECOVERY_MIN (16u * 1024)
+
+static int check_recovery(const struct download *dl, struct rp_diag *d)
+{
+	size_t printable = 0, head = dl->len < 1024 ? dl->len : 1024, i = 0;
+
+	while (i < head && (dl->data[i] == ' ' || dl->data[i] == '\t' || dl->data[i] == '\r' ||
+			    dl->data[i] == '\n' || dl->data[i] == 0xef || dl->data[i] == 0xbb ||
+			    dl->data[i] == 0xbf))
+		i++; /* whitespace and a UTF-8 byte order mark */
+	if (i < head && (dl->data[i] == '<' || dl->data[i] == '{'))
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: an HTML, XML or JSON page, not a recovery.bin (a captive "
+				   "portal or a proxy answering instead of the mirror?)",
+				   dl->e->url);
+	if (dl->len < RECOVERY_MIN || dl->len > MAX_RECOVERY)
+		return rp_diag_set(d, RP_ERR_FORMAT,
+				   "%s: %zu bytes: a recovery.bin (an ARM second stage) is %u KiB to "
+				   "%u KiB",
+				   dl->e->url, dl->len, RECOVERY_MIN / 1024, MAX_RECOVERY / 1024);
+	for (i = 0; i < dl->len; i++)
+		if ((dl->data[i] >= 0x20 && dl->data[i] < 0x7f) || dl->data[i] == '\n' ||
+		    dl->data[i] == '\r' || dl->data[i] == '\t')
+			printable++;
+	if (printable * 10 > dl->len * 9)
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: text, not a recovery.bin (an ARM binary)",
+				   dl->e->url);
+	return RP_OK;
+}
+
 /* Older images of this channel go once the new one is in place: the
  * cache holds what a fetch chose, not a history. */
 static void remove_older(const char *dir, const char *keep)
@@ -196,8 +231,8 @@ int rp_firmware_fetch(const struct rp_fetch_opts *o, struct rp_fetch_result *res
 		r = check_image(soc, &img, &built, d);
 	if (r == RP_OK)
 		r = download(o, folder, &rec, d);
-	if (r == RP_OK && rec.len == 0)
-		r = rp_diag_set(d, RP_ERR_FORMAT, "%s: empty file", rec.e->url);
+	if (r == RP_OK)
+		r = check_recovery(&rec, d);
 	if (r == RP_OK)
 		r = store(o, &img, &rec, built, res, d);
 	if (r == RP_OK) {

@@ -14,10 +14,18 @@ struct transfer {
 	const struct rp_http_opts *o;
 	uint8_t *buf;
 	size_t len, cap;
-	bool too_large, stalled;
+	bool too_large, stalled, too_slow;
 	curl_off_t last_now;      /* bytes at the last progress */
 	uint64_t last_change_ms;  /* when they last grew */
+	curl_off_t window_bytes;  /* bytes when the rate window began */
+	uint64_t window_ms;       /* when it began */
 };
+
+/* A server dripping a byte now and then never stalls: it must also send
+ * this many bytes per second, averaged over each stall-timeout window.
+ * The whole transfer is bounded too. */
+#define MIN_RATE_BPS 1024
+#define TOTAL_TIMEOUT_MS (10 * 60 * 1000)
 
 static uint64_t mono_ms(void)
 {
@@ -58,6 +66,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 {
 	struct transfer *t = ctx;
 	uint64_t now = mono_ms();
+	uint64_t window = t->o->stall_timeout_ms ? t->o->stall_timeout_ms : 30000;
 
 	(void)ultotal;
 	(void)ulnow;
@@ -67,9 +76,20 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		if (t->o->progress)
 			t->o->progress(t->o->progress_ctx, t->o->what, (uint64_t)dlnow,
 				       dltotal > 0 ? (uint64_t)dltotal : 0);
-	} else if (now - t->last_change_ms > (t->o->stall_timeout_ms ? t->o->stall_timeout_ms : 30000)) {
+	} else if (now - t->last_change_ms > window) {
 		t->stalled = true;
 		return 1;
+	}
+	if (!t->window_ms) {
+		t->window_ms = now;
+		t->window_bytes = dlnow;
+	} else if (now - t->window_ms >= window) {
+		if ((uint64_t)(dlnow - t->window_bytes) < (uint64_t)MIN_RATE_BPS * window / 1000) {
+			t->too_slow = true;
+			return 1;
+		}
+		t->window_ms = now;
+		t->window_bytes = dlnow;
 	}
 	return 0;
 }
@@ -116,6 +136,14 @@ static int curl_failure(CURLcode c, const struct transfer *t, const char *url, c
 	if (t->too_large)
 		return rp_diag_set(d, RP_ERR_TOO_LARGE, "%s: more than %zu bytes: not a bootloader file",
 				   url, t->o->max_size);
+	if (t->too_slow) {
+		uint64_t window = t->o->stall_timeout_ms ? t->o->stall_timeout_ms : 30000;
+		return rp_diag_set(d, RP_ERR_TIMEOUT,
+				   "%s: less than %llu bytes in %llu ms (%zu bytes so far): download "
+				   "too slow",
+				   url, (unsigned long long)(MIN_RATE_BPS * window / 1000),
+				   (unsigned long long)window, t->len);
+	}
 	if (t->stalled)
 		return rp_diag_set(d, RP_ERR_TIMEOUT, "%s: no data for %u ms: download stalled", url,
 				   t->o->stall_timeout_ms ? t->o->stall_timeout_ms : 30000);
@@ -171,6 +199,8 @@ int rp_http_get(const char *url, const struct rp_http_opts *o, uint8_t **body, s
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 15000));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 (long)(o->total_timeout_ms ? o->total_timeout_ms : TOTAL_TIMEOUT_MS));
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);

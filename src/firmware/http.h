@@ -17,7 +17,9 @@ typedef void (*rp_http_progress_fn)(void *ctx, const char *what, uint64_t done, 
 struct rp_http_opts {
 	size_t max_size;              /* larger bodies: RP_ERR_TOO_LARGE */
 	unsigned connect_timeout_ms;  /* 0: 15 s */
-	unsigned stall_timeout_ms;    /* no byte for this long: RP_ERR_TIMEOUT; 0: 30 s */
+	unsigned stall_timeout_ms;    /* no byte for this long, or under 1 KiB/s over
+				       * this long: RP_ERR_TIMEOUT; 0: 30 s */
+	unsigned total_timeout_ms;    /* the whole transfer; 0: 10 min */
 	const char *accept;           /* Accept header, or NULL */
 	const char *what;             /* name for progress and messages ("recovery.bin") */
 	rp_http_progress_fn progress;

@@ -407,17 +407,20 @@ int rp_pg_query_open(const char *conninfo, struct rp_query **out, struct rp_diag
 	if (!q)
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	q->base.ops = &pg_query_ops;
-	ret = rp_pg_conninfo_check(conninfo, q->base.name, sizeof(q->base.name), d);
+	ret = rp_pg_conninfo_check(conninfo, q->base.name, sizeof(q->base.name), NULL, 0, d);
 	if (ret < 0) {
 		free(q);
 		return ret;
 	}
-	q->c = PQconnectdb(conninfo);
-	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
-		int code = rp_pg_connect_error(q->c);
-		/* Not reached (refused, no route, no socket): the service is
-		 * unavailable (69), as the report's help says, not an I/O error. */
-		ret = pg_error(q, d, code == RP_ERR_IO ? RP_ERR_NETWORK : code, "cannot connect");
+	ret = rp_pg_connect(conninfo, q->base.name, NULL, &q->c, d);
+	if (ret == RP_ERR_IO || ret == RP_ERR_TIMEOUT) {
+		/* Not reached (refused, no route, no socket, no answer): the
+		 * service is unavailable (69), as the report's help says. */
+		ret = RP_ERR_NETWORK;
+		if (d)
+			d->code = ret;
+	}
+	if (ret < 0) {
 		q_close(&q->base);
 		return ret;
 	}

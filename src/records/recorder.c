@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/record_text.h"
 #include "records/spool.h"
 #include "util/clock.h"
 
@@ -17,6 +18,15 @@
 /* At close, a sink that is failing gets this long to come back before its
  * records are left in the spool for the next start. */
 #define CLOSE_GRACE_MS 2000
+/* Without a spool file nothing survives the process: a sink that is only
+ * locked for a while (another writer, a backup) is waited for this long,
+ * tried at least every CLOSE_RETRY_MS, before its records are lost. A
+ * stop signal's give-up time still comes first. */
+#define CLOSE_GRACE_MEMORY_MS 60000
+#define CLOSE_RETRY_MS 500
+/* A sink that has not come back this long after the close grace is
+ * interrupted (every PostgreSQL statement is bounded below this anyway). */
+#define CLOSE_HARD_MS 45000
 
 _Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask");
 
@@ -24,6 +34,7 @@ _Static_assert(RP_RECORDER_MAX_SINKS < 31, "one bit per sink in a record's mask"
 struct pending {
 	struct pending *next;
 	struct rp_board_record rec;
+	bool ok; /* a direct delivery: every sink took it */
 };
 
 #define SPOOL_GROUP 256 /* records per spool commit at most */
@@ -34,6 +45,7 @@ struct slot {
 	uint64_t stored;   /* cursor as the spool has it */
 	bool open;
 	bool failing;      /* in a failure episode, already reported */
+	bool given_up;     /* interrupted at a stop (rp_recorder_give_up_at): no more tries */
 	uint64_t retry_at; /* monotonic ms; 0: now */
 	unsigned backoff_ms;
 };
@@ -49,6 +61,7 @@ struct rp_recorder {
 	void *ctx;
 	bool simulated; /* stamp every record as a simulated board's */
 	struct rp_spool *spool;
+	bool spool_in_memory;
 	struct rp_spool_item *batch; /* the writer's */
 
 	/* Sinks and callbacks are used one call at a time: the writer thread
@@ -67,7 +80,14 @@ struct rp_recorder {
 	bool spooler_started, spooler_closing, spooling;
 	pthread_cond_t spool_wake, spooled;
 	struct pending *q_head, *q_tail;
+	/* Records the spool could not keep (its disk full, its file at the
+	 * size limit): handed straight to the sinks by the writer, once. */
+	struct pending *direct_head, *direct_tail;
+	bool spool_failing;
 	uint64_t close_deadline; /* monotonic ms */
+	uint64_t give_up_at;     /* monotonic ms; 0: never (rp_recorder_give_up_at) */
+	bool abandoned;          /* given up: sinks that can wait long interrupted, and not tried again */
+	bool writer_exited;
 	uint64_t head;        /* highest seq spooled */
 	uint64_t min_cursor;  /* the slowest sink's cursor */
 	uint64_t run_first;   /* first seq of this run */
@@ -95,6 +115,14 @@ static bool permanent(int err)
 static uint32_t all_sinks(const struct rp_recorder *r)
 {
 	return r->n_sinks ? (uint32_t)((1u << r->n_sinks) - 1) : 0;
+}
+
+/* Under r->lock (failing is the writer's, and so is every caller): a sink
+ * not to try again, given up at a stop: one that can wait long on a
+ * server, and any that is failing now. */
+static bool slot_given_up(const struct rp_recorder *r, const struct slot *sl)
+{
+	return sl->given_up || (r->abandoned && sl->failing);
 }
 
 /* Sink i has (or has refused) the record at seq. The last sink to take a
@@ -132,9 +160,14 @@ static void settle(struct rp_recorder *r, unsigned i, const struct rp_spool_item
 static void stall(struct rp_recorder *r, struct slot *sl, const struct rp_board_record *rec,
 		  const struct rp_diag *d)
 {
+	bool closing;
+
+	pthread_mutex_lock(&r->lock);
+	closing = r->closing;
+	pthread_mutex_unlock(&r->lock);
 	sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (sl->backoff_ms > BACKOFF_MAX_MS)
-		sl->backoff_ms = BACKOFF_MAX_MS;
+	if (sl->backoff_ms > (closing ? CLOSE_RETRY_MS : BACKOFF_MAX_MS))
+		sl->backoff_ms = closing ? CLOSE_RETRY_MS : BACKOFF_MAX_MS;
 	sl->retry_at = rp_now_ms() + sl->backoff_ms;
 	if (sl->failing)
 		return;
@@ -146,6 +179,23 @@ static void stall(struct rp_recorder *r, struct slot *sl, const struct rp_board_
 		r->on_error(r->ctx, sl->s, rec, d);
 }
 
+/* Damaged records the spool set aside: each told once, for every sink. */
+static void report_set_aside(struct rp_recorder *r)
+{
+	struct rp_diag d;
+
+	rp_diag_clear(&d);
+	while (rp_spool_take_set_aside(r->spool, &d)) {
+		pthread_mutex_lock(&r->lock);
+		r->stats.sink_errors++;
+		r->stats.failed++;
+		pthread_mutex_unlock(&r->lock);
+		if (r->on_error)
+			r->on_error(r->ctx, NULL, NULL, &d);
+		rp_diag_clear(&d);
+	}
+}
+
 /* One batch of the spool to sink i. True: it has more to do now. */
 static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 {
@@ -154,10 +204,13 @@ static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 	struct rp_diag d;
 	uint64_t head;
 
+	bool given_up;
+
 	pthread_mutex_lock(&r->lock);
 	head = r->head;
+	given_up = slot_given_up(r, sl);
 	pthread_mutex_unlock(&r->lock);
-	if (!force && sl->retry_at > rp_now_ms())
+	if (given_up || (!force && sl->retry_at > rp_now_ms()))
 		return false;
 	if (!sl->open) {
 		rp_diag_clear(&d);
@@ -177,6 +230,7 @@ static bool deliver(struct rp_recorder *r, unsigned i, bool force)
 			stall(r, sl, NULL, &d);
 			return false;
 		}
+		report_set_aside(r);
 		while (n && r->batch[n - 1].seq > head)
 			n--; /* being submitted: not tracked yet */
 		if (n == 0)
@@ -272,9 +326,11 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 	uint64_t now = rp_now_ms();
 
 	*wait_until = 0;
+	if (r->direct_head)
+		return true;
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		const struct slot *sl = &r->slots[i];
-		if (sl->cursor >= r->head && sl->open)
+		if ((sl->cursor >= r->head && sl->open) || slot_given_up(r, sl))
 			continue;
 		if (sl->retry_at <= now)
 			return true;
@@ -284,11 +340,73 @@ static bool work_due(struct rp_recorder *r, uint64_t *wait_until)
 	return false;
 }
 
+/* Records the spool could not keep, straight to every sink that is
+ * open and not given up: each gets one try (no spool to retry from), and
+ * what a sink cannot take is lost for it, said by on_error. Under
+ * sink_lock. */
+static void deliver_direct(struct rp_recorder *r)
+{
+	struct pending *list;
+	bool took[RP_RECORDER_MAX_SINKS] = { false };
+	struct rp_diag d;
+
+	pthread_mutex_lock(&r->lock);
+	list = r->direct_head;
+	r->direct_head = r->direct_tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+	for (struct pending *p = list; p; p = p->next) {
+		struct rp_sink_entry e = { .origin = &r->origin, .rec = &p->rec, .seq = 0 };
+		bool ok = true;
+		for (unsigned i = 0; i < r->n_sinks; i++) {
+			struct slot *sl = &r->slots[i];
+			int ret = RP_ERR_IO;
+			rp_diag_clear(&d);
+			if (sl->open && !sl->given_up)
+				ret = sl->s->ops->append(sl->s, &e, &d);
+			else
+				rp_diag_set(&d, RP_ERR_IO, "%s is not reachable now", sl->s->name);
+			if (ret == RP_OK) {
+				took[i] = true;
+				continue;
+			}
+			ok = false;
+			rp_diag_prefix(&d, "attempt %llu (board %s) is not in the spool and is lost for %s",
+				       (unsigned long long)p->rec.attempt_id,
+				       p->rec.serial[0] ? p->rec.serial : p->rec.port_path, sl->s->name);
+			if (r->on_error)
+				r->on_error(r->ctx, sl->s, &p->rec, &d);
+		}
+		pthread_mutex_lock(&r->lock);
+		if (ok)
+			r->stats.written++;
+		else
+			r->stats.failed++;
+		pthread_mutex_unlock(&r->lock);
+		p->ok = ok; /* on_written after the flush below */
+	}
+	for (unsigned i = 0; i < r->n_sinks; i++) {
+		struct slot *sl = &r->slots[i];
+		rp_diag_clear(&d);
+		if (took[i] && sl->s->ops->flush && sl->s->ops->flush(sl->s, &d) < 0) {
+			rp_diag_prefix(&d, "records not in the spool may be lost for %s", sl->s->name);
+			if (r->on_error)
+				r->on_error(r->ctx, sl->s, NULL, &d);
+		}
+	}
+	while (list) {
+		struct pending *next = list->next;
+		if (r->on_written)
+			r->on_written(r->ctx, &list->rec, list->ok);
+		free(list);
+		list = next;
+	}
+}
+
 /* Under r->lock: every sink is open and has everything spooled. */
 static bool caught_up(const struct rp_recorder *r)
 {
 	for (unsigned i = 0; i < r->n_sinks; i++)
-		if (!r->slots[i].open || r->slots[i].cursor < r->head)
+		if (!slot_given_up(r, &r->slots[i]) && (!r->slots[i].open || r->slots[i].cursor < r->head))
 			return false;
 	return true;
 }
@@ -326,6 +444,7 @@ static void *writer_main(void *arg)
 		/* Rounds of one batch per sink, each ending with the cursors
 		 * stored, which bounds what a crash replays. */
 		pthread_mutex_lock(&r->sink_lock);
+		deliver_direct(r);
 		for (bool more = true; more;) {
 			more = false;
 			for (unsigned i = 0; i < r->n_sinks; i++)
@@ -341,6 +460,8 @@ static void *writer_main(void *arg)
 		if (r->closing && (caught_up(r) || rp_now_ms() >= r->close_deadline))
 			break;
 	}
+	r->writer_exited = true;
+	pthread_cond_broadcast(&r->idle);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
@@ -359,7 +480,13 @@ static int open_sinks(struct rp_recorder *r, bool open_later, struct rp_diag *d)
 	for (unsigned i = 0; i < r->n_sinks; i++) {
 		struct slot *sl = &r->slots[i];
 		struct rp_diag e;
-		int ret = rp_spool_cursor(r->spool, sink_key(sl->s), &sl->cursor, d);
+		/* A spool written when this sink's cursor went by its name (or
+		 * by another spelling of the same server, which the key no
+		 * longer tells apart): what it was owed is still owed. */
+		const char *from = sink_key(sl->s);
+		if (!rp_spool_has_cursor(r->spool, from) && rp_spool_has_cursor(r->spool, sl->s->name))
+			from = sl->s->name;
+		int ret = rp_spool_cursor(r->spool, from, &sl->cursor, d);
 		if (ret < 0)
 			return ret;
 		/* Stored at once: a new sink starts here, also after a crash
@@ -428,6 +555,7 @@ int rp_recorder_new(const struct rp_recorder_opts *o, struct rp_recorder **out, 
 	pthread_cond_init(&r->spool_wake, NULL);
 	pthread_cond_init(&r->spooled, NULL);
 
+	r->spool_in_memory = !o->spool_path;
 	ret = rp_spool_open(o->spool_path, &r->spool, d);
 	if (ret == RP_OK) {
 		r->head = rp_spool_head(r->spool);
@@ -495,9 +623,10 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 	rp_diag_clear(&d);
 	ret = rp_spool_append_many(r->spool, &r->origin, recs, n, seqs, &d);
 	if (ret < 0 && r->on_error) {
+		rp_diag_prefix(&d, "the spool cannot keep records (%zu now); they go straight to the "
+			       "sinks, and are lost for any sink that cannot take them now", n);
 		pthread_mutex_lock(&r->sink_lock);
-		for (size_t i = 0; i < n; i++)
-			r->on_error(r->ctx, NULL, recs[i], &d);
+		r->on_error(r->ctx, NULL, NULL, &d);
 		pthread_mutex_unlock(&r->sink_lock);
 	}
 	/* Before the writer may see them: a board is shown once durable,
@@ -515,13 +644,27 @@ static void spool_group(struct rp_recorder *r, struct pending *list)
 			if (r->n_sinks == 0)
 				r->stats.written++;
 		} else {
-			r->stats.failed++;
+			/* Not durable anywhere yet: straight to the sinks. */
+			struct pending *p = malloc(sizeof(*p));
 			r->stats.sink_errors++;
+			if (!p) {
+				r->stats.failed++;
+				continue;
+			}
+			p->next = NULL;
+			p->rec = *recs[i];
+			p->ok = false;
+			if (r->direct_tail)
+				r->direct_tail->next = p;
+			else
+				r->direct_head = p;
+			r->direct_tail = p;
 		}
 	}
+	r->spool_failing = ret < 0;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	if (ret < 0 || r->n_sinks == 0) {
+	if (ret == RP_OK && r->n_sinks == 0) {
 		pthread_mutex_lock(&r->sink_lock);
 		for (size_t i = 0; i < n; i++) {
 			if (r->on_written)
@@ -576,6 +719,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 		/* No memory to queue it: into the spool from here. */
 		struct pending self = { .next = NULL, .rec = *rec };
 		self.rec.simulated = self.rec.simulated || r->simulated;
+		rp_record_make_utf8(&self.rec);
 		pthread_mutex_lock(&r->lock);
 		r->stats.submitted++;
 		pthread_mutex_unlock(&r->lock);
@@ -585,6 +729,7 @@ void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec
 	p->next = NULL;
 	p->rec = *rec;
 	p->rec.simulated = p->rec.simulated || r->simulated;
+	rp_record_make_utf8(&p->rec);
 	pthread_mutex_lock(&r->lock);
 	r->stats.submitted++;
 	if (r->q_tail)
@@ -626,6 +771,56 @@ int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint
 	return ret;
 }
 
+/* Under r->lock, released around the calls: every sink that can wait
+ * long (it has interrupt) is told to give up and not tried again, so the
+ * writer, wherever it waits, comes back. Local sinks go on: they never
+ * wait long, and what they take now is not owed later. */
+static void abandon_locked(struct rp_recorder *r)
+{
+	if (r->abandoned)
+		return;
+	r->abandoned = true;
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (r->slots[i].s->ops->interrupt)
+			r->slots[i].given_up = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < r->n_sinks; i++)
+		if (r->slots[i].s->ops->interrupt)
+			r->slots[i].s->ops->interrupt(r->slots[i].s);
+	pthread_mutex_lock(&r->lock);
+}
+
+/* Under r->lock: wait on idle until woken or the give-up time (or
+ * `until`, when earlier and non-zero), giving up when it has come. */
+static void wait_idle(struct rp_recorder *r, uint64_t until)
+{
+	uint64_t dl = r->give_up_at;
+
+	if (!r->abandoned && until && (!dl || until < dl))
+		dl = until;
+	if (r->abandoned || !dl) {
+		pthread_cond_wait(&r->idle, &r->lock);
+		return;
+	}
+	if (rp_now_ms() >= dl) {
+		abandon_locked(r);
+		return;
+	}
+	struct timespec ts = rp_ms_to_timespec(dl);
+	pthread_cond_timedwait(&r->idle, &r->lock, &ts);
+}
+
+void rp_recorder_give_up_at(struct rp_recorder *r, uint64_t deadline_ms)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->give_up_at || deadline_ms < r->give_up_at)
+		r->give_up_at = deadline_ms ? deadline_ms : 1;
+	/* Whoever waits in flush or close looks at the new time. */
+	pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rp_recorder_flush(struct rp_recorder *r)
 {
 	uint64_t target;
@@ -634,8 +829,8 @@ void rp_recorder_flush(struct rp_recorder *r)
 	pthread_mutex_lock(&r->lock);
 	target = ++r->pass_wanted;
 	pthread_cond_signal(&r->wake);
-	while (r->started && r->pass_done < target)
-		pthread_cond_wait(&r->idle, &r->lock);
+	while (r->started && r->pass_done < target && !r->writer_exited)
+		wait_idle(r, 0);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -665,6 +860,16 @@ void rp_recorder_stats(struct rp_recorder *r, struct rp_recorder_stats *out)
 	*out = r->stats;
 	out->backlog = r->head > r->min_cursor ? r->head - r->min_cursor : 0;
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool rp_recorder_spool_failing(struct rp_recorder *r)
+{
+	bool f;
+
+	pthread_mutex_lock(&r->lock);
+	f = r->spool_failing;
+	pthread_mutex_unlock(&r->lock);
+	return f;
 }
 
 unsigned rp_recorder_n_sinks(const struct rp_recorder *r)
@@ -698,6 +903,8 @@ static void settle_leftovers(struct rp_recorder *r)
 
 void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 {
+	uint64_t hard;
+
 	if (!r)
 		return;
 	if (r->spooler_started) {
@@ -711,8 +918,18 @@ void rp_recorder_close(struct rp_recorder *r, struct rp_recorder_stats *stats)
 	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->closing = true;
-		r->close_deadline = rp_now_ms() + CLOSE_GRACE_MS;
+		r->close_deadline = rp_now_ms() +
+				    (r->spool_in_memory && r->n_sinks ? CLOSE_GRACE_MEMORY_MS : CLOSE_GRACE_MS);
+		if (r->give_up_at && r->give_up_at < r->close_deadline)
+			r->close_deadline = r->give_up_at;
 		pthread_cond_signal(&r->wake);
+		/* A sink still busy at the deadline finishes its pass (it may be
+		 * catching up a long backlog); one blocked on its server well
+		 * past it is interrupted, its records kept in the spool for the
+		 * next start. A stop signal's give-up time comes first. */
+		hard = r->close_deadline + CLOSE_HARD_MS;
+		while (!r->writer_exited)
+			wait_idle(r, hard);
 		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->thread, NULL);
 		r->started = false;

@@ -87,7 +87,9 @@ int rp_recorder_new(const struct rp_recorder_opts *opts, struct rp_recorder **ou
  * under locks that boards wait for (the runner's event callback): a sync
  * per board there stalled every other board's events. A record the spool
  * cannot keep (its disk is full) is reported through on_error with sink
- * NULL and counted as failed. rp_recorder_flush waits for the spool. */
+ * NULL and handed straight to every sink that can take it now (counted
+ * as failed for each that cannot). rp_recorder_flush waits for the
+ * spool. */
 void rp_recorder_submit(struct rp_recorder *r, const struct rp_board_record *rec);
 /* The highest attempt_id any sink that can tell has for this station (0:
  * none), so a new run continues the numbering. Before the first submit. */
@@ -96,14 +98,25 @@ int rp_recorder_last_attempt_id(struct rp_recorder *r, const char *station, uint
 /* Wait until every sink has been offered everything submitted so far:
  * each has it, or has failed and keeps it queued. */
 void rp_recorder_flush(struct rp_recorder *r);
+/* From monotonic time deadline_ms on (rp_now_ms; 0: now), a flush or
+ * close that still waits for a sink gives up on it: every sink is
+ * interrupted (sink.h), nothing more is delivered, and what sinks lack
+ * stays in the spool for the next start. Any thread (a stop signal: the
+ * stop grace; a second one: now). */
+void rp_recorder_give_up_at(struct rp_recorder *r, uint64_t deadline_ms);
 /* Records not yet delivered to every sink, and how long ago the oldest of
  * them was spooled (0 when none). Any thread. */
 void rp_recorder_backlog(struct rp_recorder *r, uint64_t *records, int64_t *oldest_age_ms);
 void rp_recorder_stats(struct rp_recorder *r, struct rp_recorder_stats *out);
+/* The last commit to the spool failed (records since go straight to the
+ * sinks, with no second chance). Any thread. */
+bool rp_recorder_spool_failing(struct rp_recorder *r);
 unsigned rp_recorder_n_sinks(const struct rp_recorder *r);
 const struct rp_sink *rp_recorder_sink(const struct rp_recorder *r, unsigned i);
-/* Flush (one last try for every sink), stop the writer, close every
- * sink and the spool, and free. Records some sink still lacks stay in a
+/* Flush (one last try for every sink; a failing sink is tried again for
+ * 2 s, or 60 s when the spool is in memory and its records would be
+ * lost, unless rp_recorder_give_up_at says otherwise), stop the writer,
+ * close every sink and the spool, and free. Records some sink still lacks stay in a
  * spool file for the next start (counted in failed and backlog; their
  * on_written comes now, all_ok false). stats (may be NULL) gets the final
  * counts. */

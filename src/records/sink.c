@@ -1,5 +1,7 @@
 #include "records/sink.h"
 
+#include "records/pg_conn.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,4 +61,17 @@ int rp_sink_database_new(const char *target, struct rp_sink **out, struct rp_dia
 {
 	return rp_sink_target_is_postgres(target) ? rp_sink_pg_new(target, out, d)
 						   : rp_sink_sqlite_new(target, out, d);
+}
+
+void rp_sink_target_display(const char *target, char *buf, size_t cap)
+{
+	struct rp_diag d;
+
+	if (!rp_sink_target_is_postgres(target)) {
+		snprintf(buf, cap, "%s", target ? target : "");
+		return;
+	}
+	rp_diag_clear(&d);
+	if (rp_pg_conninfo_check(target, buf, cap, NULL, 0, &d) < 0)
+		snprintf(buf, cap, "a PostgreSQL connection string (not shown)");
 }

@@ -16,6 +16,7 @@
 #define RP_RECORDS_SINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "records/origin.h"
@@ -54,6 +55,12 @@ struct rp_sink_ops {
 	 * a new run can continue the numbering. NULL: the sink cannot tell. */
 	int (*last_attempt_id)(struct rp_sink *s, const char *station, uint64_t *out,
 			       struct rp_diag *d);
+	/* The one operation called from another thread, while the writer
+	 * may be inside any of the above: give up (a stop, and the sink is
+	 * still waiting on its server). A call in progress returns soon with
+	 * an error that may pass, and so does every later one; the records
+	 * stay in the spool. May be NULL (the sink never waits long). */
+	void (*interrupt)(struct rp_sink *s);
 };
 
 struct rp_sink {
@@ -89,6 +96,10 @@ int rp_sink_database_new(const char *target, struct rp_sink **out, struct rp_dia
  * the password from PGPASSFILE, the environment or a service file, never
  * from the command line. */
 int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d);
+
+/* How a --db/--report target may be shown: a connection string by its
+ * name without secrets (pg_conn.h), a file as given. */
+void rp_sink_target_display(const char *target, char *buf, size_t cap);
 
 /* Set a sink's name from a kind and a target ("report", "/x.jsonl"), and
  * its key from the target resolved (realpath; for a file that does not

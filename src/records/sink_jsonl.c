@@ -5,6 +5,15 @@
  * flock that rpiprov writers share, so a line that could not be written
  * whole (a full disk) is cut off again before anyone appends after it.
  *
+ * Rotation: an administrator's logrotate renames the file (and may
+ * create an empty one in its place): before each line the path is looked
+ * at again, and when it no longer names the open file, it is opened (made)
+ * anew, so new lines go where the name points, not into the rotated file.
+ * copytruncate cuts the file to nothing under us: O_APPEND writes the
+ * next line at the new end, never behind a hole (what logrotate copied
+ * and then cut between its copy and its truncate is lost to copytruncate
+ * itself: prefer create).
+ *
  * Convergence: a line torn by a crash (no '\n' at the end of the file) is
  * truncated when the file is opened, and the attempts found in the last
  * TAIL_SCAN bytes are remembered, so records the spool hands us again
@@ -209,6 +218,29 @@ static int jsonl_open(struct rp_sink *s, struct rp_diag *d)
 	return ret;
 }
 
+/* The path names another file than the one open (renamed by logrotate,
+ * or removed): open the path, made anew if need be. Under no lock; a
+ * failure leaves the old descriptor, and the next line tries again. */
+static int follow_rename(struct jsonl_sink *j, struct rp_diag *d)
+{
+	struct stat open_st, path_st;
+	int fd;
+
+	if (fstat(j->fd, &open_st) < 0 || !S_ISREG(open_st.st_mode))
+		return RP_OK;
+	if (stat(j->path, &path_st) == 0 && path_st.st_dev == open_st.st_dev &&
+	    path_st.st_ino == open_st.st_ino)
+		return RP_OK;
+	fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return rp_diag_set(d, rp_errno_to_error(errno),
+				   "%s: the report was moved away and cannot be made anew: %s", j->path,
+				   strerror(errno));
+	close(j->fd);
+	j->fd = fd;
+	return RP_OK;
+}
+
 static int jsonl_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp_diag *d)
 {
 	struct jsonl_sink *j = (struct jsonl_sink *)s;
@@ -222,6 +254,9 @@ static int jsonl_append(struct rp_sink *s, const struct rp_sink_entry *e, struct
 		return rp_diag_set(d, RP_ERR_IO, "%s: report is not open", j->path);
 	if (j->n_seen && already_there(j, e))
 		return RP_OK;
+	err = follow_rename(j, d);
+	if (err < 0)
+		return err;
 	line = rp_record_json_line(r, e->origin, &len);
 	if (!line)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory encoding attempt %llu", j->path,

@@ -25,9 +25,11 @@
 #include "records/sink.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "records/metadata_json.h"
 #include "records/record_json.h"
@@ -42,11 +44,19 @@
  * server until read, and a full socket both ways would block both. */
 #define PIPELINE_DEPTH 256
 
+/* Attempts the server refused for good (a data error, SQLSTATE class 22)
+ * remembered by uid: the failure comes at the batch's commit, after
+ * every append returned, so the next try of the batch refuses that one
+ * attempt at its append and keeps the rest. */
+#define POISON_MAX 64
+#define UID_MAX 256
+
 /* A statement sent and not yet answered, for the message if it fails. */
 struct pg_sent {
 	const char *what;
 	uint64_t attempt; /* 0: not an attempt's */
 	char board[64];
+	char uid[UID_MAX];
 };
 
 struct pg_sink {
@@ -58,6 +68,14 @@ struct pg_sink {
 	size_t n_appended;   /* attempts in the open batch */
 	struct pg_sent *sent;
 	size_t n_sent, cap_sent;
+	char poison[POISON_MAX][UID_MAX];
+	char poison_why[POISON_MAX][200];
+	unsigned n_poison;
+	/* rp_sink interrupt, from another thread: the socket to shut down
+	 * (-1: none) and whether to give up on connecting. */
+	pthread_mutex_t sock_lock;
+	int sock;
+	volatile int interrupted;
 };
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
@@ -113,12 +131,25 @@ static int migrate(struct pg_sink *p, struct rp_diag *d)
 	PGresult *res;
 	int version = 0, ret;
 
+	bool exists = false;
+
 	ret = exec_ok(p, "BEGIN", d, "cannot start a transaction");
 	if (ret == RP_OK) {
 		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", MIGRATION_LOCK);
 		ret = exec_ok(p, sql, d, "cannot lock for the schema migration");
 	}
-	if (ret == RP_OK)
+	if (ret == RP_OK) {
+		/* CREATE TABLE IF NOT EXISTS needs CREATE on the schema even
+		 * when the table is there: a runtime role without it (README)
+		 * only looks. */
+		res = PQexec(p->c, "SELECT to_regclass('rpiprov_schema') IS NOT NULL");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			exists = PQgetvalue(res, 0, 0)[0] == 't';
+		else
+			ret = pg_fail(p, d, RP_ERR_IO, "cannot look for the schema table");
+		PQclear(res);
+	}
+	if (ret == RP_OK && !exists)
 		ret = exec_ok(p, "CREATE TABLE IF NOT EXISTS rpiprov_schema (version INTEGER NOT NULL)", d,
 			      "cannot create the schema table");
 	if (ret == RP_OK) {
@@ -146,16 +177,35 @@ static int migrate(struct pg_sink *p, struct rp_diag *d)
 	return ret;
 }
 
-static int pg_connect(struct pg_sink *p, struct rp_diag *d)
+/* The connection goes: first out of reach of interrupt. */
+static void pg_finish(struct pg_sink *p)
 {
-	if (p->c && PQstatus(p->c) == CONNECTION_OK)
-		return RP_OK;
+	pthread_mutex_lock(&p->sock_lock);
+	p->sock = -1;
+	pthread_mutex_unlock(&p->sock_lock);
 	if (p->c)
 		PQfinish(p->c);
+	p->c = NULL;
+}
+
+static int pg_connect(struct pg_sink *p, struct rp_diag *d)
+{
+	int ret;
+
+	if (p->c && PQstatus(p->c) == CONNECTION_OK && !p->interrupted)
+		return RP_OK;
+	pg_finish(p);
 	p->in_tx = false;
-	p->c = PQconnectdb(p->conninfo);
-	if (!p->c || PQstatus(p->c) != CONNECTION_OK)
-		return pg_fail(p, d, rp_pg_connect_error(p->c), "cannot connect");
+	if (p->interrupted)
+		return rp_diag_set(d, RP_ERR_IO, "%s: given up (stopping)", p->base.name);
+	ret = rp_pg_connect(p->conninfo, p->base.name, &p->interrupted, &p->c, d);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&p->sock_lock);
+	p->sock = PQsocket(p->c);
+	if (p->interrupted)
+		shutdown(p->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&p->sock_lock);
 	PQclear(PQexec(p->c, "SET synchronous_commit = on"));
 	return RP_OK;
 }
@@ -178,15 +228,32 @@ static void bounded(char *dst, size_t cap, const char *src, size_t srccap)
  * afresh. Whatever the open transaction held is gone with it. */
 static void pg_drop(struct pg_sink *p)
 {
-	if (p->c)
-		PQfinish(p->c);
-	p->c = NULL;
+	pg_finish(p);
 	p->in_tx = false;
 	p->n_sent = 0;
 }
 
+static void poison(struct pg_sink *p, const char *uid, const char *why)
+{
+	unsigned i = p->n_poison++ % POISON_MAX;
+
+	snprintf(p->poison[i], sizeof(p->poison[i]), "%s", uid);
+	snprintf(p->poison_why[i], sizeof(p->poison_why[i]), "%s", why);
+}
+
+static const char *poisoned(const struct pg_sink *p, const char *uid)
+{
+	unsigned n = p->n_poison < POISON_MAX ? p->n_poison : POISON_MAX;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(p->poison[i], uid))
+			return p->poison_why[i];
+	return NULL;
+}
+
 /* Sent statements, for messages. */
-static int note_sent(struct pg_sink *p, const char *what, uint64_t attempt, const char *board)
+static int note_sent(struct pg_sink *p, const char *what, uint64_t attempt, const char *board,
+		     const char *uid)
 {
 	if (p->n_sent == p->cap_sent) {
 		size_t cap = p->cap_sent ? p->cap_sent * 2 : 64;
@@ -199,6 +266,7 @@ static int note_sent(struct pg_sink *p, const char *what, uint64_t attempt, cons
 	p->sent[p->n_sent].what = what;
 	p->sent[p->n_sent].attempt = attempt;
 	snprintf(p->sent[p->n_sent].board, sizeof(p->sent[p->n_sent].board), "%s", board);
+	snprintf(p->sent[p->n_sent].uid, sizeof(p->sent[p->n_sent].uid), "%s", uid);
 	p->n_sent++;
 	return RP_OK;
 }
@@ -207,7 +275,7 @@ static int send_ctl(struct pg_sink *p, const char *sql, const char *what, struct
 {
 	if (!PQsendQueryParams(p->c, sql, 0, NULL, NULL, NULL, NULL, 0))
 		return pg_fail(p, d, RP_ERR_IO, what);
-	if (note_sent(p, what, 0, "") < 0)
+	if (note_sent(p, what, 0, "", "") < 0)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", p->base.name);
 	return RP_OK;
 }
@@ -246,6 +314,8 @@ static int sync_results(struct pg_sink *p, struct rp_diag *d)
 			if (s->attempt)
 				rp_diag_prefix(d, "attempt %llu (board %s)", (unsigned long long)s->attempt,
 					       s->board);
+			if (s->attempt && rp_pg_result_error(res) == RP_ERR_FORMAT)
+				poison(p, s->uid, rp_diag_message(d));
 		}
 		PQclear(res);
 		res = PQgetResult(p->c); /* the end of this statement's results */
@@ -366,7 +436,7 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	const struct rp_board_record *r = e->rec;
 	const char *station = e->origin && e->origin->station ? e->origin->station : "";
 	const char *run = e->origin && e->origin->run_id ? e->origin->run_id : "";
-	char uid[256], num[12][24], serial[64], port[64], soc[16], err[520], sha[72], hash[72];
+	char uid[UID_MAX], num[12][24], serial[64], port[64], soc[16], err[520], sha[72], hash[72];
 	char key[RP_META_MAX][RP_META_KEY_MAX + 1], val[RP_META_MAX][RP_META_VALUE_MAX + 1];
 	char sql[4096];
 	struct json_object *meta = rp_metadata_json_object(r);
@@ -375,6 +445,14 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	unsigned n_meta = r->n_meta < RP_META_MAX ? r->n_meta : RP_META_MAX;
 	int ret = RP_OK;
 
+	const char *why;
+
+	snprintf(uid, sizeof(uid), "%s/%s/%llu", station, run, (unsigned long long)r->attempt_id);
+	why = poisoned(p, uid);
+	if (why) {
+		json_object_put(meta);
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s (refused for good: not retried)", why);
+	}
 	if (!meta)
 		return rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);
 	if (!p->in_tx)
@@ -385,7 +463,6 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	}
 	meta_text = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
-	snprintf(uid, sizeof(uid), "%s/%s/%llu", station, run, (unsigned long long)r->attempt_id);
 	bounded(serial, sizeof(serial), r->serial, sizeof(r->serial));
 	bounded(port, sizeof(port), r->port_path, sizeof(r->port_path));
 	bounded(soc, sizeof(soc), r->soc, sizeof(r->soc));
@@ -421,7 +498,8 @@ static int pg_append(struct rp_sink *s, const struct rp_sink_entry *e, struct rp
 	attempt_sql(sql, sizeof(sql), n_meta);
 	if (!PQsendQueryParams(p->c, sql, (int)(27 + 2 * n_meta), NULL, v, NULL, NULL, 0))
 		ret = pg_fail(p, d, RP_ERR_IO, "cannot insert the attempt");
-	else if (note_sent(p, "cannot insert the attempt", r->attempt_id, serial[0] ? serial : port) < 0)
+	else if (note_sent(p, "cannot insert the attempt", r->attempt_id, serial[0] ? serial : port,
+			   uid) < 0)
 		ret = rp_diag_set(d, RP_ERR_NOMEM, "%s: out of memory", s->name);
 	json_object_put(meta);
 	if (ret < 0)
@@ -499,14 +577,29 @@ static void pg_close(struct rp_sink *s)
 {
 	struct pg_sink *p = (struct pg_sink *)s;
 
-	if (p->c)
-		PQfinish(p->c);
+	pg_finish(p);
+	pthread_mutex_destroy(&p->sock_lock);
 	free(p->conninfo);
 	free(p->sent);
 	free(p);
 }
 
+/* Any thread, while the writer may be blocked in libpq: the socket is
+ * shut down (the blocked call returns with a lost connection) and no new
+ * connection is made; the records stay in the spool. */
+static void pg_interrupt(struct rp_sink *s)
+{
+	struct pg_sink *p = (struct pg_sink *)s;
+
+	pthread_mutex_lock(&p->sock_lock);
+	p->interrupted = 1;
+	if (p->sock >= 0)
+		shutdown(p->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&p->sock_lock);
+}
+
 static const struct rp_sink_ops pg_ops = {
+	.interrupt = pg_interrupt,
 	.open = pg_open,
 	.append = pg_append,
 	.flush = pg_flush,
@@ -516,12 +609,12 @@ static const struct rp_sink_ops pg_ops = {
 
 int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d)
 {
-	char name[RP_SINK_NAME_MAX - 16];
+	char name[RP_SINK_NAME_MAX - 16], key[RP_SINK_NAME_MAX - 16];
 	struct pg_sink *p;
 	int r;
 
 	*out = NULL;
-	r = rp_pg_conninfo_check(conninfo, name, sizeof(name), d);
+	r = rp_pg_conninfo_check(conninfo, name, sizeof(name), key, sizeof(key), d);
 	if (r < 0)
 		return r;
 	p = calloc(1, sizeof(*p));
@@ -530,7 +623,10 @@ int rp_sink_pg_new(const char *conninfo, struct rp_sink **out, struct rp_diag *d
 		return rp_diag_set(d, RP_ERR_NOMEM, "out of memory");
 	}
 	p->base.ops = &pg_ops;
+	p->sock = -1;
+	pthread_mutex_init(&p->sock_lock, NULL);
 	snprintf(p->base.name, sizeof(p->base.name), "database %s", name);
+	snprintf(p->base.key, sizeof(p->base.key), "database %s", key);
 	*out = &p->base;
 	return RP_OK;
 }

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include "records/record_codec.h"
+#include "records/record_text.h"
 #include "records/sqlite_internal.h"
 #include "util/clock.h"
 #include "util/fileio.h"
 
 #define SPOOL_APP_ID 0x52505350 /* "RPSP": tells a spool from any other SQLite file */
 #define SPOOL_VERSION 1
+#define ASIDE_MSG_MAX 600
 
 struct rp_spool {
 	sqlite3 *h;
@@ -25,7 +27,17 @@ struct rp_spool {
 	pthread_mutex_t lock; /* one statement at a time on h */
 	sqlite3_stmt *append, *read, *created, *get_cursor, *put_cursor;
 	uint64_t head;
+	/* Records set aside since rp_spool_take_set_aside last looked. */
+	char aside_msg[8][ASIDE_MSG_MAX];
+	unsigned n_aside, aside_more;
 };
+
+/* A record whose body no longer decodes (a damaged file, an edit) is
+ * moved here, kept for whoever wants to look, out of every sink's way. */
+static const char set_aside_sql[] =
+	"CREATE TABLE IF NOT EXISTS set_aside (seq INTEGER PRIMARY KEY, created_ms INTEGER,"
+	" station TEXT, run_id TEXT, attempt_id INTEGER, body BLOB, why TEXT NOT NULL,"
+	" set_aside_ms INTEGER NOT NULL)";
 
 static const char schema_sql[] =
 	"CREATE TABLE records ("
@@ -95,6 +107,8 @@ static int setup(struct rp_spool *sp, struct rp_diag *d)
 				  "rpiprov that wrote it",
 				  sp->path, version, SPOOL_VERSION);
 	}
+	if (ret == RP_OK)
+		ret = exec(sp, set_aside_sql, "cannot create the spool", d);
 	if (ret == RP_OK)
 		return exec(sp, "COMMIT", "cannot create the spool", d);
 	sqlite3_exec(sp->h, "ROLLBACK", NULL, NULL, NULL);
@@ -304,13 +318,66 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 	snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* Under sp->lock: move record seq to set_aside, with why. */
+static int set_aside(struct rp_spool *sp, uint64_t seq, const char *why, struct rp_diag *d)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = exec(sp, "BEGIN IMMEDIATE", "cannot start a transaction", d);
+
+	if (ret == RP_OK) {
+		rc = sqlite3_prepare_v2(sp->h, "INSERT OR REPLACE INTO set_aside SELECT seq, created_ms,"
+					" station, run_id, attempt_id, CAST(body AS BLOB), ?2, ?3"
+					" FROM records WHERE seq = ?1", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+			sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, rp_wall_now_ms());
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			ret = fail(sp, d, rc, "cannot set a damaged record aside");
+	}
+	if (ret == RP_OK) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM records WHERE seq = %llu", (unsigned long long)seq);
+		ret = exec(sp, sql, "cannot set a damaged record aside", d);
+	}
+	if (ret == RP_OK)
+		return exec(sp, "COMMIT", "cannot set a damaged record aside", d);
+	sqlite3_exec(sp->h, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+bool rp_spool_take_set_aside(struct rp_spool *sp, struct rp_diag *d)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&sp->lock);
+	if (sp->n_aside) {
+		rp_diag_set(d, RP_ERR_FORMAT, "%s", sp->aside_msg[0]);
+		memmove(sp->aside_msg[0], sp->aside_msg[1], (sp->n_aside - 1) * sizeof(sp->aside_msg[0]));
+		sp->n_aside--;
+		any = true;
+	} else if (sp->aside_more) {
+		rp_diag_set(d, RP_ERR_FORMAT, "spool %s: %u more damaged records set aside", sp->path,
+			    sp->aside_more);
+		sp->aside_more = 0;
+		any = true;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return any;
+}
+
 int rp_spool_read(struct rp_spool *sp, uint64_t after, struct rp_spool_item *items, size_t max,
 		  size_t *n, struct rp_diag *d)
 {
-	int rc, ret = RP_OK;
+	int rc, ret;
 
-	*n = 0;
 	pthread_mutex_lock(&sp->lock);
+again:
+	ret = RP_OK;
+	*n = 0;
 	sqlite3_bind_int64(sp->read, 1, (sqlite3_int64)after);
 	sqlite3_bind_int64(sp->read, 2, (sqlite3_int64)max);
 	while (*n < max && (rc = sqlite3_step(sp->read)) == SQLITE_ROW) {
@@ -328,11 +395,29 @@ int rp_spool_read(struct rp_spool *sp, uint64_t after, struct rp_spool_item *ite
 			rp_diag_prefix(d, "spool %s: record %llu", sp->path, (unsigned long long)it->seq);
 			break;
 		}
+		/* A body from disk is untrusted like any other input. */
+		rp_record_make_utf8(&it->rec);
 		(*n)++;
 	}
 	if (ret == RP_OK && *n < max && rc != SQLITE_DONE)
 		ret = fail(sp, d, rc, "cannot read");
 	sqlite3_reset(sp->read);
+	if (ret == RP_ERR_FORMAT && rc == SQLITE_ROW) {
+		/* A body that does not decode would stop every sink at it for
+		 * good: it is set aside (kept, told once) and the read starts
+		 * again after it. */
+		uint64_t bad = items[*n].seq;
+		char why[ASIDE_MSG_MAX];
+		snprintf(why, sizeof(why), "%s; set aside in its table set_aside", rp_diag_message(d));
+		ret = set_aside(sp, bad, why, d);
+		if (ret == RP_OK) {
+			if (sp->n_aside < sizeof(sp->aside_msg) / sizeof(sp->aside_msg[0]))
+				snprintf(sp->aside_msg[sp->n_aside++], sizeof(sp->aside_msg[0]), "%s", why);
+			else
+				sp->aside_more++;
+			goto again;
+		}
+	}
 	pthread_mutex_unlock(&sp->lock);
 	return ret;
 }
@@ -381,6 +466,18 @@ int rp_spool_cursor(struct rp_spool *sp, const char *sink, uint64_t *out, struct
 		*out = sp->head; /* a cursor past the end: the file was edited */
 	pthread_mutex_unlock(&sp->lock);
 	return ret;
+}
+
+bool rp_spool_has_cursor(struct rp_spool *sp, const char *sink)
+{
+	bool found;
+
+	pthread_mutex_lock(&sp->lock);
+	sqlite3_bind_text(sp->get_cursor, 1, sink, -1, SQLITE_STATIC);
+	found = sqlite3_step(sp->get_cursor) == SQLITE_ROW;
+	sqlite3_reset(sp->get_cursor);
+	pthread_mutex_unlock(&sp->lock);
+	return found;
 }
 
 int rp_spool_set_cursors(struct rp_spool *sp, const char *const *sinks, const uint64_t *seqs,

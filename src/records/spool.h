@@ -18,6 +18,7 @@
 #ifndef RP_RECORDS_SPOOL_H
 #define RP_RECORDS_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,10 @@ uint64_t rp_spool_head(struct rp_spool *sp);
 /* Up to max records with seq > after, in order, into items. */
 int rp_spool_read(struct rp_spool *sp, uint64_t after, struct rp_spool_item *items, size_t max,
 		  size_t *n, struct rp_diag *d);
+/* A record whose body does not decode is moved to the table set_aside
+ * (kept, with why) and the read goes on past it; this gives the message
+ * for each such record once (false: none waiting). */
+bool rp_spool_take_set_aside(struct rp_spool *sp, struct rp_diag *d);
 /* When the first record after `after` was spooled (0 when there is none). */
 int64_t rp_spool_created_after(struct rp_spool *sp, uint64_t after);
 
@@ -63,6 +68,8 @@ int64_t rp_spool_created_after(struct rp_spool *sp, uint64_t after);
  * before records since pruned, starts at the head: it gets what comes
  * from now on. */
 int rp_spool_cursor(struct rp_spool *sp, const char *sink, uint64_t *out, struct rp_diag *d);
+/* The spool has a cursor for this sink. */
+bool rp_spool_has_cursor(struct rp_spool *sp, const char *sink);
 /* Store n cursors, and forget records up to prune_upto (0: none; every
  * sink has them), in one transaction. */
 int rp_spool_set_cursors(struct rp_spool *sp, const char *const *sinks, const uint64_t *seqs,

@@ -117,6 +117,7 @@ struct rp_dash {
 	unsigned n_fw;
 	int64_t process_start_unix_ms;
 	rp_dash_backlog_fn backlog;
+	bool (*records_at_risk)(void *ctx);
 	void *backlog_ctx;
 
 	struct tile *tiles;
@@ -169,6 +170,7 @@ int rp_dash_new(const struct rp_dash_opts *opts, struct rp_dash **out)
 	}
 	d->process_start_unix_ms = opts->process_start_unix_ms;
 	d->backlog = opts->backlog;
+	d->records_at_risk = opts->records_at_risk;
 	d->backlog_ctx = opts->backlog_ctx;
 	pthread_mutex_init(&d->lock, NULL);
 	rp_cond_init_monotonic(&d->cond);
@@ -590,6 +592,9 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 		rp_time_format_iso(d->process_start_unix_ms, iso);
 		rp_json_add(o, "started", json_object_new_string(iso));
 		rp_json_add(o, "seq", json_object_new_uint64(seq));
+		rp_json_add(o, "records_at_risk",
+			    json_object_new_boolean(d->records_at_risk &&
+						    d->records_at_risk(d->backlog_ctx)));
 		arr = json_object_new_array();
 		for (unsigned i = 0; arr && i < d->n_fw; i++) {
 			struct json_object *f = json_object_new_object();
@@ -704,6 +709,113 @@ static char *buf_take(struct buf *b, size_t *len)
 	if (len)
 		*len = b->len;
 	return b->p;
+}
+
+/* A reader of /api/attempts: references to the records chosen when it
+ * opened (shared with the ring, not copied) and where it is; the
+ * document is made a block at a time as the client takes it, so a slow
+ * client costs a pointer per record, not the whole document. */
+struct rp_dash_attempts {
+	char *head; /* "{...header" without its closing "}\n" */
+	size_t head_len;
+	struct rstr **sel;
+	size_t n;
+	size_t piece; /* 0 head, 1 opening, 2 + 2i separator, 3 + 2i record, then the end */
+	size_t off;
+};
+
+struct rp_dash_attempts *rp_dash_attempts_open(struct rp_dash *d, int64_t since_unix_ms)
+{
+	struct rp_dash_attempts *a = calloc(1, sizeof(*a));
+	struct json_object *head;
+	char iso[RP_TIME_ISO_MAX];
+	size_t hl = 0, n = 0;
+
+	if (!a)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	{
+		uint64_t first = d->n_attempts > ATTEMPTS_KEEP ? d->n_attempts - ATTEMPTS_KEEP : 0;
+		for (uint64_t i = first; i < d->n_attempts; i++) {
+			const struct attempt *t = &d->attempts[i % ATTEMPTS_KEEP];
+			if (t->json && t->start_unix_ms >= since_unix_ms)
+				n++;
+		}
+		a->sel = calloc(n ? n : 1, sizeof(*a->sel));
+		for (uint64_t i = first; a->sel && i < d->n_attempts; i++) {
+			const struct attempt *t = &d->attempts[i % ATTEMPTS_KEEP];
+			if (t->json && t->start_unix_ms >= since_unix_ms)
+				a->sel[a->n++] = rstr_ref(t->json);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	head = a->sel ? json_object_new_object() : NULL;
+	if (head) {
+		rp_json_add_string_or_null(head, "station", d->station);
+		rp_json_add_string_or_null(head, "run_id", d->run_id);
+		if (since_unix_ms != INT64_MIN) {
+			rp_time_format_iso(since_unix_ms, iso);
+			rp_json_add(head, "since", json_object_new_string(iso));
+		} else {
+			rp_json_add_null(head, "since");
+		}
+		rp_json_add(head, "count", json_object_new_uint64(a->n));
+		a->head = rp_json_line_take(head, &hl);
+	}
+	if (!a->head || hl < 3) {
+		rp_dash_attempts_close(a);
+		return NULL;
+	}
+	a->head_len = hl - 2; /* "{...}\n" continues as "{...,"attempts":[...]}\n" */
+	return a;
+}
+
+size_t rp_dash_attempts_read(struct rp_dash_attempts *a, char *buf, size_t max)
+{
+	static const char open[] = ",\"attempts\":[", sep[] = ",", end[] = "]}\n";
+	size_t done = 0;
+
+	while (done < max) {
+		const char *p;
+		size_t len, take;
+		if (a->piece == 0) {
+			p = a->head;
+			len = a->head_len;
+		} else if (a->piece == 1) {
+			p = open;
+			len = sizeof(open) - 1;
+		} else if (a->piece < 2 + 2 * a->n) {
+			size_t i = (a->piece - 2) / 2;
+			bool rec = (a->piece - 2) % 2;
+			p = rec ? a->sel[i]->s : sep;
+			len = rec ? a->sel[i]->len : (i ? 1 : 0);
+		} else if (a->piece == 2 + 2 * a->n) {
+			p = end;
+			len = sizeof(end) - 1;
+		} else {
+			break;
+		}
+		take = len - a->off < max - done ? len - a->off : max - done;
+		memcpy(buf + done, p + a->off, take);
+		done += take;
+		a->off += take;
+		if (a->off == len) {
+			a->piece++;
+			a->off = 0;
+		}
+	}
+	return done;
+}
+
+void rp_dash_attempts_close(struct rp_dash_attempts *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		rstr_unref(a->sel[i]);
+	free(a->sel);
+	free(a->head);
+	free(a);
 }
 
 char *rp_dash_attempts_json(struct rp_dash *d, int64_t since_unix_ms, size_t *len)
@@ -892,6 +1004,10 @@ char *rp_dash_metrics(struct rp_dash *d, uint64_t now_ms, size_t *len)
 	metric_head(&b, "rpiprov_records_pending", "gauge",
 		    "Finished attempts not yet written to every record sink.");
 	buf_printf(&b, "rpiprov_records_pending %llu\n", (unsigned long long)backlog);
+	metric_head(&b, "rpiprov_records_at_risk", "gauge",
+		    "1 while finished attempts may be lost: the spool cannot be written and no new board is taken.");
+	buf_printf(&b, "rpiprov_records_at_risk %d\n",
+		   d->records_at_risk && d->records_at_risk(d->backlog_ctx) ? 1 : 0);
 	if (oldest >= 0) {
 		metric_head(&b, "rpiprov_records_oldest_pending_age_seconds", "gauge",
 			    "Age of the oldest record not yet written.");

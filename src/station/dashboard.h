@@ -35,6 +35,10 @@ struct rp_dash_opts {
 	unsigned n_firmware;
 	int64_t process_start_unix_ms;
 	rp_dash_backlog_fn backlog; /* may be NULL */
+	/* True while records may be lost (the spool cannot be written): the
+	 * status says so ("records_at_risk") and /metrics too. May be NULL;
+	 * called with backlog_ctx. */
+	bool (*records_at_risk)(void *ctx);
 	void *backlog_ctx;
 };
 
@@ -53,6 +57,13 @@ char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, u
 /* The attempts of this run that started at or after since_unix_ms
  * (INT64_MIN: all that are kept). */
 char *rp_dash_attempts_json(struct rp_dash *d, int64_t since_unix_ms, size_t *len);
+/* The same document, streamed: open takes references to the attempts
+ * chosen now; read gives the next up to max bytes (0: the end); close
+ * lets go. NULL from open: out of memory. */
+struct rp_dash_attempts;
+struct rp_dash_attempts *rp_dash_attempts_open(struct rp_dash *d, int64_t since_unix_ms);
+size_t rp_dash_attempts_read(struct rp_dash_attempts *a, char *buf, size_t max);
+void rp_dash_attempts_close(struct rp_dash_attempts *a);
 char *rp_dash_metrics(struct rp_dash *d, uint64_t now_ms, size_t *len);
 
 /* Server-Sent Events. Up to cap bytes of complete messages for the events

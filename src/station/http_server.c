@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "station/dashboard_page.h"
@@ -17,6 +18,11 @@
 #include "util/timefmt.h"
 
 #define MAX_CONNECTIONS 512
+/* One address may hold this many: 600 idle connections from one place
+ * once made / and /metrics unreachable for everyone. A dashboard needs
+ * two or three; a few tabs and a Prometheus server fit well within. */
+#define PER_IP_CONNECTIONS 32
+#define ATTEMPTS_BLOCK (32 * 1024)
 #define CONNECTION_TIMEOUT_S 15
 /* Below the connection timeout, so an idle stream stays open. */
 #define KEEPALIVE_MS 10000
@@ -41,6 +47,10 @@ static void add_common_headers(struct MHD_Response *r, const char *type)
 	/* A token in the page URL must not leak to anything else. */
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	/* No Access-Control-Allow-Origin is ever sent, so a page of another
+	 * origin cannot read an answer; this also keeps it from embedding
+	 * one (a <script> or <img> of /api/attempts). */
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
 				"connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'");
@@ -188,6 +198,83 @@ static enum MHD_Result serve_events(struct rp_http *h, struct MHD_Connection *c)
 	return ret;
 }
 
+/* DNS rebinding: a page from another site whose name is made to resolve
+ * to 127.0.0.1 reaches the station as that site's own origin, so the
+ * browser lets it read every answer. Its requests still carry its own
+ * name in Host: without a token, only an address literal or localhost
+ * is answered. With a token the token is the gate (the page does not
+ * know it), and the station may have any DNS name. */
+static bool host_allowed(const struct rp_http *h, struct MHD_Connection *c)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	char name[256], addr[16];
+	const char *port;
+	size_t len;
+
+	if (h->token_len || !host)
+		return true; /* no browser leaves Host out */
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+		if (!close || (size_t)(close - host - 1) >= sizeof(name))
+			return false;
+		len = (size_t)(close - host - 1);
+		memcpy(name, host + 1, len);
+		name[len] = '\0';
+		port = close + 1;
+		if (inet_pton(AF_INET6, name, addr) != 1)
+			return false;
+	} else {
+		len = strcspn(host, ":");
+		if (len >= sizeof(name))
+			return false;
+		memcpy(name, host, len);
+		name[len] = '\0';
+		port = host + len;
+		if (inet_pton(AF_INET, name, addr) != 1 && strcasecmp(name, "localhost"))
+			return false;
+	}
+	if (*port == '\0')
+		return true;
+	if (*port++ != ':' || !*port)
+		return false;
+	return strspn(port, "0123456789") == strlen(port) && strlen(port) <= 5;
+}
+
+static ssize_t attempts_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	size_t n = rp_dash_attempts_read(cls, buf, max);
+
+	(void)pos;
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void attempts_free(void *cls)
+{
+	rp_dash_attempts_close(cls);
+}
+
+/* Streamed a block at a time as the client reads: 200 slow clients once
+ * held a whole copy of the document each (about 550 MB). */
+static enum MHD_Result serve_attempts(struct rp_http *h, struct MHD_Connection *c, int64_t since_ms)
+{
+	struct rp_dash_attempts *a = rp_dash_attempts_open(h->dash, since_ms);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!a)
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ATTEMPTS_BLOCK, attempts_read, a,
+					      attempts_free);
+	if (!r) {
+		rp_dash_attempts_close(a);
+		return MHD_NO;
+	}
+	add_common_headers(r, "application/json");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_data_size,
 			      void **req)
@@ -202,6 +289,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	*upload_data_size = 0;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	if (!host_allowed(h, c))
+		return reply_text(c, MHD_HTTP_FORBIDDEN,
+				  "the Host header does not name this station (an address or localhost)\n");
 	if (!authorized(h, c))
 		return reply_text(c, MHD_HTTP_UNAUTHORIZED, "a valid token is needed\n");
 	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
@@ -221,12 +311,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
 		int64_t since_ms = INT64_MIN;
 		struct rp_diag d;
-		char *text;
 		if (since && rp_time_parse(since, &since_ms, &d) < 0)
 			return reply_text(c, MHD_HTTP_BAD_REQUEST,
 					  "since: not a time (unix seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z)\n");
-		text = rp_dash_attempts_json(h->dash, since_ms, &len);
-		return reply_owned(c, "application/json", text, len);
+		return serve_attempts(h, c, since_ms);
 	}
 	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
@@ -387,6 +475,7 @@ int rp_http_start(const struct rp_http_opts *opts, struct rp_http **out, struct 
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_LIMIT,
 				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,

@@ -11,6 +11,7 @@
 #include "session/payload.h"
 #include "soc/soc.h"
 #include "station/finish_gate.h"
+#include "util/clock.h"
 
 struct rp_station {
 	struct rp_station_opts opts;
@@ -30,6 +31,7 @@ struct rp_station {
 	struct rp_finish_gate *gate; /* a board is shown finished once its record is durable */
 	struct rp_origin_buf origin;
 	atomic_bool stop_requested, abort_requested;
+	atomic_bool spool_failed; /* a record could not be spooled: no new boards */
 };
 
 static void on_runner_event(void *ctx, const struct rp_runner_event *ev)
@@ -43,8 +45,24 @@ static void on_runner_event(void *ctx, const struct rp_runner_event *ev)
 
 static void on_durable(void *ctx, const struct rp_board_record *r, bool durable)
 {
-	(void)durable; /* not durable: on_sink_error said so; the board is shown all the same */
-	rp_finish_gate_release(((struct rp_station *)ctx)->gate, r);
+	struct rp_station *s = ctx;
+
+	/* Not durable: the spool cannot be written. The record goes straight
+	 * to the sinks, but a crash now, or a sink that is down, loses it:
+	 * no new board is taken until the spool works again (a restart),
+	 * said once and loudly; the boards in flight finish. */
+	if (!durable && !atomic_exchange(&s->spool_failed, true)) {
+		struct rp_diag d;
+		rp_diag_set(&d, RP_ERR_IO,
+			    "RECORDS AT RISK: the spool cannot be written (disk full or file size "
+			    "limit): no new boards are taken; boards in flight finish and their "
+			    "records go straight to the sinks");
+		if (s->opts.on_record_error)
+			s->opts.on_record_error(s->opts.event_ctx, NULL, &d);
+		if (s->runner)
+			rp_runner_stop(s->runner);
+	}
+	rp_finish_gate_release(s->gate, r);
 }
 
 static void on_sink_error(void *ctx, const struct rp_sink *sink, const struct rp_board_record *r,
@@ -257,7 +275,13 @@ int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct 
 	sum->records_written = st.written;
 	sum->record_errors = st.failed + (unsigned)st.backlog;
 	sum->records_queued = st.backlog;
+	sum->spool_failed = atomic_load(&s->spool_failed);
 	return ret;
+}
+
+bool rp_station_spool_failed(const struct rp_station *s)
+{
+	return atomic_load(&s->spool_failed);
 }
 
 void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms)
@@ -265,11 +289,20 @@ void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest
 	rp_recorder_backlog(s->recorder, records, oldest_age_ms);
 }
 
+/* The runner's default stop grace (runner.h: 0 is 30 s). */
+#define RP_STATION_STOP_GRACE_MS 30000
+
 void rp_station_stop(struct rp_station *s)
 {
+	unsigned grace = s->opts.stop_grace_ms ? s->opts.stop_grace_ms : RP_STATION_STOP_GRACE_MS;
+
 	atomic_store(&s->stop_requested, true);
 	if (s->runner)
 		rp_runner_stop(s->runner);
+	/* A sink still waiting on its server when the grace is over is given
+	 * up: its records are in the spool, the next start delivers them. */
+	if (s->recorder)
+		rp_recorder_give_up_at(s->recorder, rp_now_ms() + grace);
 }
 
 void rp_station_abort(struct rp_station *s)
@@ -277,6 +310,8 @@ void rp_station_abort(struct rp_station *s)
 	atomic_store(&s->abort_requested, true);
 	if (s->runner)
 		rp_runner_abort(s->runner);
+	if (s->recorder)
+		rp_recorder_give_up_at(s->recorder, 0);
 }
 
 void rp_station_free(struct rp_station *s)
@@ -297,5 +332,5 @@ void rp_station_free(struct rp_station *s)
 bool rp_station_summary_failed(const struct rp_station_summary *sum)
 {
 	return sum->runner.failed || sum->runner.timeout || sum->runner.left ||
-	       sum->record_errors;
+	       sum->record_errors || sum->spool_failed;
 }

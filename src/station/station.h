@@ -70,6 +70,7 @@ struct rp_station_summary {
 	unsigned records_written;  /* attempts every sink kept */
 	unsigned record_errors;    /* attempts a sink refused, or not yet in every sink */
 	uint64_t records_queued;   /* of those, waiting in the spool for a sink (sent at the next start) */
+	bool spool_failed;         /* the spool could not be written: boards were turned away */
 	char run_id[40];
 };
 
@@ -89,10 +90,15 @@ const char *rp_station_name(const struct rp_station *s);
  * every record. RP_OK unless the source failed; look at the summary for
  * board results. */
 int rp_station_run(struct rp_station *s, struct rp_station_summary *sum, struct rp_diag *d);
+/* A record could not be written to the spool: the station takes no new
+ * boards (said through on_record_error once). Any thread. */
+bool rp_station_spool_failed(const struct rp_station *s);
 /* Records not yet in every sink, and the age of the oldest (the live
  * view, /metrics). Any thread. */
 void rp_station_backlog(struct rp_station *s, uint64_t *records, int64_t *oldest_age_ms);
-/* Async-signal-safe; any thread. */
+/* Any thread (not a signal handler: they take the recorder's lock). A
+ * stop gives the sinks the stop grace, an abort none (recorder.h
+ * rp_recorder_give_up_at). */
 void rp_station_stop(struct rp_station *s);
 void rp_station_abort(struct rp_station *s);
 void rp_station_free(struct rp_station *s);

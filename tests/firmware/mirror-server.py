@@ -16,6 +16,8 @@ for channels default and latest. <mode> is "ok" or a fault:
     badsha  the index gives a git SHA-1 the image does not have
     evil    the index's download_url points at a plain-http non-loopback host
     noindex index.json is not JSON
+    drip    the image's headers come, then one byte every 0.2 s
+    portal  recovery.bin is a captive portal's HTML page (the index agrees)
 """
 import hashlib
 import http.server
@@ -25,7 +27,9 @@ import sys
 import threading
 import time
 
-MODES = ("ok", "404", "cut", "bad", "slow", "badsha", "evil", "noindex")
+MODES = ("ok", "404", "cut", "bad", "slow", "badsha", "evil", "noindex", "drip", "portal")
+PORTAL = b"<!DOCTYPE html>\n<html><head><title>Sign in to the guest network</title></head>" \
+    b"<body><form action=/login>" + b"x" * 70000 + b"</form></body></html>\n"
 
 
 def git_sha(data):
@@ -82,6 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for n, data in sorted(files.items()):
                 if mode == "bad" and n.startswith("pieeprom"):
                     data = b"\x00" * len(data)  # a mirror consistently serving junk
+                if mode == "portal" and n == "recovery.bin":
+                    data = PORTAL
                 e = {"name": n, "type": "file", "size": len(data), "sha": git_sha(data)}
                 if mode == "badsha" and n.startswith("pieeprom"):
                     e["sha"] = "0" * 40
@@ -94,6 +100,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             return self.send(404, b"not found\n", "text/plain")
         image = name.startswith("pieeprom")
+        if mode == "portal" and name == "recovery.bin":
+            return self.send(200, PORTAL, "text/html")
+        if image and mode == "drip":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            deadline = time.monotonic() + 120
+            try:
+                for b in data:
+                    if time.monotonic() > deadline:
+                        break
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if image and mode == "404":
             return self.send(404, b"not found\n", "text/plain")
         if image and mode == "bad":

@@ -146,6 +146,10 @@ def main():
         case("index not JSON: exit 65", fault, url + "/noindex", [], 65, "not a file list")
         case("slow server against --timeout: exit 75", fault, url + "/slow",
              ["--timeout", "500ms"], 75, "stalled")
+        case("a server dripping a byte at a time: exit 75 within the window", fault, url + "/drip",
+             ["--timeout", "1s"], 75, "too slow")
+        case("a captive portal's HTML as recovery.bin: exit 65, nothing cached", fault, url + "/portal",
+             [], 65, "not a recovery.bin")
         case("plain http to another host in the index: refused", fault, url + "/evil", [], 65,
              "only https://")
         case("plain http base URL: refused", fault, "http://mirror.invalid/x", [], 65,

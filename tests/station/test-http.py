@@ -116,7 +116,7 @@ def wait_finished(st, n, timeout=60):
 def test_sse_live(st):
     """The stream opens with the status, then carries the events live."""
     with socket.create_connection((st.host, st.port), timeout=30) as s:
-        s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
         buf, names, ids = b"", [], []
         # Boards that finished before the stream opened (a loaded machine
         # may be that slow to connect) are in its opening status.
@@ -305,12 +305,12 @@ def test_bad_requests(st):
     host, port = st.host, st.port
     for path in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/../../etc/shadow",
                  "//etc/passwd", "/metrics/../../../etc/passwd", "/index.html%00.txt"):
-        code, body = raw(host, port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        code, body = raw(host, port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         check(code in (400, 404) and b"root:" not in body, f"{path}: {code}")
-    code, _ = raw(host, port, b"POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+    code, _ = raw(host, port, b"POST /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
                               b"Connection: close\r\n\r\nhello")
     check(code == 405, f"POST is refused: {code}")
-    code, _ = raw(host, port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * (1 << 20) + b"\r\n\r\n")
+    code, _ = raw(host, port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"A" * (1 << 20) + b"\r\n\r\n")
     check(code in (None, 400, 413, 431), f"a 1 MiB header is refused: {code}")
     code, _ = raw(host, port, b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
     check(code in (None, 400), f"garbage is refused: {code}")
@@ -318,9 +318,11 @@ def test_bad_requests(st):
     idle = []
     try:
         for i in range(200):
-            s = socket.create_connection((host, port), timeout=10)
+            # From other addresses (25 each, within the per-address limit).
+            s = socket.create_connection((host, port), timeout=10,
+                                         source_address=(f"127.0.1.{1 + i // 25}", 0))
             if i % 2:
-                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             idle.append(s)
         t0 = time.monotonic()
         code, _, body = get(st.url + "metrics", timeout=10)
@@ -332,6 +334,107 @@ def test_bad_requests(st):
             s.close()
     code, _, _ = get(st.url + "api/status")
     check(code == 200, "still answering afterwards")
+
+
+def test_host_header(st):
+    """DNS rebinding: only an address literal or localhost is answered
+    without a token, and no answer opens itself to other origins."""
+    def status(host, path="api/attempts"):
+        code, body = raw(st.host, st.port, f"GET /{path} HTTP/1.1\r\nHost: {host}\r\n"
+                         f"Origin: http://{host}\r\nConnection: close\r\n\r\n".encode())
+        return code, body
+    for host in ("evil.example", f"evil.example:{st.port}", "127.0.0.1.nip.io", "localhost.evil.example",
+                 f"127.0.0.1:{st.port}x", "[::1", "2130706433.example"):
+        for path in ("", "api/attempts", "api/status", "metrics", "events"):
+            code, body = status(host, path)
+            check(code == 403 and b'"attempts"' not in body, f"Host {host} /{path}: refused ({code})")
+    for host in (f"127.0.0.1:{st.port}", "127.0.0.1", f"localhost:{st.port}", "LOCALHOST", f"[::1]:{st.port}"):
+        code, body = status(host)
+        check(code == 200, f"Host {host}: answered ({code})")
+        check(b"access-control-allow-origin" not in body.lower(), f"Host {host}: no CORS header")
+        check(b"cross-origin-resource-policy: same-origin" in body.lower(), f"Host {host}: CORP same-origin")
+
+
+def test_connection_limits(st):
+    """600 idle connections from one address leave / and /metrics
+    answering for another (the per-address limit), and are closed when
+    idle."""
+    idle, refused = [], 0
+    try:
+        for i in range(600):
+            s = socket.socket()
+            s.settimeout(10)
+            s.bind(("127.0.0.2", 0))
+            try:
+                s.connect((st.host, st.port))
+                if i % 2:
+                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            except OSError:
+                refused += 1
+            idle.append(s)
+        for path in ("", "metrics"):
+            t0 = time.monotonic()
+            code, _, body = get(st.url + path, timeout=10)
+            check(code == 200, f"/{path} answers with 600 idle connections from another address ({code})")
+            print(f"# /{path} with 600 idle connections open: {1000 * (time.monotonic() - t0):.0f} ms",
+                  file=sys.stderr)
+        # The server closed what it would not keep: most of the 600 are gone.
+        closed = 0
+        for s in idle:
+            try:
+                s.setblocking(False)
+                if s.recv(1) == b"":
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        check(closed + refused >= 500, f"connections beyond the per-address limit closed ({closed + refused})")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_attempts_memory(tmp):
+    """200 clients that ask for /api/attempts and do not read: the
+    station's memory grows by a little, not by a copy each."""
+    st = Station(["--simulate", "4096", "--count", "100000", "--idle-timeout", "1h", "--http", "127.0.0.1:0",
+                  "--name", "mem"] + payload_args())
+    socks = []
+    try:
+        wait_finished(st, 4096, timeout=180)
+        code, _, body = get(st.url + "api/attempts", timeout=30)
+        doc = json.loads(body)
+        check(code == 200 and doc["count"] >= 4096 and len(doc["attempts"]) == doc["count"],
+              f"the document is whole: {doc.get('count')}")
+        size = len(body)
+        time.sleep(0.5)
+        before = rss_kib(st.proc.pid)
+        for _ in range(200):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            # 25 per address, under the per-address limit: all 200 are served.
+            s.bind((f"127.0.0.{10 + len(socks) // 25}", 0))
+            s.connect((st.host, st.port))
+            s.sendall(b"GET /api/attempts HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            socks.append(s)
+        time.sleep(3)
+        grew = rss_kib(st.proc.pid) - before
+        print(f"# /api/attempts ({size} bytes), 200 slow clients: RSS +{grew // 1024} MiB", file=sys.stderr)
+        check(grew < 100 * 1024, f"200 slow clients cost under 100 MiB ({grew // 1024} MiB; one copy is "
+                                 f"{size // 1024} KiB)")
+    finally:
+        for s in socks:
+            s.close()
+        st.stop()
 
 
 def test_token(tmp):
@@ -359,6 +462,9 @@ def test_token(tmp):
             check(code == 401, f"/{path} token prefix: {code}")
         code, _, body = get(st.url + "api/status", {"Authorization": "Bearer s3cret-token-0123456789"})
         check(code == 200 and json.loads(body)["run_id"], "bearer token")
+        code, _ = raw(st.host, st.port, b"GET /api/status HTTP/1.1\r\nHost: station.line.example\r\n"
+                      b"Authorization: Bearer s3cret-token-0123456789\r\nConnection: close\r\n\r\n")
+        check(code == 200, f"with a token, any name the station has: {code}")
         code, _, body = get(st.url + "?token=s3cret-token-0123456789")
         check(code == 200 and "<html" in body, "token in the page URL")
         check("cdn" not in body.lower() and "https://" not in body and "http://" not in body,
@@ -385,10 +491,14 @@ def main():
             case("metrics in Prometheus text format", test_metrics, st)
             case("api matches the report", test_api, st, report)
             case("bad requests", test_bad_requests, st)
+            case("Host header must name the station (DNS rebinding); no CORS", test_host_header, st)
+            case("600 idle connections from one address: / and /metrics still answer",
+                 test_connection_limits, st)
         finally:
             code, out, err = st.stop()
         case("station ends", lambda: check(code == 1, f"exit 1 (boards failed): {code} {err[-500:]}"))
         case("token", test_token, tmp)
+        case("/api/attempts to 200 slow clients: bounded memory", test_attempts_memory, tmp)
     return done()
 
 

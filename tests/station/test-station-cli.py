@@ -98,28 +98,29 @@ def read_until_started(p, want, limit=30.0):
     return lines, started
 
 
-def test_sigterm(tmp, twice):
-    name = "abort" if twice else "term"
+def test_sigterm(tmp, twice, sig=signal.SIGTERM):
+    name = ("abort" if twice else "term") + ("" if sig == signal.SIGTERM else "-" + sig.name)
     # 12 boards of ~3 s each arriving over 6 s: signal once 3 are in flight.
     p = start_station(tmp, name, 12, ["--sim-arrivals", "6s", "--sim-seed", "5"])
     lines, started = read_until_started(p, 3)
     check(started == 3, f"three boards started before the signal ({started})")
     t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     if twice:
         time.sleep(0.3)
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(sig)
     try:
         out, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
-        check(False, "station did not exit after SIGTERM")
+        check(False, f"station did not exit after {sig.name}")
     took = time.monotonic() - t0
     lines += out.splitlines(keepends=True)
     started = sum(" started (attempt " in l for l in lines)
     finished = [l for l in lines if " after " in l and (" OK " in l or " FAILED " in l or
                                                       " TIMEOUT " in l or " LEFT " in l)]
+    check(p.returncode >= 0, f"{name}: not killed by the signal ({p.returncode})")
     check(started >= 3, f"{name}: boards started: {started}")
     check(len(finished) == started, f"{name}: every started board finished ({len(finished)}/{started})")
     check(started < 12, f"{name}: the boards not yet in flight were not taken ({started})")
@@ -145,6 +146,23 @@ def test_sigterm(tmp, twice):
         # In flight when signalled: about 3 s of board work left at most.
         check(took < 15, f"SIGTERM: exit within the boards' remaining time ({took:.1f}s)")
         check(len(os.listdir(os.path.join(tmp, name + "-meta"))) == started, "metadata file per board")
+
+
+def test_ignored_signals(tmp):
+    """SIGUSR1/SIGUSR2 (a stray kill, a log rotator's habit) end nothing."""
+    p = start_station(tmp, "usr", 6, ["--sim-arrivals", "3s", "--sim-seed", "5"])
+    lines, started = read_until_started(p, 2)
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        p.send_signal(sig)
+        time.sleep(0.2)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check(p.returncode == 0, f"every board done, exit 0 ({p.returncode}): {err[-300:]!r}")
+    recs = jsonl(os.path.join(tmp, "usr.jsonl"))
+    check(len(recs) == 6, f"all 6 boards recorded ({len(recs)})")
 
 
 def test_json_events(tmp):
@@ -283,6 +301,10 @@ def main():
         case("config errors", test_config_errors, tmp)
         case("SIGTERM mid-tray", test_sigterm, tmp, twice=False)
         case("second signal aborts", test_sigterm, tmp, twice=True)
+        case("SIGHUP (terminal closed) mid-tray: boards finish, recorded", test_sigterm, tmp, twice=False,
+             sig=signal.SIGHUP)
+        case("SIGQUIT mid-tray: boards finish, recorded", test_sigterm, tmp, twice=False, sig=signal.SIGQUIT)
+        case("SIGUSR1/SIGUSR2 mid-tray: ignored", test_ignored_signals, tmp)
         case("--json events", test_json_events, tmp)
         case("report text, CSV and JSON", test_report, tmp)
         case("filter aliases", test_filter_aliases, tmp)
