@@ -10,6 +10,7 @@
 #include "firmware/manifest.h"
 #include "image/eeprom_image.h"
 #include "image/firmware.h"
+#include "image/second_stage.h"
 #include "image/sig.h"
 #include "soc/soc.h"
 #include "util/fileio.h"
@@ -115,9 +116,12 @@ static int check_image(const struct rp_soc *soc, const struct download *dl, int6
  * cached for `flash` to send to boards. */
 #define RECOVERY_MIN (16u * 1024)
 
-static int check_recovery(const struct download *dl, struct rp_diag *d)
+static int check_recovery(const struct rp_soc *soc, const struct download *dl,
+			  struct rp_diag *d)
 {
 	size_t printable = 0, head = dl->len < 1024 ? dl->len : 1024, i = 0;
+	struct rp_second_stage_info info;
+	char what[96];
 
 	while (i < head && (dl->data[i] == ' ' || dl->data[i] == '\t' || dl->data[i] == '\r' ||
 			    dl->data[i] == '\n' || dl->data[i] == 0xef || dl->data[i] == 0xbb ||
@@ -140,6 +144,15 @@ static int check_recovery(const struct download *dl, struct rp_diag *d)
 	if (printable * 10 > dl->len * 9)
 		return rp_diag_set(d, RP_ERR_FORMAT, "%s: text, not a recovery.bin (an ARM binary)",
 				   dl->e->url);
+	/* What the bytes say they are (image/second_stage.h): a recovery.bin
+	 * of this chip, or at least of no other. */
+	rp_second_stage_identify(dl->data, dl->len, &info);
+	rp_second_stage_describe(&info, what, sizeof(what));
+	if (info.kind != RP_SECOND_STAGE_RECOVERY)
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: a %s, not a recovery.bin", dl->e->url, what);
+	if (info.soc && info.soc != soc)
+		return rp_diag_set(d, RP_ERR_FORMAT, "%s: a %s, not one for BCM%s", dl->e->url, what,
+				   soc->soc);
 	return RP_OK;
 }
 
@@ -232,7 +245,7 @@ int rp_firmware_fetch(const struct rp_fetch_opts *o, struct rp_fetch_result *res
 	if (r == RP_OK)
 		r = download(o, folder, &rec, d);
 	if (r == RP_OK)
-		r = check_recovery(&rec, d);
+		r = check_recovery(soc, &rec, d);
 	if (r == RP_OK)
 		r = store(o, &img, &rec, built, res, d);
 	if (r == RP_OK) {

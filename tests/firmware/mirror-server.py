@@ -18,6 +18,7 @@ for channels default and latest. <mode> is "ok" or a fault:
     noindex index.json is not JSON
     drip    the image's headers come, then one byte every 0.2 s
     portal  recovery.bin is a captive portal's HTML page (the index agrees)
+    swapped recovery.bin is the other chip's (the index agrees)
 """
 import hashlib
 import http.server
@@ -27,7 +28,8 @@ import sys
 import threading
 import time
 
-MODES = ("ok", "404", "cut", "bad", "slow", "badsha", "evil", "noindex", "drip", "portal")
+MODES = ("ok", "404", "cut", "bad", "slow", "badsha", "evil", "noindex", "drip", "portal",
+         "swapped")
 PORTAL = b"<!DOCTYPE html>\n<html><head><title>Sign in to the guest network</title></head>" \
     b"<body><form action=/login>" + b"x" * 70000 + b"</form></body></html>\n"
 
@@ -55,6 +57,12 @@ def build(firmware):
         # "default" lags: everything but the newest when there are several
         older = images[:-1] or images
         tree[(soc, "default")] = dict({n: files[n] for n in older}, **{"recovery.bin": rec})
+    recs = {soc: tree[(soc, "latest")]["recovery.bin"] for soc in ("2711", "2712")
+            if (soc, "latest") in tree}
+    if len(recs) == 2:
+        for (soc, channel), files in list(tree.items()):
+            other = "2712" if soc == "2711" else "2711"
+            tree[("swapped", soc, channel)] = dict(files, **{"recovery.bin": recs[other]})
     return tree
 
 
@@ -76,7 +84,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[0] not in MODES or not parts[1].startswith("firmware-"):
             return self.send(404, b"not found\n", "text/plain")
         mode, folder, channel, name = parts
-        files = self.server.tree.get((folder[len("firmware-"):], channel))
+        soc = folder[len("firmware-"):]
+        files = self.server.tree.get(("swapped", soc, channel) if mode == "swapped"
+                                     else (soc, channel))
         if files is None:
             return self.send(404, b"not found\n", "text/plain")
         if name == "index.json":

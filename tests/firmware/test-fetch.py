@@ -150,6 +150,8 @@ def main():
              ["--timeout", "1s"], 75, "too slow")
         case("a captive portal's HTML as recovery.bin: exit 65, nothing cached", fault, url + "/portal",
              [], 65, "not a recovery.bin")
+        case("the other chip's recovery.bin: exit 65, nothing cached", fault, url + "/swapped",
+             [], 65, "not one for BCM2711")
         case("plain http to another host in the index: refused", fault, url + "/evil", [], 65,
              "only https://")
         case("plain http base URL: refused", fault, "http://mirror.invalid/x", [], 65,
