@@ -818,63 +818,6 @@ void rp_dash_attempts_close(struct rp_dash_attempts *a)
 	free(a);
 }
 
-char *rp_dash_attempts_json(struct rp_dash *d, int64_t since_unix_ms, size_t *len)
-{
-	struct rstr **sel;
-	size_t n = 0;
-	struct buf b = { 0 };
-	struct json_object *head;
-	char iso[RP_TIME_ISO_MAX];
-	size_t hl = 0;
-	char *htext;
-
-	sel = calloc(ATTEMPTS_KEEP, sizeof(*sel));
-	if (!sel)
-		return NULL;
-	pthread_mutex_lock(&d->lock);
-	{
-		uint64_t first = d->n_attempts > ATTEMPTS_KEEP ? d->n_attempts - ATTEMPTS_KEEP : 0;
-		for (uint64_t i = first; i < d->n_attempts; i++) {
-			const struct attempt *a = &d->attempts[i % ATTEMPTS_KEEP];
-			if (a->json && a->start_unix_ms >= since_unix_ms)
-				sel[n++] = rstr_ref(a->json);
-		}
-	}
-	pthread_mutex_unlock(&d->lock);
-
-	head = json_object_new_object();
-	if (head) {
-		rp_json_add_string_or_null(head, "station", d->station);
-		rp_json_add_string_or_null(head, "run_id", d->run_id);
-		if (since_unix_ms != INT64_MIN) {
-			rp_time_format_iso(since_unix_ms, iso);
-			rp_json_add(head, "since", json_object_new_string(iso));
-		} else {
-			rp_json_add_null(head, "since");
-		}
-		rp_json_add(head, "count", json_object_new_uint64(n));
-	}
-	htext = head ? rp_json_line_take(head, &hl) : NULL;
-	/* "{...}\n" becomes "{...,"attempts":[records]}\n". */
-	if (htext && hl >= 3) {
-		buf_add(&b, htext, hl - 2);
-		buf_add(&b, ",\"attempts\":[", 13);
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				buf_add(&b, ",", 1);
-			buf_add(&b, sel[i]->s, sel[i]->len);
-		}
-		buf_add(&b, "]}\n", 3);
-	} else {
-		b.failed = true;
-	}
-	free(htext);
-	for (size_t i = 0; i < n; i++)
-		rstr_unref(sel[i]);
-	free(sel);
-	return buf_take(&b, len);
-}
-
 /* A label value as the exposition format wants it. */
 static void label_value(struct buf *b, const char *s)
 {

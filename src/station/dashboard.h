@@ -55,9 +55,8 @@ void rp_dash_event(struct rp_dash *d, const struct rp_runner_event *ev, uint64_t
 char *rp_dash_status_json(struct rp_dash *d, uint64_t now_ms, int64_t wall_ms, uint64_t *seq_out,
 			  size_t *len);
 /* The attempts of this run that started at or after since_unix_ms
- * (INT64_MIN: all that are kept). */
-char *rp_dash_attempts_json(struct rp_dash *d, int64_t since_unix_ms, size_t *len);
-/* The same document, streamed: open takes references to the attempts
+ * (INT64_MIN: all that are kept), as one document, streamed: open takes
+ * references to the attempts
  * chosen now; read gives the next up to max bytes (0: the end); close
  * lets go. NULL from open: out of memory. */
 struct rp_dash_attempts;
