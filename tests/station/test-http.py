@@ -429,7 +429,11 @@ def test_attempts_memory(tmp):
         time.sleep(3)
         grew = rss_kib(st.proc.pid) - before
         print(f"# /api/attempts ({size} bytes), 200 slow clients: RSS +{grew // 1024} MiB", file=sys.stderr)
-        check(grew < 100 * 1024, f"200 slow clients cost under 100 MiB ({grew // 1024} MiB; one copy is "
+        # Under qemu-user (tools/test-arm64) every thread's emulation costs
+        # memory of its own; the unbounded copies this guards against cost
+        # about 900 MiB natively, far above either bound.
+        limit_mib = 250 if os.environ.get("MESON_EXE_WRAPPER") else 100
+        check(grew < limit_mib * 1024, f"200 slow clients cost under {limit_mib} MiB ({grew // 1024} MiB; one copy is "
                                  f"{size // 1024} KiB)")
     finally:
         for s in socks:
