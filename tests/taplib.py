@@ -60,3 +60,21 @@ def skip_case(name, reason):
     global _cases
     _cases += 1
     print(f"ok {_cases} - {name.replace('#', '%23')} # SKIP {reason}", flush=True)
+
+
+def foreign_binary(path):
+    """Whether the ELF program at path is for another machine than this
+    one's (a cross build run under qemu-user, tools/test-arm64): timing and
+    memory figures then include the emulator's own."""
+    import platform
+    machines = {"x86_64": 62, "aarch64": 183, "arm64": 183}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return False
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    host = machines.get(platform.machine())
+    return host is not None and machine != host

@@ -23,7 +23,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from taplib import case, check, done, skip_all  # noqa: E402
+from taplib import case, check, done, foreign_binary, skip_all  # noqa: E402
 import cdp  # noqa: E402
 import promtext  # noqa: E402
 
@@ -432,7 +432,7 @@ def test_attempts_memory(tmp):
         # Under qemu-user (tools/test-arm64) every thread's emulation costs
         # memory of its own; the unbounded copies this guards against cost
         # about 900 MiB natively, far above either bound.
-        limit_mib = 250 if os.environ.get("MESON_EXE_WRAPPER") else 100
+        limit_mib = 250 if foreign_binary(os.environ["RPIPROV_BIN"]) else 100
         check(grew < limit_mib * 1024, f"200 slow clients cost under {limit_mib} MiB ({grew // 1024} MiB; one copy is "
                                  f"{size // 1024} KiB)")
     finally:
