@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/verbosity.h"
@@ -196,7 +195,6 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 {
 	struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS];
 	size_t n = 0, n_skipped = 0;
-	struct stat st;
 	int r;
 
 	if (c->prepared_dir) {
@@ -224,19 +222,14 @@ static int build_payload(struct flash_cli *c, struct rp_prepared prep[RP_PREPARE
 	/* A chip whose image was found but whose recovery.bin was not (or is
 	 * another chip's) is refused now, and its boards fail at once with
 	 * the same words. */
-	for (size_t i = 0; r == RP_OK && i < n_skipped; i++) {
-		const struct rp_soc *soc = rp_soc_by_name(skipped[i].soc);
+	for (size_t i = 0; r == RP_OK && i < n_skipped; i++)
 		if (skipped[i].image_found)
 			cli_warn("BCM%s boards will not be served: %s", skipped[i].soc, skipped[i].why);
-		if (soc)
-			r = rp_payload_set_unavailable(*payload, soc->rpiboot_dir, skipped[i].why, d);
-	}
+	if (r == RP_OK)
+		r = rp_payload_refuse_skipped(*payload, skipped, n_skipped, d);
 	if (r == RP_OK)
 		r = rp_payload_check_configs(*payload, d);
-	/* An image file (or --soc) is for one SoC; a directory may hold
-	 * several, like the search path. */
-	if (c->po.soc || (c->po.image_path && !(stat(c->po.image_path, &st) == 0 &&
-						S_ISDIR(st.st_mode))))
+	if (rp_prepare_one_soc(&c->po))
 		c->run.ro.soc = prep[0].soc;
 	return r;
 }

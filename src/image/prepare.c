@@ -402,6 +402,11 @@ int rp_prepare_build(const struct rp_prepare_opts *o, struct rp_prepared *out,
 	return r;
 }
 
+bool rp_prepare_one_soc(const struct rp_prepare_opts *o)
+{
+	return o->soc || (o->image_path && !given_dir(o));
+}
+
 int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
 			      struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS],
@@ -415,7 +420,7 @@ int rp_prepare_build_each_soc(const struct rp_prepare_opts *o,
 	*n = 0;
 	if (n_skipped)
 		*n_skipped = 0;
-	if ((o->image_path && !given_dir(o)) || o->soc) {
+	if (rp_prepare_one_soc(o)) {
 		r = rp_prepare_build(o, &out[0], d);
 		*n = 1;
 		return r;

@@ -84,6 +84,10 @@ struct rp_prepare_skipped {
 	bool image_found;
 	char why[768];
 };
+/* Whether opts make a set for one SoC (an image file, or --soc) rather
+ * than one per SoC found (the search path, or --image DIR): boards of
+ * another SoC are then not this run's. */
+bool rp_prepare_one_soc(const struct rp_prepare_opts *opts);
 int rp_prepare_build_each_soc(const struct rp_prepare_opts *opts,
 			      struct rp_prepared out[RP_PREPARE_MAX_SOCS], size_t *n,
 			      struct rp_prepare_skipped skipped[RP_PREPARE_MAX_SOCS],

@@ -779,15 +779,22 @@ int rp_payload_second_stage(struct rp_payload *p, const struct rp_soc *dev,
 	return r;
 }
 
-int rp_payload_set_unavailable(struct rp_payload *p, const char *soc_dir, const char *why,
-			       struct rp_diag *d)
+int rp_payload_refuse_skipped(struct rp_payload *p, const struct rp_prepare_skipped *skipped,
+			      size_t n, struct rp_diag *d)
 {
 	size_t max = sizeof(p->unavailable) / sizeof(p->unavailable[0]);
-	if (p->n_unavailable == max)
-		return rp_diag_set(d, RP_ERR_TOO_LARGE, "more than %zu chips refused", max);
-	snprintf(p->unavailable[p->n_unavailable].soc_dir, sizeof(p->unavailable[0].soc_dir), "%s",
-		 soc_dir);
-	snprintf(p->unavailable[p->n_unavailable].why, sizeof(p->unavailable[0].why), "%s", why);
-	p->n_unavailable++;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_soc *soc = rp_soc_by_name(skipped[i].soc);
+		if (!soc)
+			continue;
+		if (p->n_unavailable == max)
+			return rp_diag_set(d, RP_ERR_TOO_LARGE, "more than %zu chips refused", max);
+		snprintf(p->unavailable[p->n_unavailable].soc_dir,
+			 sizeof(p->unavailable[0].soc_dir), "%s", soc->rpiboot_dir);
+		snprintf(p->unavailable[p->n_unavailable].why, sizeof(p->unavailable[0].why), "%s",
+			 skipped[i].why);
+		p->n_unavailable++;
+	}
 	return RP_OK;
 }

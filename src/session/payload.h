@@ -118,10 +118,11 @@ int rp_payload_check_configs(struct rp_payload *p, struct rp_diag *d);
  * only has bootcode.bin is not accepted (it is a 2835-family file). */
 int rp_payload_second_stage(struct rp_payload *p, const struct rp_soc *dev,
 			    const char *port_path, struct rp_payload_file *f, struct rp_diag *d);
-/* Setup only: boards of this chip (rpiboot folder soc_dir, "2712") get no
- * second stage, and rp_payload_second_stage says `why` (for example that
- * the only recovery.bin found is another chip's). */
-int rp_payload_set_unavailable(struct rp_payload *p, const char *soc_dir, const char *why,
-			       struct rp_diag *d);
+/* Setup only: the chips rp_prepare_build_each_soc left out get no second
+ * stage, and rp_payload_second_stage says why (for example that the only
+ * recovery.bin found is another chip's), so such a board fails at once. */
+struct rp_prepare_skipped;
+int rp_payload_refuse_skipped(struct rp_payload *p, const struct rp_prepare_skipped *skipped,
+			      size_t n, struct rp_diag *d);
 
 #endif

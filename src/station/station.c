@@ -4,12 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "records/origin.h"
 #include "records/recorder.h"
 #include "session/payload.h"
-#include "soc/soc.h"
 #include "station/finish_gate.h"
 #include "util/clock.h"
 
@@ -111,12 +109,6 @@ static int open_records(struct rp_station *s, struct rp_diag *d)
 	return rp_recorder_new(&ro, &s->recorder, d);
 }
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int make_runner(struct rp_station *s, struct rp_diag *d)
 {
 	const struct rp_station_config *c = s->cfg;
@@ -198,7 +190,7 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 			memset(&pr, 0, sizeof(pr));
 			pr.timestamp = -1;
 		}
-		s->one_soc = pr.soc || (pr.image_path && !is_dir(pr.image_path));
+		s->one_soc = rp_prepare_one_soc(&pr);
 		pr.synthetic_fallback = opts->simulated;
 		ret = rp_prepare_build_each_soc(&pr, s->prepared, &s->n_prepared, s->skipped,
 						&s->n_skipped, d);
@@ -210,12 +202,8 @@ int rp_station_new(const struct rp_station_opts *opts, struct rp_station **out, 
 	ret = rp_payload_new(&po, &s->payload, d);
 	for (size_t i = 0; ret == RP_OK && i < rp_station_n_prepared(s); i++)
 		ret = rp_payload_add_prepared(s->payload, rp_station_prepared_set(s, i), d);
-	for (size_t i = 0; ret == RP_OK && i < s->n_skipped; i++) {
-		const struct rp_soc *soc = rp_soc_by_name(s->skipped[i].soc);
-		if (soc)
-			ret = rp_payload_set_unavailable(s->payload, soc->rpiboot_dir,
-							 s->skipped[i].why, d);
-	}
+	if (ret == RP_OK)
+		ret = rp_payload_refuse_skipped(s->payload, s->skipped, s->n_skipped, d);
 	if (ret == RP_OK)
 		ret = rp_payload_check_configs(s->payload, d);
 	if (ret == RP_OK)
