@@ -162,11 +162,29 @@ static void sse_free(void *cls)
 	free(s);
 }
 
+/* A 200 whose body fn produces as the client reads; cls is freed by
+ * free_fn in every case, also when the response cannot be made. */
+static enum MHD_Result reply_stream(struct MHD_Connection *c, const char *type, size_t block,
+				    MHD_ContentReaderCallback fn, void *cls,
+				    MHD_ContentReaderFreeCallback free_fn)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block, fn, cls,
+								    free_fn);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free_fn(cls);
+		return MHD_NO;
+	}
+	add_common_headers(r, type);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result serve_events(struct rp_http *h, struct MHD_Connection *c)
 {
 	struct sse *s = calloc(1, sizeof(*s));
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	size_t len = 0;
 	char *status;
 
@@ -187,15 +205,7 @@ static enum MHD_Result serve_events(struct rp_http *h, struct MHD_Connection *c)
 		sse_free(s);
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	}
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);
-	if (!r) {
-		sse_free(s);
-		return MHD_NO;
-	}
-	add_common_headers(r, "text/event-stream; charset=utf-8");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_stream(c, "text/event-stream; charset=utf-8", SSE_BLOCK, sse_read, s, sse_free);
 }
 
 /* DNS rebinding: a page from another site whose name is made to resolve
@@ -258,21 +268,10 @@ static void attempts_free(void *cls)
 static enum MHD_Result serve_attempts(struct rp_http *h, struct MHD_Connection *c, int64_t since_ms)
 {
 	struct rp_dash_attempts *a = rp_dash_attempts_open(h->dash, since_ms);
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	if (!a)
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ATTEMPTS_BLOCK, attempts_read, a,
-					      attempts_free);
-	if (!r) {
-		rp_dash_attempts_close(a);
-		return MHD_NO;
-	}
-	add_common_headers(r, "application/json");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_stream(c, "application/json", ATTEMPTS_BLOCK, attempts_read, a, attempts_free);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
